@@ -1,0 +1,50 @@
+import path from "node:path"
+import { pathToFileURL } from "node:url"
+import type { Plugin } from "@skyward/core"
+import { joblib } from "@skyward/plugin-joblib"
+import { sklearn } from "@skyward/plugin-sklearn"
+import { Effect } from "effect"
+import { UsageError } from "./errors.js"
+
+/** Plugins the CLI knows by name. */
+const BUILT_IN: Readonly<Record<string, () => Plugin>> = {
+  joblib: () => joblib(),
+  sklearn: () => sklearn()
+}
+
+const looksLikePlugin = (value: unknown): value is Plugin =>
+  typeof value === "object" && value !== null && typeof (value as { name?: unknown }).name === "string"
+
+/** A module's plugin: its default export or `plugin` export, either a plugin or a factory of one. */
+const pluginOf = (module: Record<string, unknown>): Plugin | undefined => {
+  for (const candidate of [module.default, module.plugin]) {
+    const value = typeof candidate === "function" ? (candidate as () => unknown)() : candidate
+    if (looksLikePlugin(value)) return value
+  }
+  return undefined
+}
+
+/**
+ * Resolves `--plugin NAME`: a built-in name (joblib, sklearn), a path (./my-plugin) or an npm
+ * package name, resolved from the current directory.
+ */
+export const resolvePlugin = (name: string): Effect.Effect<Plugin, UsageError> => {
+  const builtIn = BUILT_IN[name]
+  if (builtIn) return Effect.sync(builtIn)
+  const isPath = name.startsWith(".") || name.startsWith("/")
+  const specifier = isPath ? pathToFileURL(path.resolve(name)).href : name
+  return Effect.tryPromise({
+    try: () => import(specifier) as Promise<Record<string, unknown>>,
+    catch: (cause) =>
+      new UsageError({
+        message: `unknown plugin ${JSON.stringify(name)}: not a built-in (${Object.keys(BUILT_IN).join(", ")}) and it cannot be imported (${(cause as Error).message.split("\n")[0]})`
+      })
+  }).pipe(
+    Effect.flatMap((module) => {
+      const plugin = pluginOf(module)
+      return plugin
+        ? Effect.succeed(plugin)
+        : Effect.fail(new UsageError({ message: `plugin ${JSON.stringify(name)} exports no plugin (expected a default export or \`plugin\`)` }))
+    })
+  )
+}

@@ -1,0 +1,28 @@
+"""Entry point: ``python -m skyward_worker [options]``."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main() -> None:
+    """Parse the command line, run the agent until shutdown, and exit with its code.
+
+    Exits with ``os._exit`` after flushing stderr: task threads (thread executor) and
+    library atexit handlers must not delay the exit Node is waiting for.
+    """
+    from .cli import parse_args
+    from .agent import run_agent
+
+    config = parse_args(sys.argv[1:])
+    code = run_agent(config)
+    for stream in (sys.__stderr__, sys.stderr):
+        try:
+            stream.flush()  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001
+            pass
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""The agent: hello, heartbeats, and the dispatch loop over stdin and the slots."""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Optional
+
+from skyward_wire import PROTOCOL_VERSION, FrameDecoder, WireError
+
+from .blobs import BlobStore
+from .channel import Channel, protect_stdout
+from .cli import Config
+from .errors import HookError, ProtocolError, error_message, qualified_name
+from .executor import Executor
+from .hooks import check_specs
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_PROTOCOL = 2
+EXIT_HOOK = 3
+
+_READ_SIZE = 1 << 20
+
+
+class Agent:
+    """Owns the channel, the selector loop and an executor; see :func:`run_agent`."""
+
+    def __init__(self, config: Config, channel: Channel) -> None:
+        self.config = config
+        self.channel = channel
+        self.selector: selectors.BaseSelector = selectors.DefaultSelector()
+        self.blobs = BlobStore(config.max_blob_bytes)
+        self.exit_code = EXIT_OK
+        self._stopping = False
+        self._calls: Deque[Callable[[], None]] = deque()
+        self._decoder = FrameDecoder()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._seq = 0
+        self.executor: Executor = self._make_executor()
+
+    # -- Host interface ------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Interrupt the loop's wait (thread-safe, signal-safe)."""
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop thread at its next turn (thread-safe)."""
+        self._calls.append(fn)
+        self.wake()
+
+    def log(self, text: str) -> None:
+        """A diagnostic line on stderr."""
+        try:
+            sys.__stderr__.write(f"skyward_worker[{os.getpid()}]: {text}\n")  # type: ignore[union-attr]
+            sys.__stderr__.flush()  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001
+            pass
+
+    def fatal(self, text: str, code: int) -> None:
+        """Report an error on stderr and as ``log {stream: agent, level: error}``; stop with ``code``."""
+        self.log(f"error: {text}")
+        self.channel.send_now({"type": "log", "stream": "agent", "level": "error", "line": text,
+                               "node": self.config.node_index})
+        if self.exit_code == EXIT_OK:
+            self.exit_code = code
+        self.stop()
+
+    def stop(self) -> None:
+        """Leave the loop at its next turn (thread-safe)."""
+        self._stopping = True
+        self.wake()
+
+    # -- set-up --------------------------------------------------------------------------
+
+    def _make_executor(self) -> Executor:
+        if self.config.executor == "thread":
+            from .slots_thread import ThreadExecutor
+
+            return ThreadExecutor(self)
+        from .slots_process import ProcessExecutor
+
+        return ProcessExecutor(self)
+
+    def _hello(self) -> None:
+        self.channel.send({
+            "type": "hello", "protocol": PROTOCOL_VERSION, "role": "agent", "pid": os.getpid(),
+            "slots": self.config.concurrency, "node": self.config.node_index,
+            "python": "%d.%d.%d" % sys.version_info[:3],
+        })
+        self.channel.flush()
+
+    def _heartbeat(self) -> None:
+        self._seq += 1
+        self.channel.send({"type": "heartbeat", "seq": self._seq, "time": time.time()})
+
+    # -- input ---------------------------------------------------------------------------
+
+    def _on_stdin(self) -> None:
+        try:
+            data = os.read(0, _READ_SIZE)
+        except InterruptedError:
+            return
+        except OSError as exc:
+            self.log(f"stdin read failed: {exc}; shutting down")
+            self.stop()
+            return
+        self._on_input(data)
+
+    def _on_input(self, data: bytes) -> None:
+        if not data:
+            self.stop()  # EOF: Node is gone or closed us
+            return
+        try:
+            messages = self._decoder.feed(data)
+        except WireError as exc:
+            self.fatal(f"cannot decode a frame from Node ({type(exc).__name__}: {exc}); "
+                       "the channel is not trustworthy any more", EXIT_PROTOCOL)
+            return
+        for message in messages:
+            self._on_message(message)
+
+    def _on_message(self, m: Dict[str, Any]) -> None:
+        kind = m.get("type")
+        if kind == "submit":
+            self._on_submit(m)
+        elif kind == "cancel":
+            self.executor.cancel(m["id"])
+        elif kind == "blob":
+            if not self.blobs.put(m["hash"], m["data"]):
+                self.log(f"blob {m['hash']} ({len(m['data'])} bytes) exceeds --max-blob-bytes; dropped")
+        elif kind == "shutdown":
+            self.stop()
+        elif kind in ("heartbeat", "hello"):
+            pass
+        else:
+            self.log(f"ignoring unexpected {kind!r} message")
+
+    def _on_submit(self, m: Dict[str, Any]) -> None:
+        tid = m["id"]
+        kind = m["kind"]
+        payload = m.get("payload")
+        fn = m.get("fn")
+        args = m.get("args")
+        problem: Optional[str] = None
+        if kind == "pickle" and not isinstance(payload, (bytes, bytearray)):
+            problem = "submit of kind 'pickle' needs a bytes 'payload'"
+        elif kind == "call" and not isinstance(fn, str):
+            problem = "submit of kind 'call' needs a text 'fn' ('module:function')"
+        elif args is not None and not isinstance(args, list):
+            problem = "submit 'args' must be an array"
+        if problem is not None:
+            self.channel.send(error_message(tid, "protocol", qualified_name(ProtocolError), problem,
+                                            node=self.config.node_index))
+            return
+        timeout = m.get("timeout")
+        self.executor.submit((tid, kind, payload, fn, args),
+                             float(timeout) if timeout and timeout > 0 else None)
+
+    def _on_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def _stdin_thread(self) -> None:
+        """Fallback reader when stdin cannot be polled (e.g. a regular file)."""
+        while True:
+            try:
+                data = os.read(0, _READ_SIZE)
+            except InterruptedError:
+                continue
+            except OSError:
+                data = b""
+            self.call_soon(lambda d=data: self._on_input(d))
+            if not data:
+                return
+
+    # -- loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Send hello, start the slots, serve until shutdown / EOF / SIGTERM; return the exit code."""
+        self._hello()
+        try:
+            check_specs(self.config.task_hooks + self.config.app_hooks)
+        except HookError as exc:
+            self.fatal(str(exc), EXIT_HOOK)
+            return self.exit_code
+        sel = self.selector
+        sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+        try:
+            sel.register(0, selectors.EVENT_READ, self._on_stdin)
+        except (OSError, ValueError):
+            threading.Thread(target=self._stdin_thread, name="skyward-stdin", daemon=True).start()
+        self.executor.start()
+
+        interval = self.config.heartbeat_interval
+        now = time.monotonic()
+        next_beat = now
+        calls, channel, executor = self._calls, self.channel, self.executor
+        try:
+            while not self._stopping:
+                if now >= next_beat:
+                    self._heartbeat()
+                    next_beat = max(next_beat + interval, now)
+                deadline = executor.expire(now)
+                wake_at = next_beat if deadline is None else min(next_beat, deadline)
+                channel.flush()
+                if self._stopping:
+                    break
+                for key, _ in sel.select(max(0.0, wake_at - now)):
+                    key.data()
+                while calls:
+                    calls.popleft()()
+                now = time.monotonic()
+        except OSError as exc:  # the frame stream broke (Node went away)
+            self.log(f"frame stream closed: {exc}")
+        finally:
+            self.executor.shutdown()
+            try:
+                channel.flush()
+            except OSError:
+                pass
+        return self.exit_code
+
+
+def run_agent(config: Config) -> int:
+    """Protect stdout, set the task environment, and run an :class:`Agent` to completion."""
+    frame_fd = protect_stdout()
+    os.environ["SKYWARD_NODE_INDEX"] = str(config.node_index)
+    os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
+    os.environ.update(config.blas_env())  # before anything imports numpy (inherited by slots)
+    agent = Agent(config, Channel(frame_fd))
+
+    def on_signal(signum: int, frame: Any) -> None:
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.set_wakeup_fd(agent._wake_w)
+    try:
+        return agent.run()
+    except Exception as exc:  # noqa: BLE001 - last resort: say what happened
+        import traceback
+
+        agent.log("internal error:\n" + traceback.format_exc())
+        agent.channel.send_now({"type": "log", "stream": "agent", "level": "error",
+                                "line": f"internal error: {type(exc).__name__}: {exc}"})
+        return EXIT_INTERNAL

@@ -1,0 +1,122 @@
+"""Command line and configuration of the agent."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+DEFAULT_MAX_BLOB_BYTES = 1 << 30
+
+# Environment variables that cap the thread pools of BLAS / OpenMP runtimes (as loky does).
+BLAS_THREAD_VARS: Tuple[str, ...] = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def cpu_count() -> int:
+    """CPUs usable by this process (affinity aware where the OS tells)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the agent and its slots need to know; picklable (sent to slot children)."""
+
+    node_index: int = 0
+    node_count: int = 1
+    concurrency: int = field(default_factory=cpu_count)
+    executor: str = "process"
+    heartbeat_interval: float = 1.0
+    task_hooks: Tuple[str, ...] = ()
+    app_hooks: Tuple[str, ...] = ()
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
+    start_method: Optional[str] = None  # process executor: "forkserver" | "spawn" (None = best)
+
+    @property
+    def blas_threads(self) -> int:
+        """Threads each slot may give BLAS / OpenMP: ``max(1, cpus // concurrency)``."""
+        return max(1, cpu_count() // max(1, self.concurrency))
+
+    def blas_env(self) -> Dict[str, str]:
+        """BLAS thread caps, respecting values the user already set in the environment."""
+        n = str(self.blas_threads)
+        return {var: os.environ.get(var, n) for var in BLAS_THREAD_VARS}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _hook_spec(text: str) -> str:
+    module, sep, attr = text.partition(":")
+    if not sep or not module or not attr:
+        raise argparse.ArgumentTypeError(f"expected module:attr, got {text!r}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The agent's argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m skyward_worker",
+        description="Skyward worker agent: frames on stdin/stdout, logs on stderr.",
+    )
+    p.add_argument("--node-index", type=_non_negative_int, default=0)
+    p.add_argument("--node-count", type=_positive_int, default=1)
+    p.add_argument("--concurrency", type=_positive_int, default=None,
+                   help="number of slots (default: CPU count)")
+    p.add_argument("--executor", choices=("process", "thread"), default="process")
+    p.add_argument("--heartbeat-interval", type=_positive_float, default=1.0, metavar="SECONDS")
+    p.add_argument("--task-hook", type=_hook_spec, action="append", default=[],
+                   metavar="MODULE:ATTR", help="decorator applied to every task (repeatable)")
+    p.add_argument("--app-hook", type=_hook_spec, action="append", default=[],
+                   metavar="MODULE:ATTR",
+                   help="context manager factory entered once per worker process (repeatable)")
+    p.add_argument("--max-blob-bytes", type=_non_negative_int, default=DEFAULT_MAX_BLOB_BYTES)
+    p.add_argument("--start-method", choices=("forkserver", "spawn"), default=None,
+                   help=argparse.SUPPRESS)
+    return p
+
+
+def parse_args(argv: Sequence[str]) -> Config:
+    """Parse ``argv`` (without the program name) into a :class:`Config`."""
+    ns = build_parser().parse_args(list(argv))
+    if ns.node_index >= ns.node_count:
+        build_parser().error(f"--node-index {ns.node_index} must be < --node-count {ns.node_count}")
+    hooks_t: List[str] = ns.task_hook
+    hooks_a: List[str] = ns.app_hook
+    return Config(
+        node_index=ns.node_index,
+        node_count=ns.node_count,
+        concurrency=ns.concurrency if ns.concurrency is not None else cpu_count(),
+        executor=ns.executor,
+        heartbeat_interval=ns.heartbeat_interval,
+        task_hooks=tuple(hooks_t),
+        app_hooks=tuple(hooks_a),
+        max_blob_bytes=ns.max_blob_bytes,
+        start_method=ns.start_method,
+    )

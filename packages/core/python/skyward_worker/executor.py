@@ -1,0 +1,72 @@
+"""What the agent's loop offers an executor (:class:`Host`) and what an executor offers it."""
+from __future__ import annotations
+
+import selectors
+from typing import Any, Callable, Dict, Optional
+
+from .channel import Channel
+from .cli import Config
+from .errors import error_message, qualified_name, TaskCancelled, TaskTimeout
+from .task import TaskRequest
+
+try:  # Python 3.8+
+    from typing import Protocol
+except ImportError:  # pragma: no cover
+    Protocol = object  # type: ignore[assignment,misc]
+
+
+class Host(Protocol):
+    """The agent, as seen by executors. Everything except ``call_soon``/``wake`` is loop-only."""
+
+    config: Config
+    channel: Channel
+    selector: selectors.BaseSelector
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop thread soon (thread-safe)."""
+
+    def wake(self) -> None:
+        """Interrupt the loop's wait (thread-safe)."""
+
+    def fatal(self, text: str, code: int) -> None:
+        """Report ``text`` (stderr + ``log {stream: agent, level: error}``) and exit ``code``."""
+
+    def log(self, text: str) -> None:
+        """Agent diagnostics to stderr."""
+
+
+class Executor:
+    """Runs submitted tasks on ``concurrency`` slots and answers each exactly once."""
+
+    def start(self) -> None:
+        """Start slots in the background (returns at once)."""
+        raise NotImplementedError
+
+    def submit(self, req: TaskRequest, timeout: Optional[float]) -> None:
+        """Queue a task; it runs when a slot is free."""
+        raise NotImplementedError
+
+    def cancel(self, task_id: int) -> None:
+        """Cancel a queued or running task; unknown or finished ids are ignored."""
+        raise NotImplementedError
+
+    def expire(self, now: float) -> Optional[float]:
+        """Time out tasks whose deadline passed; return the next deadline, if any."""
+        return None
+
+    def shutdown(self) -> None:
+        """Stop all slots now (running tasks are abandoned)."""
+        raise NotImplementedError
+
+
+def cancelled_message(task_id: int, node: int, slot: Optional[int]) -> Dict[str, Any]:
+    """``error {kind: "cancelled"}`` for ``task_id``."""
+    return error_message(task_id, "cancelled", qualified_name(TaskCancelled),
+                         "the task was cancelled", node=node, slot=slot)
+
+
+def timeout_message(task_id: int, timeout: float, node: int, slot: Optional[int]) -> Dict[str, Any]:
+    """``error {kind: "timeout"}`` for ``task_id``."""
+    return error_message(task_id, "timeout", qualified_name(TaskTimeout),
+                         f"the task did not finish within its timeout of {timeout:g} s",
+                         node=node, slot=slot)

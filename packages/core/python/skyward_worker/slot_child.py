@@ -1,0 +1,105 @@
+"""The body of one slot process (process executor).
+
+Kept small and import-light: the forkserver preloads it, so every slot starts with
+cloudpickle and the wire codec already imported.
+
+Messages to the agent are ``conn.send_bytes(tag + frame)`` where tag is one byte:
+``I`` ready, ``F`` hook failure (utf-8 text follows), ``L`` a log frame, ``R`` the final
+result/error frame of the current task. The agent forwards frames without decoding them.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from typing import Any, Dict
+
+from skyward_wire import encode_frame
+
+from . import _state
+from .cli import Config
+from .errors import HookError
+from .hooks import enter_app_hooks, load_task_hooks
+from .task import TaskRunner, install_output_capture
+
+TAG_READY = b"I"
+TAG_FAILED = b"F"
+TAG_LOG = b"L"
+TAG_RESULT = b"R"
+
+
+def _watch_lifeline(fd: int) -> None:
+    """Exit as soon as the agent is gone (the lifeline's write end lives only in the agent)."""
+    while True:
+        try:
+            data = os.read(fd, 1)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            os._exit(0)
+
+
+_closing = False  # the serve loop ended: app hooks are being exited, let them finish
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Shutdown: interrupt the running task (or the wait for one) unless already closing."""
+    _state.terminating = True
+    if not _closing:
+        raise SystemExit(0)
+
+
+def slot_main(slot: int, conn: Any, lifeline: Any, config: Config) -> None:
+    """Serve tasks from ``conn`` until it closes, SIGTERM, or the agent dies."""
+    global _closing
+    os.environ["SKYWARD_SLOT"] = str(slot)
+    os.environ["SKYWARD_NODE_INDEX"] = str(config.node_index)
+    os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for Node; the agent stops us
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    threading.Thread(target=_watch_lifeline, args=(lifeline.fileno(),),
+                     name="skyward-lifeline", daemon=True).start()
+    install_output_capture()
+
+    send_lock = threading.Lock()
+
+    def emit(message: Dict[str, Any]) -> None:
+        frame = TAG_LOG + encode_frame(message)
+        with send_lock:
+            conn.send_bytes(frame)
+
+    stack = contextlib.ExitStack()
+    try:
+        hooks = load_task_hooks(config.task_hooks)
+        enter_app_hooks(config.app_hooks, stack)
+    except HookError as exc:
+        try:
+            conn.send_bytes(TAG_FAILED + str(exc).encode("utf-8", "replace"))
+        finally:
+            os._exit(3)
+    runner = TaskRunner(node=config.node_index, slot=slot, emit=emit, task_hooks=hooks,
+                        isolated=True, process_wide=True)
+    try:
+        with stack:
+            conn.send_bytes(TAG_READY)
+            recv = conn.recv
+            while True:
+                try:
+                    req = recv()
+                except (EOFError, OSError):
+                    _closing = True
+                    break
+                frame = TAG_RESULT + runner.run(req)
+                with send_lock:
+                    conn.send_bytes(frame)
+    except (SystemExit, OSError):  # SIGTERM, or the agent closed the pipe mid-send
+        pass
+    finally:
+        try:
+            sys.__stderr__.flush()  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001
+            pass

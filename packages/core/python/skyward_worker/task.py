@@ -1,0 +1,324 @@
+"""Run one task: hooks, output capture, warnings, and the result / error frame."""
+from __future__ import annotations
+
+import importlib
+import io
+import sys
+import threading
+import warnings
+from time import perf_counter
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import cloudpickle
+from skyward_wire import encode_frame
+
+from . import _state
+from .errors import (
+    error_message,
+    format_remote_traceback,
+    pickle_exception,
+    qualified_name,
+    safe_str,
+)
+from .hooks import TaskHook, wrap
+
+# (id, kind, payload, fn, args): what the agent hands to a slot (cheap to pickle).
+TaskRequest = Tuple[int, str, Optional[bytes], Optional[str], Optional[list]]
+Emit = Callable[[Dict[str, Any]], None]
+
+_SKIP_FILES = (__file__,)
+_MAX_PARTIAL_LINE = 64 * 1024
+
+
+class TaskContext:
+    """A running task as seen by the output streams and the warning recorder."""
+
+    __slots__ = ("task_id", "slot", "node", "emit", "warnings", "_partial", "_lock")
+
+    def __init__(self, task_id: int, slot: int, node: int, emit: Emit) -> None:
+        self.task_id = task_id
+        self.slot = slot
+        self.node = node
+        self.emit = emit
+        self.warnings: List[Any] = []
+        self._partial: Dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _line(self, stream: str, line: str) -> None:
+        self.emit({"type": "log", "stream": stream, "line": line,
+                   "id": self.task_id, "node": self.node, "slot": self.slot})
+
+    def write(self, stream: str, text: str) -> None:
+        """Buffer ``text``; every completed line becomes a ``log`` message."""
+        with self._lock:
+            buf = self._partial.get(stream, "") + text
+            if "\n" in buf:
+                *lines, buf = buf.split("\n")
+                for line in lines:
+                    self._line(stream, line)
+            if len(buf) > _MAX_PARTIAL_LINE:
+                self._line(stream, buf)
+                buf = ""
+            self._partial[stream] = buf
+
+    def close(self) -> None:
+        """Flush partial lines (the task ended)."""
+        with self._lock:
+            for stream, buf in self._partial.items():
+                if buf:
+                    self._line(stream, buf)
+            self._partial.clear()
+
+
+class TaskOutput(io.TextIOBase):
+    """Replacement for ``sys.stdout`` / ``sys.stderr``: task output goes back as ``log`` lines.
+
+    Writes from outside any task go to ``fallback`` (the agent's stderr), so they can never
+    reach the frame stream.
+    """
+
+    def __init__(self, stream: str, fallback: Any) -> None:
+        super().__init__()
+        self._stream = stream
+        self._fallback = fallback
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._fallback, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> Optional[str]:  # type: ignore[override]
+        return getattr(self._fallback, "errors", None)
+
+    @property
+    def buffer(self) -> Any:
+        """Byte-level writes bypass capture and land on the agent's stderr."""
+        return self._fallback.buffer
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fallback.fileno()
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        ctx = _state.current_context()
+        if ctx is None:
+            return self._fallback.write(text)
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        ctx.write(self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _state.current_context() is None:
+            try:
+                self._fallback.flush()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def install_output_capture() -> None:
+    """Route ``sys.stdout`` / ``sys.stderr`` of task code to ``log`` messages (idempotent)."""
+    if isinstance(sys.stdout, TaskOutput):
+        return
+    fallback = sys.__stderr__ if sys.__stderr__ is not None else sys.stderr
+    sys.stdout = TaskOutput("stdout", fallback)
+    sys.stderr = TaskOutput("stderr", fallback)
+
+
+def install_thread_warning_capture() -> None:
+    """Thread executor: record warnings per task thread (``catch_warnings`` is process-global).
+
+    Warnings are always shown (``simplefilter("always")``) and routed to the running task's
+    context; outside a task they are printed as usual.
+    """
+    original = warnings.showwarning
+
+    def showwarning(message: Any, category: Any, filename: str, lineno: int,
+                    file: Any = None, line: Optional[str] = None) -> None:
+        ctx = _state.current_context()
+        if ctx is None:
+            original(message, category, filename, lineno, file, line)
+            return
+        ctx.warnings.append(warnings.WarningMessage(message, category, filename, lineno, file, line))
+
+    warnings.simplefilter("always")
+    warnings.showwarning = showwarning
+
+
+def pickle_warnings(records: Sequence[Any]) -> List[bytes]:
+    """``cloudpickle((message, category, filename, lineno))`` per warning.
+
+    The message object is sent when it round-trips, its text otherwise.
+    """
+    out: List[bytes] = []
+    for w in records:
+        try:
+            data = cloudpickle.dumps((w.message, w.category, w.filename, w.lineno))
+            cloudpickle.loads(data)
+        except BaseException:  # noqa: BLE001
+            try:
+                data = cloudpickle.dumps((safe_str(w.message), w.category, w.filename, w.lineno))
+            except BaseException:  # noqa: BLE001
+                data = cloudpickle.dumps((safe_str(w.message), UserWarning,
+                                          safe_str(w.filename), int(w.lineno or 0)))
+        out.append(data)
+    return out
+
+
+class _Failed(Exception):
+    """Internal: carries an already-built error message out of the call stage."""
+
+    def __init__(self, message: Dict[str, Any]) -> None:
+        super().__init__(message.get("message"))
+        self.message = message
+
+
+class TaskRunner:
+    """Runs tasks for one slot and turns each into exactly one encoded result/error frame.
+
+    ``isolated``: wrap every task in ``warnings.catch_warnings(record=True)`` (process slots);
+    otherwise warnings are routed by :func:`install_thread_warning_capture` (thread slots).
+    ``process_wide``: the task context is also visible to threads the task starts.
+    """
+
+    def __init__(self, *, node: int, slot: int, emit: Emit, task_hooks: Sequence[TaskHook],
+                 isolated: bool, process_wide: bool) -> None:
+        self.node = node
+        self.slot = slot
+        self.emit = emit
+        self.task_hooks = list(task_hooks)
+        self.isolated = isolated
+        self.process_wide = process_wide
+        self._functions: Dict[str, Callable[..., Any]] = {}
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _import_function(self, name: str) -> Callable[..., Any]:
+        fn = self._functions.get(name)
+        if fn is None:
+            module_name, sep, attr = name.partition(":")
+            if not sep:
+                raise ValueError(f"fn must be 'module:function', got {name!r}")
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            fn = obj
+            self._functions[name] = fn
+        return fn
+
+    def _load(self, tid: int, kind: str, payload: Optional[bytes], fn_name: Optional[str]
+              ) -> Callable[..., Any]:
+        if kind == "pickle":
+            try:
+                fn = cloudpickle.loads(payload)  # type: ignore[arg-type]
+            except BaseException as exc:  # noqa: BLE001
+                if _state.terminating:
+                    raise
+                raise _Failed(self._error(tid, "pickle", exc,
+                                          f"could not unpickle the task: {safe_str(exc)}"))
+            if not callable(fn):
+                raise _Failed(error_message(
+                    tid, "pickle", "builtins.TypeError",
+                    f"task payload is a {qualified_name(type(fn))}, not a callable",
+                    node=self.node, slot=self.slot))
+        else:
+            try:
+                fn = self._import_function(fn_name or "")
+            except BaseException as exc:  # noqa: BLE001
+                if _state.terminating:
+                    raise
+                raise _Failed(self._error(tid, "user", exc, None))
+        return wrap(fn, self.task_hooks) if self.task_hooks else fn
+
+    def _error(self, tid: int, kind: str, exc: BaseException, message: Optional[str],
+               with_payload: bool = True) -> Dict[str, Any]:
+        return error_message(
+            tid, kind, qualified_name(type(exc)),
+            safe_str(exc) if message is None else message,
+            format_remote_traceback(exc, _SKIP_FILES),
+            payload=pickle_exception(exc) if with_payload else None,
+            node=self.node, slot=self.slot,
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    def _call(self, tid: int, kind: str, payload: Optional[bytes], fn_name: Optional[str],
+              args: Optional[list]) -> Any:
+        fn = self._load(tid, kind, payload, fn_name)
+        try:
+            return fn(*args) if args else fn()
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything
+            if _state.terminating:
+                raise
+            raise _Failed(self._error(tid, "user", exc, None))
+
+    def run(self, req: TaskRequest) -> bytes:
+        """Run ``req`` and return the encoded ``result`` or ``error`` frame for it."""
+        tid, kind, payload, fn_name, args = req
+        ctx = TaskContext(tid, self.slot, self.node, self.emit)
+        _state.enter(ctx, self.process_wide)
+        failed: Optional[Dict[str, Any]] = None
+        value: Any = None
+        records: List[Any] = []
+        start = perf_counter()
+        try:
+            if self.isolated:
+                with warnings.catch_warnings(record=True) as records:  # type: ignore[assignment]
+                    warnings.simplefilter("always")
+                    try:
+                        value = self._call(tid, kind, payload, fn_name, args)
+                    except _Failed as f:
+                        failed = f.message
+            else:
+                records = ctx.warnings
+                try:
+                    value = self._call(tid, kind, payload, fn_name, args)
+                except _Failed as f:
+                    failed = f.message
+            duration = perf_counter() - start
+            if failed is None:
+                msg: Dict[str, Any] = {"type": "result", "id": tid, "node": self.node,
+                                       "slot": self.slot, "duration": duration}
+                if kind == "pickle":
+                    try:
+                        msg["payload"] = cloudpickle.dumps(value)
+                    except BaseException as exc:  # noqa: BLE001
+                        if _state.terminating:
+                            raise
+                        failed = self._error(
+                            tid, "pickle", exc,
+                            f"could not pickle the result of type {qualified_name(type(value))}: "
+                            f"{safe_str(exc)}", with_payload=False)
+                else:
+                    msg["value"] = value
+            else:
+                msg = failed
+        finally:
+            ctx.close()
+            _state.leave(self.process_wide)
+        if failed is not None:
+            msg = failed
+        if records:
+            msg["warnings"] = pickle_warnings(records)
+        try:
+            return encode_frame(msg)
+        except BaseException as exc:  # noqa: BLE001 - e.g. a call result CBOR cannot encode
+            if _state.terminating:
+                raise
+            if msg.get("type") == "result":
+                bad = self._error(
+                    tid, "pickle", exc,
+                    f"could not encode the result of type {qualified_name(type(value))} "
+                    f"as CBOR: {safe_str(exc)}", with_payload=False)
+            else:
+                bad = error_message(tid, msg.get("kind", "user"), msg.get("excType", ""),
+                                    safe_str(msg.get("message")), safe_str(msg.get("traceback")),
+                                    node=self.node, slot=self.slot)
+            if "warnings" in msg:
+                bad["warnings"] = msg["warnings"]
+            return encode_frame(bad)

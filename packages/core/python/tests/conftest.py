@@ -1,0 +1,247 @@
+"""Test fixtures: start the agent as a subprocess and talk frames to it."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CORE_PY = HERE.parent
+REPO = CORE_PY.parents[2]
+CODEC_PY = REPO / "packages" / "codec" / "python"
+SUPPORT = HERE / "support"
+
+for p in (str(CODEC_PY), str(CORE_PY), str(SUPPORT)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+import cloudpickle  # noqa: E402
+from skyward_wire import FrameDecoder, encode_frame  # noqa: E402
+
+Message = Dict[str, Any]
+
+
+def agent_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    parts = [str(CORE_PY), str(CODEC_PY), str(SUPPORT)]
+    if env.get("PYTHONPATH"):
+        parts.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    env.pop("OMP_NUM_THREADS", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _ppid_map() -> Dict[int, int]:
+    out: Dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields[0] == "Z":
+            continue  # zombies are already dead
+        out[int(entry)] = int(fields[1])
+    return out
+
+
+def descendants(pid: int) -> Set[int]:
+    """Live descendant pids of ``pid`` (Linux /proc)."""
+    children: Dict[int, List[int]] = {}
+    for child, parent in _ppid_map().items():
+        children.setdefault(parent, []).append(child)
+    found: Set[int] = set()
+    stack = [pid]
+    while stack:
+        for c in children.get(stack.pop(), []):
+            if c not in found:
+                found.add(c)
+                stack.append(c)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+class AgentClient:
+    """A running agent plus a tiny frame client."""
+
+    def __init__(self, args: List[str], env: Optional[Dict[str, str]] = None) -> None:
+        self.args = args
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "skyward_worker", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=agent_env(env), cwd=str(CORE_PY),
+        )
+        self.seen_pids: Set[int] = set()
+        self._messages: List[Message] = []
+        self._cond = threading.Condition()
+        self.eof = False
+        self.stderr_lines: List[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_err, daemon=True)
+        self._err_reader.start()
+
+    def _read(self) -> None:
+        decoder = FrameDecoder()
+        fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+        while True:
+            data = os.read(fd, 1 << 20)
+            if not data:
+                break
+            msgs = decoder.feed(data)
+            with self._cond:
+                self._messages.extend(msgs)
+                self._cond.notify_all()
+        with self._cond:
+            self.eof = True
+            self._cond.notify_all()
+
+    def _read_err(self) -> None:
+        for raw in self.proc.stderr:  # type: ignore[union-attr]
+            self.stderr_lines.append(raw.decode("utf-8", "replace"))
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        self.send_raw(encode_frame(message))
+
+    def send_raw(self, data: bytes) -> None:
+        self.proc.stdin.write(data)  # type: ignore[union-attr]
+        self.proc.stdin.flush()  # type: ignore[union-attr]
+
+    def submit(self, tid: int, fn: Callable[[], Any], **extra: Any) -> None:
+        self.send({"type": "submit", "id": tid, "kind": "pickle",
+                   "payload": cloudpickle.dumps(fn), **extra})
+
+    def call(self, tid: int, fn: str, *args: Any, **extra: Any) -> None:
+        self.send({"type": "submit", "id": tid, "kind": "call", "fn": fn, "args": list(args), **extra})
+
+    def cancel(self, tid: int) -> None:
+        self.send({"type": "cancel", "id": tid})
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def take(self, pred: Callable[[Message], bool], timeout: float = 15.0) -> Message:
+        """Remove and return the first message matching ``pred`` (waiting for it)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, m in enumerate(self._messages):
+                    if pred(m):
+                        self._track(m)
+                        return self._messages.pop(i)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.eof and not any(pred(m) for m in self._messages)):
+                    raise AssertionError(
+                        f"no matching message within {timeout}s (eof={self.eof}); "
+                        f"pending={[m.get('type') for m in self._messages][:20]} "
+                        f"stderr={self.stderr[-3000:]}")
+                self._cond.wait(min(remaining, 0.2))
+
+    def take_type(self, kind: str, timeout: float = 15.0) -> Message:
+        return self.take(lambda m: m.get("type") == kind, timeout)
+
+    def answer(self, tid: int, timeout: float = 15.0) -> Message:
+        """The ``result`` or ``error`` for task ``tid``."""
+        return self.take(lambda m: m.get("type") in ("result", "error") and m.get("id") == tid,
+                         timeout)
+
+    def value(self, tid: int, timeout: float = 15.0) -> Any:
+        m = self.answer(tid, timeout)
+        assert m["type"] == "result", m
+        return cloudpickle.loads(m["payload"]) if "payload" in m else m.get("value")
+
+    def all(self, kind: str) -> List[Message]:
+        with self._cond:
+            return [m for m in self._messages if m.get("type") == kind]
+
+    def _track(self, m: Message) -> None:
+        if m.get("type") == "started" and "pid" in m:
+            self.seen_pids.add(m["pid"])
+
+    def hello(self) -> Message:
+        return self.take_type("hello")
+
+    def snapshot_tree(self) -> Set[int]:
+        pids = descendants(self.proc.pid)
+        self.seen_pids |= pids
+        return pids
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def close_stdin(self) -> None:
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+        except (OSError, ValueError):
+            pass
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def kill_all(self) -> None:
+        """Teardown: make sure nothing this agent started survives."""
+        if self.proc.poll() is None:
+            self.snapshot_tree()
+        self.close_stdin()
+        try:
+            self.proc.wait(3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(3)
+        deadline = time.monotonic() + 3
+        leftovers = {p for p in self.seen_pids if alive(p)}
+        while leftovers and time.monotonic() < deadline:
+            time.sleep(0.05)
+            leftovers = {p for p in leftovers if alive(p)}
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.leftovers = leftovers
+        for stream in (self.proc.stdout, self.proc.stderr):
+            try:
+                stream.close()  # type: ignore[union-attr]
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def start_agent() -> Iterator[Callable[..., AgentClient]]:
+    """``start_agent(*cli_args, env=None)`` -> :class:`AgentClient`; all are stopped at teardown."""
+    agents: List[AgentClient] = []
+
+    def start(*args: str, env: Optional[Dict[str, str]] = None) -> AgentClient:
+        agent = AgentClient(list(args), env)
+        agents.append(agent)
+        return agent
+
+    yield start
+    for agent in agents:
+        agent.kill_all()
+    leftovers = [p for a in agents for p in getattr(a, "leftovers", ())]
+    assert not leftovers, f"processes outlived their agent: {leftovers}"

@@ -1,0 +1,56 @@
+/**
+ * @skyward/core: provision a pool of machines, bootstrap Python on them, run Python work there.
+ *
+ * ```ts
+ * import { ComputePool } from "@skyward/core"
+ * await ComputePool.use({ nodes: 2, worker: { concurrency: 2 } }, (pool) => pool.map("math:sqrt", [1, 4, 9]))
+ * ```
+ * @packageDocumentation
+ */
+export type { Cluster, ClusterSpec, NodeInfo } from "./internal/cluster.js"
+export { ComputePool, type PromisePool } from "./internal/compute-pool.js"
+export {
+  BootstrapError,
+  ConfigError,
+  PluginError,
+  ProviderError,
+  RemoteError,
+  SerializationError,
+  TaskCancelled,
+  TaskTimeout,
+  TransportError,
+  WorkerLost,
+  type PoolError,
+  type TaskError
+} from "./internal/errors.js"
+export { EventHub, type PoolEvent, type PoolEventListener } from "./internal/events.js"
+export { emptyImage, ImageSchema, imageHash, withEnv, withPip, type Image, type ImageInput } from "./internal/image.js"
+export { cacheRoot } from "./internal/local/cache.js"
+export { ensureLocalEnvironment, pipInstallArgs, prepareLocalEnvironment, type LocalEnvironment } from "./internal/local/environment.js"
+export { local, type LocalOptions } from "./internal/local/provider.js"
+export { findLocalPython, type LocalPython } from "./internal/local/python.js"
+export { runCommand, type CommandResult } from "./internal/local/shell.js"
+export {
+  PoolOptionsSchema,
+  validatePoolOptions,
+  WorkerSchema,
+  type PoolOptions,
+  type PoolOptionsInput,
+  type Worker
+} from "./internal/options.js"
+export type { ClientContribution, Plugin, PluginPython } from "./internal/plugin.js"
+export { makeComputePool, type ComputePoolShape, type TaskOptions } from "./internal/pool.js"
+export { Provider, type ProviderDefinition, type ProviderShape, type ProvisionRequest } from "./internal/provider.js"
+export { AGENT_REQUIREMENTS, agentModules, codecModules } from "./internal/python-modules.js"
+export type { AgentFailure, TaskCallbacks, TaskOutcome, TaskSpec } from "./internal/scheduler.js"
+export { Scheduler, type NodeLink, type SchedulerOptions } from "./internal/scheduler.js"
+export {
+  Transport,
+  type AgentChannel,
+  type AgentLaunch,
+  type BootstrapPlan,
+  type BootstrapResult,
+  type NodeSession,
+  type PythonModuleDir,
+  type TransportShape
+} from "./internal/transport.js"

@@ -1,0 +1,147 @@
+import { FrameDecoder, encodeFrames, type Message } from "@skyward/codec"
+import type { NodeLink, Scheduler, TaskSpec } from "./scheduler.js"
+import type { AgentChannel } from "./transport.js"
+
+/** What the agent said in its `hello`. */
+export interface AgentHello {
+  readonly pid: number
+  readonly slots: number
+  readonly python: string
+}
+
+/**
+ * The Node end of one agent: decodes its frames into scheduler calls, batches outgoing frames
+ * into one write per tick, and watches the agent's liveness.
+ */
+export class AgentLink implements NodeLink {
+  private readonly decoder = new FrameDecoder()
+  private outbox: Message[] = []
+  private flushScheduled = false
+  private scheduler: Scheduler | undefined
+  private helloListener: ((hello: AgentHello) => void) | undefined
+  private closeListener: ((reason: string) => void) | undefined
+  private closed = false
+  /** Milliseconds timestamp of the last bytes received. */
+  lastSeen = Date.now()
+  capacity = 0
+  /** The agent's stderr, last lines, for error messages. */
+  readonly diagnostics: string[] = []
+
+  constructor(
+    readonly index: number,
+    private readonly channel: AgentChannel
+  ) {
+    channel.onData((chunk) => this.receive(chunk))
+    channel.onDiagnostic((line) => {
+      this.diagnostics.push(line)
+      if (this.diagnostics.length > 50) this.diagnostics.shift()
+    })
+    channel.onClose((reason) => this.lost(reason))
+  }
+
+  /** Calls `listener` once the agent said hello. */
+  onHello(listener: (hello: AgentHello) => void): void {
+    this.helloListener = listener
+  }
+
+  /** Calls `listener` once when the agent is gone. */
+  onClose(listener: (reason: string) => void): void {
+    this.closeListener = listener
+  }
+
+  /** From now on, task messages go to `scheduler`. */
+  attach(scheduler: Scheduler, capacity: number): void {
+    this.scheduler = scheduler
+    this.capacity = capacity
+  }
+
+  sendSubmit(id: number, spec: TaskSpec): void {
+    this.send({
+      type: "submit",
+      id,
+      kind: spec.kind,
+      ...(spec.payload === undefined ? {} : { payload: spec.payload }),
+      ...(spec.fn === undefined ? {} : { fn: spec.fn }),
+      ...(spec.args === undefined ? {} : { args: [...spec.args] })
+    } as Message)
+  }
+
+  sendCancel(id: number): void {
+    this.send({ type: "cancel", id } as Message)
+  }
+
+  /** Asks the agent to stop (its process is also stopped by the transport's scope). */
+  shutdown(reason: string): void {
+    this.send({ type: "shutdown", reason } as Message)
+  }
+
+  /** Declares the agent gone (silence, exit or protocol error); idempotent. */
+  lost(reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.closeListener?.(reason)
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  private send(message: Message): void {
+    if (this.closed) return
+    this.outbox.push(message)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    const batch = this.outbox
+    this.outbox = []
+    if (batch.length > 0 && !this.closed) this.channel.write(encodeFrames(batch))
+  }
+
+  private receive(chunk: Uint8Array): void {
+    this.lastSeen = Date.now()
+    let messages: Message[]
+    try {
+      messages = this.decoder.push(chunk)
+    } catch (error) {
+      this.lost(`the agent sent an unreadable frame: ${(error as Error).message}`)
+      return
+    }
+    for (const message of messages) this.handle(message)
+  }
+
+  private handle(message: Message): void {
+    const scheduler = this.scheduler
+    switch (message.type) {
+      case "hello":
+        this.helloListener?.({ pid: message.pid ?? 0, slots: message.slots ?? 1, python: message.python ?? "" })
+        return
+      case "started":
+        scheduler?.started(this.index, message.id, message.slot)
+        return
+      case "result":
+        scheduler?.completed(this.index, message.id, {
+          node: this.index,
+          slot: message.slot ?? 0,
+          duration: message.duration ?? 0,
+          ...(message.payload === undefined ? {} : { payload: message.payload }),
+          ...("value" in message ? { value: message.value } : {}),
+          ...(message.warnings === undefined ? {} : { warnings: message.warnings })
+        })
+        return
+      case "error":
+        scheduler?.failed(this.index, message.id, message)
+        return
+      case "log":
+        scheduler?.log(this.index, message.id, message.stream, message.line)
+        return
+      default:
+        // heartbeats only refresh lastSeen; other types are not sent by agents
+        return
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/** One provisioned machine of the pool. */
+export interface NodeInfo {
+  /** 0..nodes-1; the agent's `SKYWARD_NODE_INDEX`. */
+  readonly index: number
+  /** Where the node is reached: a hostname or IP, or "localhost". */
+  readonly address: string
+  /** Worker slots on this node (its `concurrency`). */
+  readonly slots: number
+  /** Provider-specific facts (instance id, SSH port and user, ...). */
+  readonly data: Readonly<Record<string, unknown>>
+}
+
+/** The machines of one pool. */
+export interface Cluster {
+  /** Unique per pool, used to tag remote resources. */
+  readonly id: string
+  /** Name of the provider that made it ("local", "ssh", "aws"). */
+  readonly provider: string
+  readonly nodes: ReadonlyArray<NodeInfo>
+}
+
+/** What plugins and providers know before machines exist. */
+export interface ClusterSpec {
+  readonly id: string
+  readonly provider: string
+  readonly nodes: number
+  /** Slots per node, when the user set it (else each node uses its CPU count). */
+  readonly concurrency: number | undefined
+  readonly executor: "process" | "thread"
+}

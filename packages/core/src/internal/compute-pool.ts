@@ -1,0 +1,70 @@
+import { Context, Effect, Exit, Layer, Runtime, Scope } from "effect"
+import type { Cluster } from "./cluster.js"
+import type { PoolError } from "./errors.js"
+import type { PoolEventListener } from "./events.js"
+import type { PoolOptions, PoolOptionsInput } from "./options.js"
+import { makeComputePool, type ComputePoolShape, type TaskOptions } from "./pool.js"
+import type { TaskCallbacks, TaskOutcome, TaskSpec } from "./scheduler.js"
+
+/** The pool as Promise users see it (`ComputePool.use`). Failures reject with the tagged errors. */
+export interface PromisePool {
+  readonly cluster: Cluster
+  readonly totalSlots: number
+  readonly client: ComputePoolShape["client"]
+  readonly submit: (payload: Uint8Array, options?: TaskOptions) => Promise<TaskOutcome>
+  readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Promise<A[]>
+  readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
+  readonly cancel: (id: number) => void
+  readonly subscribe: (listener: PoolEventListener) => () => void
+  /** The Effect-style pool underneath. */
+  readonly effect: ComputePoolShape
+}
+
+/** Fails with the error itself (not a FiberFailure) so `instanceof` and `_tag` work for Promise users. */
+const runPromise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromiseExit(effect).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = exit.cause._tag === "Fail" ? exit.cause.error : Runtime.makeFiberFailure(exit.cause)
+    throw failure
+  })
+
+const toPromisePool = (pool: ComputePoolShape): PromisePool => ({
+  cluster: pool.cluster,
+  get totalSlots() {
+    return pool.totalSlots
+  },
+  client: pool.client,
+  submit: (payload, options) => runPromise(pool.submit(payload, options)),
+  map: (fn, inputs, options) => runPromise(pool.map(fn, inputs, options)),
+  dispatch: pool.dispatch,
+  cancel: pool.cancel,
+  subscribe: pool.subscribe,
+  effect: pool
+})
+
+/**
+ * The pool service. In Effect: `ComputePool.layer(options)` and `yield* ComputePool`.
+ * With Promises: `await ComputePool.use(options, async (pool) => ...)`.
+ */
+export class ComputePool extends Context.Tag("@skyward/core/ComputePool")<ComputePool, ComputePoolShape>() {
+  /** A layer that opens the pool when built and closes it with its scope. */
+  static layer(options: PoolOptionsInput | PoolOptions, listener?: PoolEventListener): Layer.Layer<ComputePool, PoolError> {
+    return Layer.scoped(ComputePool, makeComputePool(options, listener))
+  }
+
+  /** Opens a pool, runs `body`, then closes the pool (also when `body` throws). */
+  static async use<A>(
+    options: PoolOptionsInput | PoolOptions,
+    body: (pool: PromisePool) => Promise<A>,
+    listener?: PoolEventListener
+  ): Promise<A> {
+    const scope = Effect.runSync(Scope.make())
+    try {
+      const pool = await runPromise(Scope.extend(makeComputePool(options, listener), scope))
+      return await body(toPromisePool(pool))
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}
+

@@ -1,0 +1,76 @@
+import { Data } from "effect"
+
+/** Bad pool options, Image, Worker or plugin: found before anything starts. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly field: string
+  readonly message: string
+}> {}
+
+/** A provider could not create, reach or remove machines. */
+export class ProviderError extends Data.TaggedError("ProviderError")<{
+  readonly provider: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** Preparing a node's Python environment failed (pip's message is in `output`). */
+export class BootstrapError extends Data.TaggedError("BootstrapError")<{
+  readonly node: number
+  readonly message: string
+  readonly output: string
+}> {}
+
+/** The link to a node failed (spawn, connect, upload, agent start). */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly node: number
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** A plugin is incompatible or its client-side set-up failed. */
+export class PluginError extends Data.TaggedError("PluginError")<{
+  readonly plugin: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** The task raised an exception on the worker; `payload` is the pickled exception when it pickles. */
+export class RemoteError extends Data.TaggedError("RemoteError")<{
+  readonly excType: string
+  readonly message: string
+  readonly traceback: string
+  readonly payload?: Uint8Array
+  readonly warnings?: ReadonlyArray<Uint8Array>
+  readonly node?: number
+}> {}
+
+/** The task's result (or argument) could not be pickled or unpickled. */
+export class SerializationError extends Data.TaggedError("SerializationError")<{
+  readonly excType: string
+  readonly message: string
+  readonly traceback: string
+}> {}
+
+/** The task ran past its timeout and was cancelled. */
+export class TaskTimeout extends Data.TaggedError("TaskTimeout")<{
+  readonly seconds: number
+  readonly node?: number
+}> {}
+
+/** The task was cancelled before it finished. */
+export class TaskCancelled extends Data.TaggedError("TaskCancelled")<{
+  readonly reason: string
+}> {}
+
+/** The task's node (or worker process) was lost on every attempt. */
+export class WorkerLost extends Data.TaggedError("WorkerLost")<{
+  readonly attempts: number
+  readonly message: string
+  readonly node?: number
+}> {}
+
+/** Why one task failed. User exceptions are never retried; lost workers are, within bounds. */
+export type TaskError = RemoteError | SerializationError | TaskTimeout | TaskCancelled | WorkerLost
+
+/** Why a pool could not open. */
+export type PoolError = ConfigError | ProviderError | BootstrapError | TransportError | PluginError

@@ -1,0 +1,44 @@
+/** What happened in a pool, in order; the CLI renders these. */
+export type PoolEvent =
+  | { readonly _tag: "NodeProvisioned"; readonly node: number; readonly address: string }
+  | { readonly _tag: "NodeBootstrapping"; readonly node: number; readonly line: string }
+  | { readonly _tag: "NodeBootstrapped"; readonly node: number; readonly cached: boolean; readonly seconds: number }
+  | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
+  | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
+  | { readonly _tag: "TaskQueued"; readonly task: number }
+  | { readonly _tag: "TaskStarted"; readonly task: number; readonly node: number; readonly slot: number }
+  | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
+  | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string }
+  | { readonly _tag: "TaskRetried"; readonly task: number; readonly fromNode: number; readonly attempt: number }
+  | { readonly _tag: "Log"; readonly node: number; readonly stream: string; readonly line: string; readonly task?: number }
+
+/** A synchronous event listener; returns nothing, must not throw. */
+export type PoolEventListener = (event: PoolEvent) => void
+
+/** A small fan-out of events to synchronous listeners; emits nothing when nobody listens. */
+export class EventHub {
+  private listeners: ReadonlyArray<PoolEventListener> = []
+
+  /** True when at least one listener is attached (lets hot paths skip building events). */
+  get active(): boolean {
+    return this.listeners.length > 0
+  }
+
+  /** Attaches `listener`; returns the function that detaches it. */
+  subscribe(listener: PoolEventListener): () => void {
+    this.listeners = [...this.listeners, listener]
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener)
+    }
+  }
+
+  emit(event: PoolEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event)
+      } catch {
+        // a broken listener must not break the pool
+      }
+    }
+  }
+}

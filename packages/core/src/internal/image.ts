@@ -1,0 +1,62 @@
+import { createHash } from "node:crypto"
+import { Schema } from "effect"
+
+/** A pip requirement: a project name with optional extras, version specifiers or a direct URL. */
+const PIP_REQUIREMENT = /^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)(\[[A-Za-z0-9._,\s-]+\])?\s*(((===?|!=|~=|<=?|>=?)\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*|@\s*\S+)(\s*;.*)?$/
+
+/** Schema of one pip requirement string. */
+export const PipRequirement = Schema.String.pipe(
+  Schema.filter((s) => PIP_REQUIREMENT.test(s.trim()) || `malformed pip requirement ${JSON.stringify(s)}`)
+)
+
+/** Schema of the environment a node runs: packages, indexes, variables, Python version, files. */
+export const ImageSchema = Schema.Struct({
+  pip: Schema.optionalWith(Schema.Array(PipRequirement), { default: () => [] }),
+  pipIndexes: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  env: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  apt: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  python: Schema.optionalWith(
+    Schema.String.pipe(Schema.pattern(/^3(\.\d+)?$/, { message: () => "python must look like \"3\" or \"3.11\"" })),
+    { default: () => "3" }
+  ),
+  files: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+})
+
+/** The environment of every node: built once per `imageHash`, reused after. */
+export type Image = typeof ImageSchema.Type
+/** What a user writes for an Image: every field optional. */
+export type ImageInput = typeof ImageSchema.Encoded
+
+/** An Image with nothing in it: Python 3, no extra packages. */
+export const emptyImage: Image = { pip: [], pipIndexes: [], env: {}, apt: [], python: "3", files: {} }
+
+/** Returns a copy of `image` with `pip` appended, skipping requirements already present. */
+export const withPip = (image: Image, ...requirements: ReadonlyArray<string>): Image => ({
+  ...image,
+  pip: [...image.pip, ...requirements.filter((r) => !image.pip.includes(r))]
+})
+
+/** Returns a copy of `image` with `env` merged in (later wins). */
+export const withEnv = (image: Image, env: Readonly<Record<string, string>>): Image => ({
+  ...image,
+  env: { ...image.env, ...env }
+})
+
+/**
+ * Hash of what determines the Python environment (packages, indexes, system packages, Python):
+ * two Images with the same hash share one cached environment. `env` and `files` are applied
+ * when the agent starts, so they do not change it.
+ */
+export const imageHash = (image: Image, extra: ReadonlyArray<string> = []): string =>
+  createHash("sha256")
+    .update(
+      JSON.stringify({
+        pip: [...image.pip].map((s) => s.trim()).sort(),
+        pipIndexes: image.pipIndexes,
+        apt: [...image.apt].sort(),
+        python: image.python,
+        extra
+      })
+    )
+    .digest("hex")
+    .slice(0, 16)

@@ -1,0 +1,112 @@
+import fs from "node:fs/promises"
+import path from "node:path"
+import { Effect } from "effect"
+import lockfile from "proper-lockfile"
+import { BootstrapError } from "../errors.js"
+import type { Image } from "../image.js"
+import { AGENT_REQUIREMENTS } from "../python-modules.js"
+import { cacheRoot } from "./cache.js"
+import { findLocalPython, type LocalPython } from "./python.js"
+import { runCommand } from "./shell.js"
+
+/** A Python virtual environment on this machine, made from an Image. */
+export interface LocalEnvironment {
+  readonly dir: string
+  readonly python: string
+  /** True when it already existed (nothing was installed). */
+  readonly cached: boolean
+}
+
+const READY_MARKER = ".skyward-ready"
+
+const exists = (file: string) =>
+  fs.access(file).then(
+    () => true,
+    () => false
+  )
+
+/** pip arguments that install an Image's packages plus the agent's own needs. */
+export const pipInstallArgs = (image: Image): string[] => [
+  "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+  ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
+  ...AGENT_REQUIREMENTS,
+  ...image.pip
+]
+
+/**
+ * Makes (once) or reuses the virtual environment `<cache>/envs/<hash>`. A lock makes two pools
+ * that start together build it once; a half-built environment (a crash) is rebuilt.
+ */
+export const ensureLocalEnvironment = (
+  image: Image,
+  hash: string,
+  interpreter: LocalPython,
+  node: number,
+  onLine: (line: string) => void
+): Effect.Effect<LocalEnvironment, BootstrapError> => {
+  const dir = path.join(cacheRoot(), "envs", hash)
+  const python = path.join(dir, "bin", "python")
+  const fail = (message: string, output = "") => new BootstrapError({ node, message, output })
+  const ready = () => exists(path.join(dir, READY_MARKER))
+
+  const build = Effect.gen(function* () {
+    yield* Effect.tryPromise({ try: () => fs.rm(dir, { recursive: true, force: true }), catch: (e) => fail(`cannot clear ${dir}: ${e}`) })
+    onLine(`creating virtual environment ${dir} (${interpreter.executable} ${interpreter.version})`)
+    const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine })
+    if (venv.code !== 0) return yield* fail(`python -m venv failed on node ${node}`, venv.tail)
+    const pip = yield* runCommand(python, pipInstallArgs(image), { onLine })
+    if (pip.code !== 0)
+      return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
+    yield* Effect.tryPromise({
+      try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ image, python: interpreter.version })),
+      catch: (e) => fail(`cannot write ${dir}: ${e}`)
+    })
+  })
+
+  const withLock = Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: async () => {
+        await fs.mkdir(path.dirname(dir), { recursive: true })
+        return lockfile.lock(dir, { realpath: false, stale: 30_000, update: 5_000, retries: { retries: 3000, minTimeout: 100, maxTimeout: 500 } })
+      },
+      catch: (e) => fail(`cannot lock ${dir}: ${e}`)
+    }),
+    () =>
+      Effect.gen(function* () {
+        // another pool may have finished it while we waited for the lock
+        if (yield* Effect.promise(ready)) return true
+        yield* build
+        return false
+      }),
+    (release) => Effect.promise(() => release().catch(() => undefined))
+  )
+
+  return Effect.gen(function* () {
+    if (yield* Effect.promise(ready)) return { dir, python, cached: true }
+    const cached = yield* withLock
+    return { dir, python, cached }
+  })
+}
+
+const lastErrorLine = (tail: string): string =>
+  tail
+    .split("\n")
+    .reverse()
+    .find((line) => /error/i.test(line))
+    ?.trim() ?? "see the output above"
+
+/**
+ * The local environment for an Image: finds the interpreter its `python` asks for, then makes or
+ * reuses the venv keyed by the Image hash and that interpreter's version. Local nodes and the
+ * `skyward run` client share it, so client and workers run the same packages.
+ */
+export const prepareLocalEnvironment = (
+  image: Image,
+  hash: string,
+  node: number,
+  onLine: (line: string) => void
+): Effect.Effect<LocalEnvironment, BootstrapError> =>
+  findLocalPython(image.python).pipe(
+    Effect.mapError((e) => new BootstrapError({ node, message: e.message, output: "" })),
+    Effect.flatMap((interpreter) => ensureLocalEnvironment(image, `${hash}-py${interpreter.version}`, interpreter, node, onLine))
+  )

@@ -1,0 +1,32 @@
+import os from "node:os"
+import { Effect, Layer } from "effect"
+import { Provider, type ProviderDefinition } from "../provider.js"
+import { LocalTransportLayer } from "./transport.js"
+
+/** Options of the local provider. */
+export interface LocalOptions {
+  /** Reserved for future use (e.g. CPU pinning); nodes come from the pool's `nodes`. */
+  readonly name?: string
+}
+
+const LocalProviderLayer = Layer.succeed(Provider, {
+  name: "local",
+  prepare: () => Effect.void,
+  provision: ({ spec }) =>
+    Effect.succeed({
+      id: spec.id,
+      provider: "local",
+      nodes: Array.from({ length: spec.nodes }, (_, index) => ({
+        index,
+        address: "localhost",
+        slots: spec.concurrency ?? os.availableParallelism(),
+        data: { cpus: os.availableParallelism() }
+      }))
+    })
+})
+
+/** The embedded default provider: N nodes as N agent processes on this machine. */
+export const local = (_options: LocalOptions = {}): ProviderDefinition => ({
+  name: "local",
+  layer: Layer.merge(LocalProviderLayer, LocalTransportLayer)
+})

@@ -1,0 +1,198 @@
+import { randomBytes } from "node:crypto"
+import { Context, Effect, Either, Layer, Schedule, Stream, type Scope } from "effect"
+import type { Cluster, ClusterSpec } from "./cluster.js"
+import { TaskCancelled, type PoolError, type TaskError } from "./errors.js"
+import { EventHub, type PoolEvent, type PoolEventListener } from "./events.js"
+import { imageHash, type Image } from "./image.js"
+import { local } from "./local/provider.js"
+import { openNode, type ReadyNode } from "./open-nodes.js"
+import { validatePoolOptions, type PoolOptions, type PoolOptionsInput } from "./options.js"
+import type { ClientContribution, Plugin } from "./plugin.js"
+import { Provider } from "./provider.js"
+import { agentModules, codecModules } from "./python-modules.js"
+import { Scheduler, type TaskCallbacks, type TaskOutcome, type TaskSpec } from "./scheduler.js"
+import { Transport, type BootstrapPlan } from "./transport.js"
+
+/** Per-call options of `submit` and `map`. */
+export interface TaskOptions {
+  /** Seconds before the task is cancelled (overrides the pool's `timeout`). */
+  readonly timeout?: number
+}
+
+/** An open pool: its machines, its slots, and the ways to run work on them. */
+export interface ComputePoolShape {
+  readonly cluster: Cluster
+  /** Slots of the nodes alive now: what joblib's `n_jobs=-1` resolves to. */
+  readonly totalSlots: number
+  /** The Image every node runs (after plugins), and its hash. */
+  readonly image: Image
+  readonly imageHash: string
+  /** What plugins export to a client process (environment variables, PYTHONPATH). */
+  readonly client: Required<ClientContribution>
+  /** Runs one pickled zero-argument callable; gives back the pickled result, untouched. */
+  readonly submit: (payload: Uint8Array, options?: TaskOptions) => Effect.Effect<TaskOutcome, TaskError>
+  /** Calls `fn` ("module:function" on the workers) on every input; results in input order. */
+  readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Effect.Effect<A[], TaskError>
+  /** Low level, callback style (what bridges use): queues a task, returns its id. */
+  readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
+  /** Cancels a task given by `dispatch`. */
+  readonly cancel: (id: number) => void
+  /** Every event from now on. */
+  readonly events: Stream.Stream<PoolEvent>
+  /** Synchronous listener for events; returns the function that detaches it. */
+  readonly subscribe: (listener: PoolEventListener) => () => void
+}
+
+const newClusterId = () => `sky-${randomBytes(4).toString("hex")}`
+
+const applyImagePlugins = (plugins: ReadonlyArray<Plugin>, image: Image, spec: ClusterSpec): Image =>
+  plugins.reduce((acc, plugin) => plugin.image?.(acc, spec) ?? acc, image)
+
+const makePlan = (options: PoolOptions, image: Image, cluster: Cluster): BootstrapPlan => ({
+  image,
+  imageHash: imageHash(image),
+  ops: options.plugins.flatMap((plugin) => plugin.bootstrap?.(cluster) ?? []),
+  modules: [agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])]
+})
+
+const heartbeatWatch = (nodes: ReadonlyArray<ReadyNode>, timeoutSeconds: number) =>
+  Effect.sync(() => {
+    const now = Date.now()
+    for (const { link } of nodes)
+      if (!link.isClosed && now - link.lastSeen > timeoutSeconds * 1000)
+        link.lost(`no heartbeat for ${timeoutSeconds}s`)
+  }).pipe(Effect.repeat(Schedule.spaced("1 second")))
+
+const awaitTask = (scheduler: Scheduler, spec: TaskSpec) =>
+  Effect.async<TaskOutcome, TaskError>((resume) => {
+    const id = scheduler.submit(spec, {
+      onDone: (outcome) => resume(Effect.succeed(outcome)),
+      onFailed: (error) => resume(Effect.fail(error))
+    })
+    return Effect.sync(() => scheduler.cancel(id, "interrupted"))
+  })
+
+const mapAll = <A>(scheduler: Scheduler, fn: string, inputs: Iterable<unknown>, options: TaskOptions) =>
+  Effect.async<A[], TaskError>((resume) => {
+    const items = [...inputs]
+    const results = new Array<A>(items.length)
+    const ids: number[] = []
+    let remaining = items.length
+    let failed = false
+    const cancelAll = () => ids.forEach((id) => scheduler.cancel(id, "another task of the map failed"))
+    if (remaining === 0) return resume(Effect.succeed(results))
+    items.forEach((input, index) => {
+      ids.push(
+        scheduler.submit(
+          { kind: "call", fn, args: [input], ...(options.timeout === undefined ? {} : { timeout: options.timeout }) },
+          {
+            onDone: (outcome) => {
+              results[index] = outcome.value as A
+              if (--remaining === 0 && !failed) resume(Effect.succeed(results))
+            },
+            onFailed: (error) => {
+              if (failed || error instanceof TaskCancelled) return
+              failed = true
+              cancelAll()
+              resume(Effect.fail(error))
+            }
+          }
+        )
+      )
+    })
+    return Effect.sync(cancelAll)
+  })
+
+/**
+ * Opens a pool in the current scope: validates the options, provisions the nodes, bootstraps them,
+ * starts their agents and runs the plugins' client set-up. Closing the scope releases all of it,
+ * in reverse order, whether the work succeeded, failed or was interrupted.
+ */
+export const makeComputePool = (
+  input: PoolOptionsInput | PoolOptions,
+  listener?: PoolEventListener
+): Effect.Effect<ComputePoolShape, PoolError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const validated = validatePoolOptions(input)
+    if (Either.isLeft(validated)) return yield* validated.left
+    const options = validated.right
+    const events = new EventHub()
+    if (listener) events.subscribe(listener)
+    const provider = options.provider ?? local()
+    const context = yield* Layer.build(provider.layer)
+    const { prepare, provision } = Context.get(context, Provider)
+    const transport = Context.get(context, Transport)
+
+    const spec: ClusterSpec = {
+      id: newClusterId(),
+      provider: provider.name,
+      nodes: options.nodes,
+      concurrency: options.worker.concurrency,
+      executor: options.worker.executor
+    }
+    const image = applyImagePlugins(options.plugins, options.image, spec)
+    yield* prepare({ spec, image })
+    const cluster = yield* provision({ spec, image })
+    for (const node of cluster.nodes) events.emit({ _tag: "NodeProvisioned", node: node.index, address: node.address })
+
+    const plan = makePlan(options, image, cluster)
+    const settings = {
+      nodeCount: cluster.nodes.length,
+      concurrency: options.worker.concurrency,
+      executor: options.worker.executor,
+      taskHooks: options.plugins.flatMap((p) => (p.python?.task ? [p.python.task] : [])),
+      appHooks: options.plugins.flatMap((p) => (p.python?.app ? [p.python.app] : [])),
+      env: image.env,
+      helloTimeout: 120
+    }
+    const ready = yield* Effect.forEach(cluster.nodes, (node) => openNode(transport, node, plan, settings, events), {
+      concurrency: "unbounded"
+    })
+
+    const scheduler = new Scheduler({ retries: options.retries, events, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) })
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        scheduler.close("the pool closed")
+        for (const { link } of ready) link.shutdown("the pool closed")
+      })
+    )
+    for (const { link, hello } of ready) {
+      link.attach(scheduler, hello.slots)
+      link.onClose((reason) => scheduler.nodeLost(link.index, reason))
+      scheduler.addNode(link)
+      if (link.isClosed) scheduler.nodeLost(link.index, "the agent exited")
+    }
+    yield* Effect.forkScoped(heartbeatWatch(ready, options.heartbeatTimeout))
+
+    const client = { env: {} as Record<string, string>, pythonPath: [] as string[], imports: [] as string[] }
+    const pool: ComputePoolShape = {
+      cluster,
+      get totalSlots() {
+        return scheduler.totalSlots
+      },
+      image,
+      imageHash: plan.imageHash,
+      client,
+      submit: (payload, taskOptions = {}) => awaitTask(scheduler, { kind: "pickle", payload, ...taskOptions }),
+      map: (fn, inputs, taskOptions = {}) => mapAll(scheduler, fn, inputs, taskOptions),
+      dispatch: (taskSpec, callbacks) => scheduler.submit(taskSpec, callbacks),
+      cancel: (id) => scheduler.cancel(id),
+      events: Stream.asyncPush<PoolEvent>((emit) =>
+        Effect.acquireRelease(
+          Effect.sync(() => events.subscribe((event) => void emit.single(event))),
+          (unsubscribe) => Effect.sync(unsubscribe)
+        )
+      ),
+      subscribe: (l) => events.subscribe(l)
+    }
+    for (const plugin of options.plugins) {
+      if (!plugin.aroundClient) continue
+      const contribution = yield* plugin.aroundClient(pool, cluster)
+      if (contribution) {
+        Object.assign(client.env, contribution.env ?? {})
+        client.pythonPath.push(...(contribution.pythonPath ?? []))
+        client.imports.push(...(contribution.imports ?? []))
+      }
+    }
+    return pool
+  })

@@ -1,0 +1,327 @@
+import { RemoteError, SerializationError, TaskCancelled, type TaskError, TaskTimeout, WorkerLost } from "./errors.js"
+import type { EventHub } from "./events.js"
+import { NodeHeap, type HeapNode } from "./node-heap.js"
+import { Deque } from "./queue.js"
+
+/** One unit of work as the scheduler sees it. */
+export interface TaskSpec {
+  readonly kind: "pickle" | "call"
+  /** kind "pickle": cloudpickle bytes of a zero-argument callable, forwarded untouched. */
+  readonly payload?: Uint8Array
+  /** kind "call": "module:function" importable on the node. */
+  readonly fn?: string
+  /** kind "call": CBOR-encodable positional arguments. */
+  readonly args?: ReadonlyArray<unknown>
+  /** Seconds before the task is cancelled; overrides the pool's timeout. */
+  readonly timeout?: number
+}
+
+/** What a finished task gives back. */
+export interface TaskOutcome {
+  readonly payload?: Uint8Array
+  readonly value?: unknown
+  readonly warnings?: ReadonlyArray<Uint8Array>
+  readonly node: number
+  readonly slot: number
+  readonly duration: number
+}
+
+/** How the scheduler reports back about one task. Exactly one of onDone / onFailed is called, once. */
+export interface TaskCallbacks {
+  readonly onDone: (outcome: TaskOutcome) => void
+  readonly onFailed: (error: TaskError) => void
+  readonly onStarted?: (node: number, slot: number) => void
+  readonly onLog?: (node: number, stream: string, line: string) => void
+}
+
+/** The scheduler's view of a node: where to send submits and cancels. */
+export interface NodeLink {
+  readonly index: number
+  readonly capacity: number
+  readonly sendSubmit: (id: number, spec: TaskSpec) => void
+  readonly sendCancel: (id: number) => void
+}
+
+/** An agent's `error` message, reduced to what the scheduler needs. */
+export interface AgentFailure {
+  readonly kind: string
+  readonly excType: string
+  readonly message: string
+  readonly traceback: string
+  readonly payload?: Uint8Array
+  readonly warnings?: ReadonlyArray<Uint8Array>
+}
+
+const enum State {
+  Queued,
+  Running,
+  /** Callbacks fired (timeout, cancel) but the agent has not answered yet: the slot stays taken. */
+  Settled,
+  Done
+}
+
+interface TaskRecord {
+  readonly id: number
+  readonly spec: TaskSpec
+  readonly callbacks: TaskCallbacks
+  state: State
+  attempts: number
+  node: NodeState | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+class NodeState implements HeapNode {
+  load: number
+  heapPos = -1
+  alive = true
+  readonly inFlight = new Map<number, TaskRecord>()
+  constructor(readonly link: NodeLink) {
+    this.load = -link.capacity
+  }
+  get index(): number {
+    return this.link.index
+  }
+}
+
+/** Scheduler settings taken from the pool options. */
+export interface SchedulerOptions {
+  /** Default per-task timeout in seconds. */
+  readonly timeout?: number
+  /** How often a task whose worker was lost runs again. */
+  readonly retries: number
+  readonly events: EventHub
+}
+
+/**
+ * Puts tasks onto free slots, least-loaded node first; tracks what each node holds so a lost node's
+ * tasks run again elsewhere (bounded), enforces timeouts and cancels. Plain callbacks, no Effect on
+ * the hot path: it has to keep up with hundreds of thousands of tasks per second.
+ */
+export class Scheduler {
+  private readonly queue = new Deque<TaskRecord>()
+  private readonly tasks = new Map<number, TaskRecord>()
+  private readonly nodes = new Map<number, NodeState>()
+  private readonly ready = new NodeHeap<NodeState>()
+  private nextId = 1
+  private closedReason: string | undefined
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  /** Slots of the nodes that are alive now. */
+  get totalSlots(): number {
+    let slots = 0
+    for (const node of this.nodes.values()) if (node.alive) slots += node.link.capacity
+    return slots
+  }
+
+  /** Tasks waiting for a slot. */
+  get queued(): number {
+    return this.queue.length
+  }
+
+  /** Tasks submitted and not yet answered. */
+  get pending(): number {
+    return this.tasks.size
+  }
+
+  addNode(link: NodeLink): void {
+    const node = new NodeState(link)
+    this.nodes.set(link.index, node)
+    this.ready.insert(node)
+    this.pump()
+  }
+
+  /** Queues a task; returns its id (for `cancel`). */
+  submit(spec: TaskSpec, callbacks: TaskCallbacks): number {
+    const id = this.nextId++
+    const record: TaskRecord = { id, spec, callbacks, state: State.Queued, attempts: 0, node: undefined, timer: undefined }
+    if (this.closedReason !== undefined) {
+      callbacks.onFailed(new TaskCancelled({ reason: this.closedReason }))
+      return id
+    }
+    this.tasks.set(id, record)
+    if (this.options.events.active) this.options.events.emit({ _tag: "TaskQueued", task: id })
+    this.queue.push(record)
+    this.pump()
+    return id
+  }
+
+  /** Cancels a queued or running task; its callbacks get `TaskCancelled`. */
+  cancel(id: number, reason = "cancelled by the caller"): void {
+    const record = this.tasks.get(id)
+    if (record === undefined || record.state === State.Settled || record.state === State.Done) return
+    if (record.state === State.Running) record.node?.link.sendCancel(id)
+    this.settle(record, new TaskCancelled({ reason }))
+  }
+
+  /** The agent began running a task. */
+  started(nodeIndex: number, id: number, slot: number): void {
+    const record = this.tasks.get(id)
+    if (record === undefined || record.node?.index !== nodeIndex) return
+    if (this.options.events.active) this.options.events.emit({ _tag: "TaskStarted", task: id, node: nodeIndex, slot })
+    record.callbacks.onStarted?.(nodeIndex, slot)
+  }
+
+  /** The agent finished a task. */
+  completed(nodeIndex: number, id: number, outcome: TaskOutcome): void {
+    const record = this.release(nodeIndex, id)
+    if (record === undefined) return
+    if (record.state !== State.Settled) {
+      record.state = State.Done
+      if (this.options.events.active)
+        this.options.events.emit({ _tag: "TaskDone", task: id, node: nodeIndex, seconds: outcome.duration })
+      record.callbacks.onDone(outcome)
+    }
+    this.pump()
+  }
+
+  /** The agent reported a failure for a task. */
+  failed(nodeIndex: number, id: number, failure: AgentFailure): void {
+    const record = this.release(nodeIndex, id)
+    if (record === undefined) return
+    if (record.state !== State.Settled) {
+      if (failure.kind === "lost") this.retryOrFail(record, nodeIndex, failure.message)
+      else this.finishWithError(record, toTaskError(failure, nodeIndex, record.spec.timeout ?? this.options.timeout), nodeIndex)
+    }
+    this.pump()
+  }
+
+  /** Routes a task's output line to whoever submitted it. */
+  log(nodeIndex: number, id: number | undefined, stream: string, line: string): void {
+    if (this.options.events.active)
+      this.options.events.emit({ _tag: "Log", node: nodeIndex, stream, line, ...(id === undefined ? {} : { task: id }) })
+    if (id !== undefined) this.tasks.get(id)?.callbacks.onLog?.(nodeIndex, stream, line)
+  }
+
+  /** A node is gone: its in-flight tasks run again elsewhere (within `retries`). */
+  nodeLost(nodeIndex: number, reason: string): void {
+    const node = this.nodes.get(nodeIndex)
+    if (node === undefined || !node.alive) return
+    node.alive = false
+    this.ready.remove(node)
+    const inFlight = [...node.inFlight.values()]
+    node.inFlight.clear()
+    this.options.events.emit({ _tag: "NodeLost", node: nodeIndex, reason, inFlight: inFlight.map((r) => r.id) })
+    for (const record of inFlight.reverse()) {
+      record.node = undefined
+      this.clearTimer(record)
+      if (record.state === State.Settled) this.forget(record)
+      else this.retryOrFail(record, nodeIndex, `node ${nodeIndex} was lost: ${reason}`)
+    }
+    if (this.ready.size === 0) {
+      for (const record of this.queue.drain())
+        if (record.state === State.Queued)
+          this.finishWithError(record, new WorkerLost({ attempts: record.attempts, message: `every node of the pool was lost (last: node ${nodeIndex}: ${reason})` }))
+    }
+    this.pump()
+  }
+
+  /** Fails everything still pending and refuses new tasks. */
+  close(reason: string): void {
+    this.closedReason = reason
+    for (const record of [...this.tasks.values()]) {
+      if (record.state === State.Running) record.node?.link.sendCancel(record.id)
+      this.settle(record, new TaskCancelled({ reason }))
+      this.forget(record)
+    }
+    this.queue.drain()
+  }
+
+  private pump(): void {
+    for (;;) {
+      const node = this.ready.peek()
+      if (node === undefined || node.load >= 0 || this.queue.length === 0) return
+      const record = this.queue.shift()!
+      if (record.state !== State.Queued) continue
+      record.state = State.Running
+      record.node = node
+      record.attempts++
+      node.inFlight.set(record.id, record)
+      node.load++
+      this.ready.update(node)
+      const timeout = record.spec.timeout ?? this.options.timeout
+      if (timeout !== undefined) record.timer = setTimeout(() => this.timedOut(record, timeout), timeout * 1000)
+      node.link.sendSubmit(record.id, record.spec)
+    }
+  }
+
+  private timedOut(record: TaskRecord, seconds: number): void {
+    record.timer = undefined
+    if (record.state !== State.Running) return
+    record.node?.link.sendCancel(record.id)
+    this.settle(record, new TaskTimeout({ seconds, ...(record.node ? { node: record.node.index } : {}) }))
+  }
+
+  private retryOrFail(record: TaskRecord, nodeIndex: number, message: string): void {
+    if (record.attempts > this.options.retries || this.ready.size === 0) {
+      this.finishWithError(record, new WorkerLost({ attempts: record.attempts, message, node: nodeIndex }), nodeIndex)
+      return
+    }
+    record.state = State.Queued
+    this.options.events.emit({ _tag: "TaskRetried", task: record.id, fromNode: nodeIndex, attempt: record.attempts + 1 })
+    this.queue.unshift(record)
+  }
+
+  /** Fires the failure callback now; the slot stays taken until the agent answers. */
+  private settle(record: TaskRecord, error: TaskError): void {
+    this.clearTimer(record)
+    const wasQueued = record.state === State.Queued
+    record.state = State.Settled
+    if (this.options.events.active) this.options.events.emit({ _tag: "TaskFailed", task: record.id, error: error.message || error._tag })
+    record.callbacks.onFailed(error)
+    if (wasQueued) this.forget(record)
+  }
+
+  private finishWithError(record: TaskRecord, error: TaskError, nodeIndex?: number): void {
+    record.state = State.Done
+    this.forget(record)
+    if (this.options.events.active)
+      this.options.events.emit({ _tag: "TaskFailed", task: record.id, error: error.message || error._tag, ...(nodeIndex === undefined ? {} : { node: nodeIndex }) })
+    record.callbacks.onFailed(error)
+  }
+
+  /** Frees the slot a task held on a node; returns the record if the answer is for it. */
+  private release(nodeIndex: number, id: number): TaskRecord | undefined {
+    const node = this.nodes.get(nodeIndex)
+    const record = node?.inFlight.get(id)
+    if (node === undefined || record === undefined) return undefined
+    node.inFlight.delete(id)
+    node.load--
+    this.ready.update(node)
+    record.node = undefined
+    this.clearTimer(record)
+    this.forget(record)
+    return record
+  }
+
+  private forget(record: TaskRecord): void {
+    this.tasks.delete(record.id)
+  }
+
+  private clearTimer(record: TaskRecord): void {
+    if (record.timer !== undefined) {
+      clearTimeout(record.timer)
+      record.timer = undefined
+    }
+  }
+}
+
+const toTaskError = (failure: AgentFailure, node: number, timeout: number | undefined): TaskError => {
+  switch (failure.kind) {
+    case "pickle":
+      return new SerializationError({ excType: failure.excType, message: failure.message, traceback: failure.traceback })
+    case "timeout":
+      return new TaskTimeout({ seconds: timeout ?? 0, node })
+    case "cancelled":
+      return new TaskCancelled({ reason: failure.message })
+    default:
+      return new RemoteError({
+        excType: failure.excType,
+        message: failure.message,
+        traceback: failure.traceback,
+        node,
+        ...(failure.payload === undefined ? {} : { payload: failure.payload }),
+        ...(failure.warnings === undefined ? {} : { warnings: failure.warnings })
+      })
+  }
+}

@@ -1,0 +1,75 @@
+import { Context, type Effect, type Scope } from "effect"
+import type { BootstrapError, TransportError } from "./errors.js"
+import type { Image } from "./image.js"
+import type { NodeInfo } from "./cluster.js"
+
+/** A local folder of Python packages to put on the node's PYTHONPATH. */
+export interface PythonModuleDir {
+  /** Stable name, used as the folder name on remote nodes. */
+  readonly name: string
+  /** Absolute path of the folder on the client. */
+  readonly path: string
+}
+
+/** What a node needs before its agent can start. */
+export interface BootstrapPlan {
+  readonly image: Image
+  /** `imageHash(image)`: the cache key of the environment. */
+  readonly imageHash: string
+  /** Shell commands from plugins, run after the environment exists, with its bin/ first on PATH. */
+  readonly ops: ReadonlyArray<string>
+  /** Agent, codec and plugin Python folders. */
+  readonly modules: ReadonlyArray<PythonModuleDir>
+}
+
+/** Where the environment ended up on the node. */
+export interface BootstrapResult {
+  /** The interpreter to start the agent with. */
+  readonly python: string
+  /** PYTHONPATH entries on the node for the plan's modules. */
+  readonly pythonPath: ReadonlyArray<string>
+  /** Working directory for the agent (holds the Image's files). */
+  readonly workDir: string
+  /** True when the environment already existed. */
+  readonly cached: boolean
+}
+
+/** How to start the agent on a node. */
+export interface AgentLaunch {
+  readonly python: string
+  readonly pythonPath: ReadonlyArray<string>
+  readonly workDir: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+}
+
+/** A running agent: a duplex byte stream that carries codec frames, plus its end. */
+export interface AgentChannel {
+  /** Writes bytes to the agent's input; false when the channel is closed. */
+  readonly write: (bytes: Uint8Array) => boolean
+  /** Registers the consumer of the agent's output bytes (one consumer). */
+  readonly onData: (listener: (chunk: Uint8Array) => void) => void
+  /** Registers a consumer of the agent's diagnostic lines (stderr). */
+  readonly onDiagnostic: (listener: (line: string) => void) => void
+  /** Called once when the channel ends (agent exit, connection drop), with the reason. */
+  readonly onClose: (listener: (reason: string) => void) => void
+}
+
+/** A connection to one node, held for the pool's lifetime. */
+export interface NodeSession {
+  readonly node: NodeInfo
+  /** Makes (or reuses) the node's environment; `onLine` receives pip's and the ops' output. */
+  readonly bootstrap: (plan: BootstrapPlan, onLine: (line: string) => void) => Effect.Effect<BootstrapResult, BootstrapError>
+  /** Starts the agent; closing the scope stops it (input closed, then killed after a grace period). */
+  readonly startAgent: (launch: AgentLaunch) => Effect.Effect<AgentChannel, TransportError, Scope.Scope>
+}
+
+/** Service: how the pool reaches its nodes (a local subprocess, SSH, ...). */
+export interface TransportShape {
+  readonly name: string
+  /** Opens a session to `node`; closing the scope disconnects and removes temporary files. */
+  readonly connect: (node: NodeInfo) => Effect.Effect<NodeSession, TransportError, Scope.Scope>
+}
+
+/** The Transport service tag. */
+export class Transport extends Context.Tag("@skyward/core/Transport")<Transport, TransportShape>() {}

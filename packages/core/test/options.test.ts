@@ -1,0 +1,35 @@
+import { Either } from "effect"
+import { describe, expect, it } from "vitest"
+import { ComputePool, ConfigError, validatePoolOptions } from "../src/index.js"
+
+const fieldOf = (input: unknown) => {
+  const result = validatePoolOptions(input)
+  return Either.isLeft(result) ? result.left.field : undefined
+}
+
+describe("pool options", () => {
+  it("fill in defaults", () => {
+    const result = validatePoolOptions({})
+    expect(Either.isRight(result) && result.right).toMatchObject({ nodes: 1, retries: 2, worker: { executor: "process" } })
+  })
+
+  it.each([
+    [{ nodes: 0 }, "nodes"],
+    [{ nodes: 1.5 }, "nodes"],
+    [{ worker: { concurrency: -1 } }, "worker.concurrency"],
+    [{ worker: { executor: "fork" } }, "worker.executor"],
+    [{ image: { pip: ["scikit-learn>=1.5", "numpy==="] } }, "image.pip.1"],
+    [{ image: { python: "2.7" } }, "image.python"],
+    [{ timeout: 0 }, "timeout"],
+    [{ nodse: 2 }, "nodse"],
+    [{ plugins: [42] }, "plugins.0"]
+  ])("refuse %j naming %s", (input, field) => {
+    expect(fieldOf(input)).toBe(field)
+  })
+
+  it("are checked before anything starts", async () => {
+    const error = await ComputePool.use({ nodes: 0 }, async () => "ran").catch((e) => e)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toContain("nodes")
+  })
+})

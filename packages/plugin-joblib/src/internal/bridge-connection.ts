@@ -1,0 +1,235 @@
+import { timingSafeEqual } from "node:crypto"
+import type { Socket } from "node:net"
+import { FrameDecoder, encodeFrames, type Message, type Submit } from "@skyward/codec"
+import type { ComputePoolShape, TaskError } from "@skyward/core"
+import { BRIDGE_PROTOCOL, toErrorMessage, toStream } from "./protocol.js"
+
+/** What the bridge needs of a pool: slots, dispatch/cancel, and its events. */
+export type BridgePool = Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe">
+
+/** Bytes an unauthenticated peer may make us buffer before its `hello` (a hello is ~100 bytes). */
+const PRE_HELLO_LIMIT = 64 * 1024
+/** Above this many queued output bytes the connection stops reading until the socket drains. */
+const WRITE_HIGH_WATER = 8 * 1024 * 1024
+
+interface PendingTask {
+  /** The pool's id for it (-1 until `dispatch` returned). */
+  poolId: number
+  done: boolean
+}
+
+/** Settings a connection gets from its server. */
+export interface ConnectionSettings {
+  readonly token: string
+  readonly helloTimeoutMs: number
+  readonly log: (line: string) => void
+  readonly onClose: (connection: BridgeConnection) => void
+}
+
+const tokenMatches = (given: string | undefined, expected: string): boolean => {
+  if (given === undefined) return false
+  const a = Buffer.from(given, "utf8")
+  const b = Buffer.from(expected, "utf8")
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * One client process on the bridge socket: authenticates its `hello`, turns its `submit`s into
+ * `pool.dispatch` calls and streams `started` / `log` / `result` / `error` back. Payload bytes are
+ * forwarded untouched. Outgoing frames are batched into one write per tick; when the socket's
+ * buffer grows past a high-water mark, reading pauses until it drains.
+ */
+export class BridgeConnection {
+  private readonly decoder = new FrameDecoder()
+  private readonly tasks = new Map<number, PendingTask>()
+  private outbox: Message[] = []
+  private flushScheduled = false
+  private authenticated = false
+  private closed = false
+  private paused = false
+  private lastSlots = -1
+  private readonly helloTimer: ReturnType<typeof setTimeout>
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly pool: BridgePool,
+    private readonly settings: ConnectionSettings
+  ) {
+    this.helloTimer = setTimeout(
+      () => this.refuse(`no hello within ${settings.helloTimeoutMs / 1000}s`),
+      settings.helloTimeoutMs
+    )
+    socket.on("data", (chunk: Buffer) => this.receive(chunk))
+    socket.on("drain", () => this.resume())
+    socket.on("error", () => this.close())
+    socket.on("close", () => this.close())
+  }
+
+  /** True once the client presented the right token and protocol. */
+  get isAuthenticated(): boolean {
+    return this.authenticated
+  }
+
+  /** Tasks of this client not yet answered. */
+  get pending(): number {
+    return this.tasks.size
+  }
+
+  /** Tells the client the pool's live slot count (after a node joined or was lost). */
+  announceSlots(): void {
+    if (!this.authenticated || this.closed) return
+    const slots = this.pool.totalSlots
+    if (slots === this.lastSlots) return
+    this.lastSlots = slots
+    this.send({ type: "hello", protocol: BRIDGE_PROTOCOL, role: "server", slots })
+  }
+
+  /** Closes the socket and cancels every task of this client still pending; idempotent. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.helloTimer)
+    this.outbox = []
+    const pending = [...this.tasks.values()]
+    this.tasks.clear()
+    for (const task of pending) {
+      task.done = true
+      if (task.poolId >= 0) this.pool.cancel(task.poolId)
+    }
+    this.socket.destroy()
+    this.settings.onClose(this)
+  }
+
+  private refuse(reason: string): void {
+    if (this.closed) return
+    this.settings.log(`refused a client connection: ${reason}`)
+    this.close()
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return
+    let messages: Message[]
+    try {
+      messages = this.decoder.push(chunk)
+    } catch (error) {
+      const reason = `unreadable frame: ${(error as Error).message}`
+      if (this.authenticated) {
+        this.settings.log(`closed a client connection: ${reason}`)
+        this.close()
+      } else this.refuse(reason)
+      return
+    }
+    for (const message of messages) {
+      if (this.closed) return
+      this.handle(message)
+    }
+    if (!this.authenticated && this.decoder.buffered > PRE_HELLO_LIMIT)
+      this.refuse(`more than ${PRE_HELLO_LIMIT} bytes before hello`)
+  }
+
+  private handle(message: Message): void {
+    if (!this.authenticated) {
+      if (message.type !== "hello") return this.refuse(`expected hello, got ${message.type}`)
+      if (message.protocol !== BRIDGE_PROTOCOL)
+        return this.refuse(`protocol ${message.protocol} (this bridge speaks ${BRIDGE_PROTOCOL})`)
+      if (message.role !== "client") return this.refuse(`role ${message.role} (expected client)`)
+      if (!tokenMatches(message.token, this.settings.token)) return this.refuse("wrong or missing token")
+      clearTimeout(this.helloTimer)
+      this.authenticated = true
+      this.announceSlots()
+      return
+    }
+    switch (message.type) {
+      case "submit":
+        return this.submit(message)
+      case "cancel": {
+        const task = this.tasks.get(message.id)
+        if (task !== undefined && task.poolId >= 0) this.pool.cancel(task.poolId)
+        return
+      }
+      case "shutdown":
+        return this.close()
+      default:
+        // heartbeats and anything else a client has no business sending are ignored
+        return
+    }
+  }
+
+  private submit(message: Submit): void {
+    const id = message.id
+    if (message.kind !== "pickle" || message.payload === undefined)
+      return this.send(protocolError(id, "submit needs kind \"pickle\" and a payload"))
+    if (this.tasks.has(id)) return this.send(protocolError(id, `task id ${id} is already pending`))
+    const task: PendingTask = { poolId: -1, done: false }
+    this.tasks.set(id, task)
+    const finish = (): boolean => {
+      if (task.done) return false
+      task.done = true
+      this.tasks.delete(id)
+      return true
+    }
+    task.poolId = this.pool.dispatch(
+      { kind: "pickle", payload: message.payload, ...(message.timeout === undefined ? {} : { timeout: message.timeout }) },
+      {
+        onStarted: (node, slot) => {
+          if (!task.done) this.send({ type: "started", id, slot, node })
+        },
+        onLog: (node, stream, line) => {
+          if (!task.done) this.send({ type: "log", id, node, stream: toStream(stream), line })
+        },
+        onDone: (outcome) => {
+          if (!finish()) return
+          this.send({
+            type: "result",
+            id,
+            node: outcome.node,
+            slot: outcome.slot,
+            duration: outcome.duration,
+            ...(outcome.payload === undefined ? {} : { payload: outcome.payload }),
+            ...(outcome.warnings === undefined ? {} : { warnings: [...outcome.warnings] })
+          })
+        },
+        onFailed: (error: TaskError) => {
+          if (finish()) this.send(toErrorMessage(id, error))
+        }
+      }
+    )
+  }
+
+  private send(message: Message): void {
+    if (this.closed) return
+    this.outbox.push(message)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    const batch = this.outbox
+    this.outbox = []
+    if (batch.length === 0 || this.closed) return
+    this.socket.write(encodeFrames(batch))
+    if (!this.paused && this.socket.writableLength > WRITE_HIGH_WATER) {
+      this.paused = true
+      this.socket.pause()
+    }
+  }
+
+  private resume(): void {
+    if (this.paused && !this.closed) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
+}
+
+const protocolError = (id: number, message: string): Message => ({
+  type: "error",
+  id,
+  kind: "protocol",
+  excType: "skyward.ProtocolError",
+  message,
+  traceback: ""
+})

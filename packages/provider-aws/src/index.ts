@@ -1,0 +1,5 @@
+/**
+ * @skyward/provider-aws: Skyward Provider on AWS EC2.
+ * @packageDocumentation
+ */
+export {}
