@@ -23,6 +23,15 @@ export {
   type PoolError,
   type TaskError
 } from "./internal/errors.js"
+export {
+  checkPluginCompatibility,
+  CORE_VERSION,
+  definePlugin,
+  isDefinedPlugin,
+  PLUGIN_BRAND,
+  PLUGIN_SPECIFICATION_VERSION,
+  type DefinedPlugin
+} from "./internal/define-plugin.js"
 export { EventHub, type PoolEvent, type PoolEventListener } from "./internal/events.js"
 export { emptyImage, ImageSchema, imageHash, withEnv, withPip, type Image, type ImageInput } from "./internal/image.js"
 export { cacheRoot } from "./internal/local/cache.js"

@@ -2,7 +2,8 @@ import { createRequire } from "node:module"
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
-import { exitCode, runCommand, scriptArgs } from "./commands/run.js"
+import { exitCode, RUN_FLAGS, runCommand, scriptArgs } from "./commands/run.js"
+import { UsageError } from "./errors.js"
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string }
 
@@ -12,12 +13,12 @@ export const skyward = Command.make("skyward").pipe(
   Command.withSubcommands([runCommand])
 )
 
-/** `skyward run` options that take a value: used to find where the script path starts. */
-const VALUED = new Set(["--provider", "--nodes", "--concurrency", "--executor", "--plugin", "--pip", "--env", "--config", "--timeout", "--retries"])
+const VALUED = new Set(RUN_FLAGS.valued)
+const KNOWN = new Set([...RUN_FLAGS.valued, ...RUN_FLAGS.switches, "--help", "-h", "--version", "--wizard", "--completions", "--log-level"])
 
 /**
  * Splits `skyward run [options] script.py [script args...]`: everything after the script path
- * belongs to the script, not to us.
+ * belongs to the script, not to us. An unknown option before it is a UsageError.
  */
 export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly ours: string[]; readonly theirs: string[] } => {
   const run = args.indexOf("run")
@@ -26,6 +27,8 @@ export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly ours: s
     const arg = args[i]!
     if (arg === "--") return { ours: [...args.slice(0, i), ...args.slice(i + 1, i + 2)], theirs: args.slice(i + 2) }
     if (arg.startsWith("-")) {
+      const flag = arg.split("=")[0]!
+      if (!KNOWN.has(flag)) throw new UsageError({ message: `unknown option ${flag} (see skyward run --help)` })
       if (VALUED.has(arg)) i++
       continue
     }
@@ -43,7 +46,14 @@ const USAGE_TAGS = new Set(["UsageError", "ConfigError", "PluginError"])
 
 /** Runs the CLI on `argv` (process.argv shape); resolves to the process exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const { ours, theirs } = splitScriptArgs(argv.slice(2))
+  let split: ReturnType<typeof splitScriptArgs>
+  try {
+    split = splitScriptArgs(argv.slice(2))
+  } catch (error) {
+    process.stderr.write(`skyward: ${describe(error)}\n`)
+    return 2
+  }
+  const { ours, theirs } = split
   scriptArgs.value = theirs
   const program = Command.run(skyward, { name: "skyward", version })([...argv.slice(0, 2), ...ours]).pipe(
     Effect.provide(NodeContext.layer)

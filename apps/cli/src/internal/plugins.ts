@@ -1,15 +1,13 @@
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Plugin } from "@skyward/core"
-import { joblib } from "@skyward/plugin-joblib"
-import { sklearn } from "@skyward/plugin-sklearn"
 import { Effect } from "effect"
 import { UsageError } from "./errors.js"
 
-/** Plugins the CLI knows by name. */
-const BUILT_IN: Readonly<Record<string, () => Plugin>> = {
-  joblib: () => joblib(),
-  sklearn: () => sklearn()
+/** Plugins the CLI knows by name: the package to import and its factory (loaded only when asked for). */
+const BUILT_IN: Readonly<Record<string, { readonly module: string; readonly factory: string }>> = {
+  joblib: { module: "@skyward/plugin-joblib", factory: "joblib" },
+  sklearn: { module: "@skyward/plugin-sklearn", factory: "sklearn" }
 }
 
 const looksLikePlugin = (value: unknown): value is Plugin =>
@@ -30,7 +28,10 @@ const pluginOf = (module: Record<string, unknown>): Plugin | undefined => {
  */
 export const resolvePlugin = (name: string): Effect.Effect<Plugin, UsageError> => {
   const builtIn = BUILT_IN[name]
-  if (builtIn) return Effect.sync(builtIn)
+  if (builtIn)
+    return Effect.promise(() => import(builtIn.module) as Promise<Record<string, () => Plugin>>).pipe(
+      Effect.map((module) => module[builtIn.factory]!())
+    )
   const isPath = name.startsWith(".") || name.startsWith("/")
   const specifier = isPath ? pathToFileURL(path.resolve(name)).href : name
   return Effect.tryPromise({

@@ -30,6 +30,10 @@ export interface PluginPython {
  */
 export interface Plugin {
   readonly name: string
+  /** The plugin protocol version it was written for (see {@link PLUGIN_SPECIFICATION_VERSION}). */
+  readonly specificationVersion?: number
+  /** A semver range of `@skyward/core` versions it works with, checked when the pool opens. */
+  readonly requires?: string
   /** Returns a new Image (pip packages, env, files) before bootstrap. */
   readonly image?: (image: Image, cluster: ClusterSpec) => Image
   /** Shell commands run on each node after the base environment. */

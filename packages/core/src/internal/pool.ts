@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { Context, Effect, Either, Layer, Schedule, Stream, type Scope } from "effect"
 import type { Cluster, ClusterSpec } from "./cluster.js"
+import { checkPluginCompatibility } from "./define-plugin.js"
 import { TaskCancelled, type PoolError, type TaskError } from "./errors.js"
 import { EventHub, type PoolEvent, type PoolEventListener } from "./events.js"
 import { imageHash, type Image } from "./image.js"
@@ -116,6 +117,10 @@ export const makeComputePool = (
     const validated = validatePoolOptions(input)
     if (Either.isLeft(validated)) return yield* validated.left
     const options = validated.right
+    for (const plugin of options.plugins) {
+      const incompatible = checkPluginCompatibility(plugin)
+      if (incompatible) return yield* incompatible
+    }
     const events = new EventHub()
     if (listener) events.subscribe(listener)
     const provider = options.provider ?? local()

@@ -196,7 +196,7 @@ export class Scheduler {
   /** A node is gone: its in-flight tasks run again elsewhere (within `retries`). */
   nodeLost(nodeIndex: number, reason: string): void {
     const node = this.nodes.get(nodeIndex)
-    if (node === undefined || !node.alive) return
+    if (node === undefined || !node.alive || this.closedReason !== undefined) return
     node.alive = false
     this.ready.remove(node)
     const inFlight = [...node.inFlight.values()]

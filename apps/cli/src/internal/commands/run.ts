@@ -46,6 +46,12 @@ const options = {
   json: Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr."))
 }
 
+/** Flags of `skyward run`: those that take a value, and switches. Used to find where the script path starts. */
+export const RUN_FLAGS = {
+  valued: Object.keys(options).filter((name) => name !== "quiet" && name !== "json").map((name) => `--${name}`),
+  switches: ["--quiet", "--json"]
+}
+
 /** `skyward run [options] <script.py> [script args...]` */
 export const runCommand = Command.make(
   "run",

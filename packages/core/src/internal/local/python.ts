@@ -23,7 +23,17 @@ const probe = (executable: string) =>
  * Finds the interpreter for an Image's `python` ("3" or "3.11"): `$SKYWARD_PYTHON`, then
  * `python3.11`, then `python3` when its version matches.
  */
-export const findLocalPython = (wanted: string): Effect.Effect<LocalPython, ConfigError> =>
+export const findLocalPython = (wanted: string): Effect.Effect<LocalPython, ConfigError> => {
+  const key = `${process.env.SKYWARD_PYTHON ?? ""}|${wanted}`
+  const known = found.get(key)
+  if (known) return Effect.succeed(known)
+  return search(wanted).pipe(Effect.tap((python) => Effect.sync(() => found.set(key, python))))
+}
+
+/** Interpreters already found by this process: probing costs a Python start-up each time. */
+const found = new Map<string, LocalPython>()
+
+const search = (wanted: string): Effect.Effect<LocalPython, ConfigError> =>
   Effect.gen(function* () {
     const candidates = [process.env.SKYWARD_PYTHON, wanted === "3" ? undefined : `python${wanted}`, "python3"]
     for (const candidate of candidates) {

@@ -1,0 +1,37 @@
+import { execFileSync } from "node:child_process"
+import path from "node:path"
+import { describe, expect, it } from "vitest"
+import { repo, skyward } from "./cli.js"
+
+const python = path.join(repo, ".venv/bin/python")
+const resultLines = (stdout: string) => stdout.split("\n").filter((line) => line.startsWith("result:"))
+
+// The workers and the `skyward run` client get the same library versions as the loky baseline.
+const pins = execFileSync(python, ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"], { encoding: "utf8" })
+  .trim()
+  .split(" ")
+const pool = ["--nodes", "2", "--concurrency", "2", "--plugin", "sklearn", ...pins.flatMap((pin) => ["--pip", pin])]
+
+const EXAMPLES = ["grid_search.py", "cross_val.py", "joblib_sleep.py", "randomized_search.py", "rfecv.py", "voting.py", "cross_validate_metrics.py"]
+
+describe("the examples under skyward run give loky's numbers", () => {
+  it("runs the tasks in the worker agents of both nodes, with n_jobs=-1 = 4", async () => {
+    const result = await skyward(["run", "--quiet", ...pool, path.join(repo, "apps/cli/test/fixtures/where.py")])
+    expect(result.code, result.stderr).toBe(0)
+    const line = result.stdout.split("\n").find((l) => l.startsWith("where:"))!
+    const report = JSON.parse(line.slice("where:".length)) as { n_jobs: number; client_pid: number; runs: Array<[number, number, number]> }
+    expect(report.n_jobs).toBe(4)
+    expect(report.runs.map((r) => r[0])).toEqual(Array.from({ length: 64 }, (_, i) => i))
+    expect(new Set(report.runs.map((r) => r[1]))).toEqual(new Set([0, 1]))
+    expect(report.runs.every((r) => r[2] !== report.client_pid)).toBe(true)
+  })
+
+  it.each(EXAMPLES)("%s", async (example) => {
+    const script = path.join(repo, "examples", example)
+    const loky = execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+    const ours = await skyward(["run", "--quiet", ...pool, script])
+    expect(ours.code, ours.stderr).toBe(0)
+    expect(resultLines(ours.stdout).length).toBeGreaterThan(0)
+    expect(resultLines(ours.stdout)).toEqual(resultLines(loky))
+  })
+})
