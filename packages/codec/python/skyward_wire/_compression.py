@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import lz4.frame
+import lz4.frame  # type: ignore[import-untyped]
 
 from ._errors import InvalidCbor
 
@@ -13,7 +13,8 @@ _MAX_RATIO = 255
 
 def compress(data: bytes | bytearray | memoryview) -> bytes:
     """Compresses ``data`` into one LZ4 frame (default settings: 64 KiB linked blocks, content size stored)."""
-    return lz4.frame.compress(data)
+    packed: bytes = lz4.frame.compress(data)
+    return packed
 
 
 def decompress(data: bytes, budget: int) -> bytes:

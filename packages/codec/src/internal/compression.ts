@@ -38,7 +38,15 @@ export const compressTransient = (data: Uint8Array): Uint8Array | undefined => {
 export const compress = (data: Uint8Array): Uint8Array => lz4js.compress(data)
 
 /** Decodes one LZ4 block `src[s, sEnd)` into `dst` from `d`; matches may reach back to `window`. Returns the new `d`. */
-const decodeBlock = (src: Uint8Array, s: number, sEnd: number, dst: Uint8Array, d: number, window: number): number => {
+const decodeBlock = (
+  src: Uint8Array,
+  s: number,
+  sEnd: number,
+  dst: Uint8Array,
+  d: number,
+  window: number,
+  overflow: string
+): number => {
   const cap = dst.length
   for (;;) {
     if (s >= sEnd) fail("truncated block")
@@ -53,7 +61,7 @@ const decodeBlock = (src: Uint8Array, s: number, sEnd: number, dst: Uint8Array, 
       } while (b === 255)
     }
     if (lit > sEnd - s) fail("literals run past the block")
-    if (lit > cap - d) fail("output exceeds its bound")
+    if (lit > cap - d) fail(overflow)
     if (lit < 32) {
       for (let k = 0; k < lit; k++) dst[d++] = src[s++]!
     } else {
@@ -76,7 +84,7 @@ const decodeBlock = (src: Uint8Array, s: number, sEnd: number, dst: Uint8Array, 
       } while (b === 255)
     }
     len += MIN_MATCH
-    if (len > cap - d) fail("output exceeds its bound")
+    if (len > cap - d) fail(overflow)
     let m = d - off
     if (off >= len && len > 32) {
       dst.copyWithin(d, m, m + len)
@@ -144,7 +152,11 @@ export const decompress = (src: Uint8Array, budget: number): Uint8Array => {
   if (contentSize > budget) fail(`decompressed size ${contentSize} exceeds the limit of ${budget} bytes`)
   if (contentSize > bound) fail("content size larger than the blocks can hold")
   let capacity = contentSize >= 0 ? contentSize : bound
-  if (capacity > budget) capacity = budget + 1 // the extra byte lets us tell "too large" from "fits exactly"
+  let overflow = "output exceeds its bound"
+  if (capacity > budget) {
+    capacity = budget + 1 // the extra byte lets us tell "too large" from "fits exactly"
+    overflow = `decompressed size exceeds the limit of ${budget} bytes`
+  }
 
   // Pass 2: decode.
   const dst = new Uint8Array(capacity)
@@ -157,11 +169,11 @@ export const decompress = (src: Uint8Array, budget: number): Uint8Array => {
     const n = word & 0x7fffffff
     if (blockSum && xxh32(src, p, p + n) !== u32le(src, p + n)) fail("block checksum mismatch")
     if (word & 0x80000000) {
-      if (n > capacity - d) fail("output exceeds its bound")
+      if (n > capacity - d) fail(overflow)
       dst.set(src.subarray(p, p + n), d)
       d += n
     } else {
-      d = decodeBlock(src, p, p + n, dst, d, independent ? d : 0)
+      d = decodeBlock(src, p, p + n, dst, d, independent ? d : 0, overflow)
     }
     if (d > budget) fail(`decompressed size exceeds the limit of ${budget} bytes`)
     p += n + (blockSum ? 4 : 0)
