@@ -92,14 +92,6 @@ class Agent:
 
         return ProcessExecutor(self)
 
-    def _hello(self) -> None:
-        self.channel.send({
-            "type": "hello", "protocol": PROTOCOL_VERSION, "role": "agent", "pid": os.getpid(),
-            "slots": self.config.concurrency, "node": self.config.node_index,
-            "python": "%d.%d.%d" % sys.version_info[:3],
-        })
-        self.channel.flush()
-
     def _heartbeat(self) -> None:
         self._seq += 1
         self.channel.send({"type": "heartbeat", "seq": self._seq, "time": time.time()})
@@ -190,8 +182,10 @@ class Agent:
     # -- loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Send hello, start the slots, serve until shutdown / EOF / SIGTERM; return the exit code."""
-        self._hello()
+        """Start the slots and serve until shutdown / EOF / SIGTERM; return the exit code.
+
+        ``hello`` has been sent already (:func:`send_hello`).
+        """
         try:
             check_specs(self.config.task_hooks + self.config.app_hooks)
         except HookError as exc:
@@ -235,13 +229,27 @@ class Agent:
         return self.exit_code
 
 
+def send_hello(channel: Channel, config: Config) -> None:
+    """Send ``hello`` at once (before the executor's imports and slot start-up)."""
+    channel.send({
+        "type": "hello", "protocol": PROTOCOL_VERSION, "role": "agent", "pid": os.getpid(),
+        "slots": config.concurrency, "node": config.node_index,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+    })
+    channel.flush()
+
+
 def run_agent(config: Config) -> int:
-    """Protect stdout, set the task environment, and run an :class:`Agent` to completion."""
-    frame_fd = protect_stdout()
+    """Protect stdout, say hello, set the task environment, and run an :class:`Agent`."""
+    channel = Channel(protect_stdout())
+    try:
+        send_hello(channel, config)
+    except OSError:
+        return EXIT_OK  # nobody is listening
     os.environ["SKYWARD_NODE_INDEX"] = str(config.node_index)
     os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
     os.environ.update(config.blas_env())  # before anything imports numpy (inherited by slots)
-    agent = Agent(config, Channel(frame_fd))
+    agent = Agent(config, channel)
 
     def on_signal(signum: int, frame: Any) -> None:
         agent.stop()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 DEFAULT_MAX_BLOB_BYTES = 1 << 30
@@ -26,19 +25,48 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@dataclass(frozen=True)
 class Config:
-    """Everything the agent and its slots need to know; picklable (sent to slot children)."""
+    """Everything the agent and its slots need to know; picklable (sent to slot children).
 
-    node_index: int = 0
-    node_count: int = 1
-    concurrency: int = field(default_factory=cpu_count)
-    executor: str = "process"
-    heartbeat_interval: float = 1.0
-    task_hooks: Tuple[str, ...] = ()
-    app_hooks: Tuple[str, ...] = ()
-    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
-    start_method: Optional[str] = None  # process executor: "forkserver" | "spawn" (None = best)
+    A plain class rather than a dataclass: ``dataclasses`` costs start-up time (it imports
+    ``inspect``) and the agent sends ``hello`` as early as it can.
+    """
+
+    __slots__ = ("node_index", "node_count", "concurrency", "executor", "heartbeat_interval",
+                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method")
+
+    def __init__(
+        self,
+        node_index: int = 0,
+        node_count: int = 1,
+        concurrency: Optional[int] = None,
+        executor: str = "process",
+        heartbeat_interval: float = 1.0,
+        task_hooks: Tuple[str, ...] = (),
+        app_hooks: Tuple[str, ...] = (),
+        max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+        start_method: Optional[str] = None,  # process executor: "forkserver" | "spawn"
+    ) -> None:
+        self.node_index = node_index
+        self.node_count = node_count
+        self.concurrency = concurrency if concurrency is not None else cpu_count()
+        self.executor = executor
+        self.heartbeat_interval = heartbeat_interval
+        self.task_hooks = tuple(task_hooks)
+        self.app_hooks = tuple(app_hooks)
+        self.max_blob_bytes = max_blob_bytes
+        self.start_method = start_method
+
+    def __getstate__(self) -> Dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: Dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"Config({fields})"
 
     @property
     def blas_threads(self) -> int:
@@ -112,7 +140,7 @@ def parse_args(argv: Sequence[str]) -> Config:
     return Config(
         node_index=ns.node_index,
         node_count=ns.node_count,
-        concurrency=ns.concurrency if ns.concurrency is not None else cpu_count(),
+        concurrency=ns.concurrency,
         executor=ns.executor,
         heartbeat_interval=ns.heartbeat_interval,
         task_hooks=tuple(hooks_t),

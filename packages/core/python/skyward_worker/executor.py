@@ -2,12 +2,20 @@
 from __future__ import annotations
 
 import selectors
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .channel import Channel
 from .cli import Config
-from .errors import error_message, qualified_name, TaskCancelled, TaskTimeout
-from .task import TaskRequest
+from .errors import TaskCancelled, TaskTimeout, error_message, qualified_name
+
+# (id, kind, payload, fn, args): what the agent hands to a slot (cheap to pickle).
+TaskRequest = Tuple[int, str, Optional[bytes], Optional[str], Optional[list]]
+
+# Slot process -> agent messages are ``tag + bytes`` (see slot_child).
+TAG_READY = b"I"  # the slot is ready for tasks
+TAG_FAILED = b"F"  # a hook failed to load: utf-8 text follows
+TAG_LOG = b"L"  # an encoded log frame follows
+TAG_RESULT = b"R"  # the encoded result/error frame of the current task follows
 
 try:  # Python 3.8+
     from typing import Protocol

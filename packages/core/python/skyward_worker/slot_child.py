@@ -6,6 +6,10 @@ cloudpickle and the wire codec already imported.
 Messages to the agent are ``conn.send_bytes(tag + frame)`` where tag is one byte:
 ``I`` ready, ``F`` hook failure (utf-8 text follows), ``L`` a log frame, ``R`` the final
 result/error frame of the current task. The agent forwards frames without decoding them.
+
+Tasks are served strictly in the order they arrive; the agent may send the next task while
+the current one runs (it then sits in the pipe), so the slot does not wait for a round trip
+between tiny tasks.
 """
 from __future__ import annotations
 
@@ -21,13 +25,9 @@ from skyward_wire import encode_frame
 from . import _state
 from .cli import Config
 from .errors import HookError
+from .executor import TAG_FAILED, TAG_LOG, TAG_READY, TAG_RESULT
 from .hooks import enter_app_hooks, load_task_hooks
 from .task import TaskRunner, install_output_capture
-
-TAG_READY = b"I"
-TAG_FAILED = b"F"
-TAG_LOG = b"L"
-TAG_RESULT = b"R"
 
 
 def _watch_lifeline(fd: int) -> None:

@@ -22,9 +22,17 @@ from multiprocessing.connection import Connection
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 from .errors import WorkerLost, error_message, lost_message, qualified_name
-from .executor import Executor, Host, cancelled_message, timeout_message
-from .slot_child import TAG_FAILED, TAG_LOG, TAG_READY, TAG_RESULT, slot_main
-from .task import TaskRequest
+from .executor import (
+    TAG_FAILED,
+    TAG_LOG,
+    TAG_READY,
+    TAG_RESULT,
+    Executor,
+    Host,
+    TaskRequest,
+    cancelled_message,
+    timeout_message,
+)
 
 _TAG_READY = TAG_READY[0]
 _TAG_FAILED = TAG_FAILED[0]
@@ -35,6 +43,13 @@ _TAG_RESULT = TAG_RESULT[0]
 DEFAULT_START_METHOD = "forkserver"
 RESPAWN_BACKOFF = 0.5  # seconds before restarting a slot that died before it was ready
 TERMINATE_GRACE = 1.0  # seconds between SIGTERM and SIGKILL at shutdown
+
+
+def _slot_entry(*args: Any) -> None:
+    """Process target; imports the slot body only in the child (keeps the agent lean)."""
+    from .slot_child import slot_main
+
+    slot_main(*args)
 
 
 def choose_start_method(requested: Optional[str]) -> str:
@@ -94,7 +109,8 @@ class ProcessExecutor(Executor):
     def start(self) -> None:
         """Start the spawner and ask it for every slot."""
         if self.start_method == "forkserver":
-            self._ctx.set_forkserver_preload(["skyward_worker.slot_child"])
+            self._ctx.set_forkserver_preload(["skyward_worker.slots_process",
+                                              "skyward_worker.slot_child"])
         self._started_at = time.monotonic()
         self._spawner.start()
         for index in range(len(self._slots)):
@@ -124,7 +140,7 @@ class ProcessExecutor(Executor):
         if self._closing:
             return
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(target=slot_main, args=(index, child, self._lifeline, self.config),
+        proc = self._ctx.Process(target=_slot_entry, args=(index, child, self._lifeline, self.config),
                                  name=f"skyward-slot-{index}")
         with self._procs_lock:
             if self._closing:
@@ -234,8 +250,8 @@ class ProcessExecutor(Executor):
         elif tag == _TAG_FAILED:
             self.host.fatal(bytes(data[1:]).decode("utf-8", "replace"), 3)
 
-    def _on_slot_died(self, slot: _Slot) -> None:
-        """EOF from a slot: it exited or was killed. Reap it off-loop, then respawn."""
+    def _forget(self, slot: _Slot) -> Optional[int]:
+        """Take a dead or killed slot out of service; return the task it was running."""
         self._drop_conn(slot)
         if self._slots[slot.index] is slot:
             self._slots[slot.index] = None
@@ -244,11 +260,19 @@ class ProcessExecutor(Executor):
         except ValueError:
             pass
         tid = slot.task
+        slot.task = None
         if tid is not None:
             self._running.pop(tid, None)
+        if slot.deadline is not None:
+            slot.deadline = None
+            self._timed -= 1
+        return tid
+
+    def _on_slot_died(self, slot: _Slot) -> None:
+        """EOF from a slot: it exited or was killed. Reap it off-loop, then respawn."""
+        tid = self._forget(slot)
+        if tid is not None:
             self._dying.add(tid)
-            if slot.deadline is not None:
-                self._timed -= 1
         if self._closing:
             return
         if not slot.ready:
@@ -266,39 +290,52 @@ class ProcessExecutor(Executor):
 
     def _kill(self, slot: _Slot) -> None:
         """Kill a busy slot's process (cancel / timeout) and start a replacement."""
-        self._drop_conn(slot)
-        if self._slots[slot.index] is slot:
-            self._slots[slot.index] = None
-        if slot.deadline is not None:
-            self._timed -= 1
-            slot.deadline = None
-        slot.task = None
+        self._forget(slot)
         try:
             slot.proc.kill()
         except Exception:  # noqa: BLE001
             pass
         self._spawn_q.put(("reap", slot.proc, slot.index, None, 0.0))
 
-    def _run_next(self, slot: _Slot) -> None:
-        """Give ``slot`` (now idle) the next queued task, or park it."""
+    # -- dispatch ------------------------------------------------------------------------
+
+    def _pop_queued(self) -> Optional[Tuple[TaskRequest, Optional[float]]]:
         order, queued = self._order, self._queued
         while order:
-            tid = order.popleft()
-            item = queued.pop(tid, None)
+            item = queued.pop(order.popleft(), None)
             if item is not None:
-                self._start_on(slot, item[0], item[1])
-                return
-        self._idle.append(slot)
+                return item
+        return None
 
-    def _start_on(self, slot: _Slot, req: TaskRequest, timeout: Optional[float]) -> None:
-        tid = req[0]
+    def _run_next(self, slot: _Slot) -> None:
+        """Give ``slot`` (now idle) the next queued task, or park it.
+
+        One task per slot at a time: sending a second one ahead would save a round trip
+        for tiny tasks but can leave it stuck behind a long task while other slots idle.
+        """
+        item = self._pop_queued()
+        if item is None:
+            self._idle.append(slot)
+        elif self._send(slot, item[0]):
+            self._begin(slot, item[0], item[1])
+        else:
+            self._requeue_front(item)
+
+    def _requeue_front(self, item: Tuple[TaskRequest, Optional[float]]) -> None:
+        tid = item[0][0]
+        self._queued[tid] = item
+        self._order.appendleft(tid)
+
+    def _send(self, slot: _Slot, req: TaskRequest) -> bool:
         try:
             slot.conn.send(req)
+            return True
         except (OSError, ValueError):
-            # The slot died under us; requeue at the front, the EOF path respawns it.
-            self._queued[tid] = (req, timeout)
-            self._order.appendleft(tid)
-            return
+            return False  # the slot died under us; its EOF path respawns it
+
+    def _begin(self, slot: _Slot, req: TaskRequest, timeout: Optional[float]) -> None:
+        """Record that ``req`` runs on ``slot`` now and announce ``started``."""
+        tid = req[0]
         slot.task = tid
         self._running[tid] = slot
         if timeout:
@@ -312,11 +349,12 @@ class ProcessExecutor(Executor):
         """Run on an idle slot now, or queue."""
         idle = self._idle
         if idle and not self._order:
-            self._start_on(idle.popleft(), req, timeout)
-            return
-        tid = req[0]
-        self._queued[tid] = (req, timeout)
-        self._order.append(tid)
+            slot = idle.popleft()
+            if self._send(slot, req):
+                self._begin(slot, req, timeout)
+                return
+        self._queued[req[0]] = (req, timeout)
+        self._order.append(req[0])
         while idle and self._order:
             self._run_next(idle.popleft())
 
@@ -325,7 +363,7 @@ class ProcessExecutor(Executor):
         if self._queued.pop(task_id, None) is not None:
             self.host.channel.send(cancelled_message(task_id, self.node, None))
             return
-        slot = self._running.pop(task_id, None)
+        slot = self._running.get(task_id)
         if slot is not None:
             index = slot.index
             self._kill(slot)
@@ -345,8 +383,6 @@ class ProcessExecutor(Executor):
                 continue
             if slot.deadline <= now:
                 tid, timeout, index = slot.task, slot.timeout or 0.0, slot.index
-                if tid is not None:
-                    self._running.pop(tid, None)
                 self._kill(slot)
                 if tid is not None:
                     self.host.channel.send(timeout_message(tid, timeout, self.node, index))

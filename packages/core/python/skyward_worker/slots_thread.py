@@ -12,10 +12,9 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from .executor import Executor, Host, cancelled_message, timeout_message
+from .executor import Executor, Host, TaskRequest, cancelled_message, timeout_message
 from .hooks import HookError, enter_app_hooks, load_task_hooks
 from .task import (
-    TaskRequest,
     TaskRunner,
     install_output_capture,
     install_thread_warning_capture,

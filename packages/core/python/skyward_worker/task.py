@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import importlib
 import io
+import pickle
 import sys
 import threading
 import warnings
 from time import perf_counter
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import cloudpickle
 from skyward_wire import encode_frame
@@ -20,13 +21,15 @@ from .errors import (
     qualified_name,
     safe_str,
 )
+from .executor import TaskRequest
 from .hooks import TaskHook, wrap
 
-# (id, kind, payload, fn, args): what the agent hands to a slot (cheap to pickle).
-TaskRequest = Tuple[int, str, Optional[bytes], Optional[str], Optional[list]]
 Emit = Callable[[Dict[str, Any]], None]
 
 _SKIP_FILES = (__file__,)
+# Results of these exact types need no cloudpickle machinery (same bytes, less overhead).
+_PLAIN = frozenset((type(None), bool, int, float, str, bytes))
+_pickle_dumps = pickle.dumps
 _MAX_PARTIAL_LINE = 64 * 1024
 
 
@@ -286,7 +289,8 @@ class TaskRunner:
                                        "slot": self.slot, "duration": duration}
                 if kind == "pickle":
                     try:
-                        msg["payload"] = cloudpickle.dumps(value)
+                        msg["payload"] = (_pickle_dumps(value, 5) if type(value) in _PLAIN
+                                          else cloudpickle.dumps(value))
                     except BaseException as exc:  # noqa: BLE001
                         if _state.terminating:
                             raise

@@ -157,7 +157,8 @@ class AgentClient:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or (self.eof and not any(pred(m) for m in self._messages)):
                     raise AssertionError(
-                        f"no matching message within {timeout}s (eof={self.eof}); "
+                        f"no matching message within {timeout}s (eof={self.eof}, "
+                        f"exit={self.proc.poll()}); "
                         f"pending={[m.get('type') for m in self._messages][:20]} "
                         f"stderr={self.stderr[-3000:]}")
                 self._cond.wait(min(remaining, 0.2))
@@ -200,7 +201,10 @@ class AgentClient:
             pass
 
     def wait(self, timeout: float) -> int:
-        return self.proc.wait(timeout)
+        """Wait for the agent to exit; then its stderr has been read completely."""
+        code = self.proc.wait(timeout)
+        self._err_reader.join(2.0)
+        return code
 
     def kill_all(self) -> None:
         """Teardown: make sure nothing this agent started survives."""
@@ -223,11 +227,16 @@ class AgentClient:
             except OSError:
                 pass
         self.leftovers = leftovers
-        for stream in (self.proc.stdout, self.proc.stderr):
-            try:
-                stream.close()  # type: ignore[union-attr]
-            except Exception:
-                pass
+        # Close our pipe ends only once the reader threads are done with them: closing an fd a
+        # reader may still pass to os.read() lets the next test's pipe reuse the number, and a
+        # stale reader would then steal that agent's frames.
+        for reader, stream in ((self._reader, self.proc.stdout), (self._err_reader, self.proc.stderr)):
+            reader.join(5)
+            if not reader.is_alive():
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except Exception:
+                    pass
 
 
 @pytest.fixture

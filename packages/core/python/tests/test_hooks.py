@@ -21,10 +21,12 @@ def test_task_and_app_hooks(start_agent, tmp_path, executor):
                     "--task-hook", "skyward_testmod:outer_hook",
                     "--app-hook", "skyward_testmod:app_hook",
                     env={"SKYWARD_TEST_APP_FILE": str(marker)})
-    a.submit(1, lambda: (os.environ.get("SKYWARD_TEST_APP"), os.getpid()))
-    outer, (tag, (app, pid)) = a.value(1)
-    assert (outer, tag) == ("outer", "tagged")
-    assert app == f"entered:{pid}"
+    for tid in (1, 11):  # two overlapping tasks: both slots are up before we shut down
+        a.submit(tid, lambda: (time.sleep(0.3), os.environ.get("SKYWARD_TEST_APP"), os.getpid()))
+    for tid in (1, 11):
+        outer, (tag, (_, app, pid)) = a.value(tid)
+        assert (outer, tag) == ("outer", "tagged")
+        assert app == f"entered:{pid}"
     a.call(2, "skyward_testmod:add", 1, 2)
     assert a.value(2) == ["outer", ["tagged", 3]]  # CBOR turns tuples into arrays
     a.snapshot_tree()

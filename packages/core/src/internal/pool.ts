@@ -12,7 +12,7 @@ import type { ClientContribution, Plugin } from "./plugin.js"
 import { Provider } from "./provider.js"
 import { agentModules, codecModules } from "./python-modules.js"
 import { Scheduler, type TaskCallbacks, type TaskOutcome, type TaskSpec } from "./scheduler.js"
-import { Transport, type BootstrapPlan } from "./transport.js"
+import { Transport, type BootstrapPlan, type PythonModuleDir } from "./transport.js"
 
 /** Per-call options of `submit` and `map`. */
 export interface TaskOptions {
@@ -49,11 +49,15 @@ const newClusterId = () => `sky-${randomBytes(4).toString("hex")}`
 const applyImagePlugins = (plugins: ReadonlyArray<Plugin>, image: Image, spec: ClusterSpec): Image =>
   plugins.reduce((acc, plugin) => plugin.image?.(acc, spec) ?? acc, image)
 
+/** Plugins that build on each other (sklearn on joblib) may ship the same folder: ship it once. */
+const uniqueModules = (modules: ReadonlyArray<PythonModuleDir>): PythonModuleDir[] =>
+  modules.filter((m, i) => modules.findIndex((o) => o.name === m.name && o.path === m.path) === i)
+
 const makePlan = (options: PoolOptions, image: Image, cluster: Cluster): BootstrapPlan => ({
   image,
   imageHash: imageHash(image),
   ops: options.plugins.flatMap((plugin) => plugin.bootstrap?.(cluster) ?? []),
-  modules: [agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])]
+  modules: uniqueModules([agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])])
 })
 
 const heartbeatWatch = (nodes: ReadonlyArray<ReadyNode>, timeoutSeconds: number) =>

@@ -41,6 +41,8 @@ const tokenMatches = (given: string | undefined, expected: string): boolean => {
  */
 export class BridgeConnection {
   private readonly decoder = new FrameDecoder()
+  /** Bytes received before the hello frame is complete (parsed by hand, to bound them). */
+  private preHello: Buffer | undefined = Buffer.alloc(0)
   private readonly tasks = new Map<number, PendingTask>()
   private outbox: Message[] = []
   private flushScheduled = false
@@ -108,23 +110,54 @@ export class BridgeConnection {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return
+    if (this.preHello !== undefined) {
+      const rest = this.receiveHello(chunk)
+      if (rest === undefined || rest.length === 0) return
+      chunk = rest
+    }
     let messages: Message[]
     try {
       messages = this.decoder.push(chunk)
     } catch (error) {
-      const reason = `unreadable frame: ${(error as Error).message}`
-      if (this.authenticated) {
-        this.settings.log(`closed a client connection: ${reason}`)
-        this.close()
-      } else this.refuse(reason)
+      this.settings.log(`closed a client connection: unreadable frame: ${(error as Error).message}`)
+      this.close()
       return
     }
     for (const message of messages) {
       if (this.closed) return
       this.handle(message)
     }
-    if (!this.authenticated && this.decoder.buffered > PRE_HELLO_LIMIT)
-      this.refuse(`more than ${PRE_HELLO_LIMIT} bytes before hello`)
+  }
+
+  /**
+   * Before authentication only one small frame is accepted: its length prefix is checked before
+   * anything is buffered. Returns the bytes after the hello frame once it has been handled.
+   */
+  private receiveHello(chunk: Buffer): Buffer | undefined {
+    const buffer = Buffer.concat([this.preHello!, chunk])
+    if (buffer.length < 4) {
+      this.preHello = buffer
+      return undefined
+    }
+    const length = buffer.readUInt32BE(0)
+    if (length === 0 || length > PRE_HELLO_LIMIT) {
+      this.refuse(`a first frame of ${length} bytes (a hello is at most ${PRE_HELLO_LIMIT})`)
+      return undefined
+    }
+    if (buffer.length < 4 + length) {
+      this.preHello = buffer
+      return undefined
+    }
+    this.preHello = undefined
+    let hello: Message[]
+    try {
+      hello = new FrameDecoder({ maxFrameBytes: PRE_HELLO_LIMIT }).push(buffer.subarray(0, 4 + length))
+    } catch (error) {
+      this.refuse(`unreadable frame: ${(error as Error).message}`)
+      return undefined
+    }
+    this.handle(hello[0]!)
+    return this.closed ? undefined : buffer.subarray(4 + length)
   }
 
   private handle(message: Message): void {

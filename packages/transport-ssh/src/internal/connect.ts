@@ -209,8 +209,6 @@ export const openSsh = (
     const port = target.port ?? 22
     const user = target.user ?? os.userInfo().username
     const label = `${user}@${host}:${port}`
-    const started = Date.now()
-    const deadline = started + options.connectTimeoutMs
     const key = yield* loadKey(target.key)
     const policy: HostKeyPolicy = {
       ...(target.hostKey === undefined ? {} : { pinned: target.hostKey }),
@@ -223,6 +221,7 @@ export const openSsh = (
         ? [pinnedKeyType(target.hostKey)].filter((t): t is string => t !== undefined)
         : (yield* knownEntriesFor(host, port, options.knownHostsFiles)).map((e) => e.keyType)
     const via = target.jump === undefined ? undefined : yield* openSsh(target.jump, options)
+    const deadline = Date.now() + options.connectTimeoutMs
     let lastError: SshOpenError | undefined
     const once = attemptOnce({
       target: { host, port, user },

@@ -31,9 +31,12 @@ export interface SshTarget {
 export interface SshConnectOptions {
   /** Seconds allowed to establish a connection, retries included. Default 20. */
   readonly connectTimeout?: number
-  /** Seconds between SSH keepalives. Default 3. */
+  /** Seconds between SSH keepalives. Default 2. */
   readonly keepaliveInterval?: number
-  /** Unanswered keepalives before the connection counts as dropped. Default 3 (a dead link is seen within ~10 s). */
+  /**
+   * Unanswered keepalives before the connection counts as dropped. Default 4: a dead link is
+   * seen within `keepaliveInterval x (keepaliveCountMax + 1)`, 10 s.
+   */
   readonly keepaliveCountMax?: number
   /** Retries after a transient failure (refused, timed out, unreachable). Default 5. */
   readonly retries?: number
@@ -62,13 +65,14 @@ export interface ResolvedConnectOptions {
 /** Skyward's own known_hosts file on this machine. */
 export const skywardKnownHostsFile = (): string => path.join(cacheRoot(), "known_hosts")
 
+/** Applies the defaults to connection options. */
 export const resolveConnectOptions = (options: SshConnectOptions = {}): ResolvedConnectOptions => {
   const recordFile = options.knownHostsRecordFile ?? skywardKnownHostsFile()
   const files = options.knownHostsFiles ?? [path.join(os.homedir(), ".ssh", "known_hosts"), skywardKnownHostsFile()]
   return {
     connectTimeoutMs: Math.round((options.connectTimeout ?? 20) * 1000),
-    keepaliveIntervalMs: Math.round((options.keepaliveInterval ?? 3) * 1000),
-    keepaliveCountMax: options.keepaliveCountMax ?? 3,
+    keepaliveIntervalMs: Math.round((options.keepaliveInterval ?? 2) * 1000),
+    keepaliveCountMax: options.keepaliveCountMax ?? 4,
     retries: options.retries ?? 5,
     knownHostsFiles: files.includes(recordFile) || !options.trustOnFirstUse ? files : [...files, recordFile],
     trustOnFirstUse: options.trustOnFirstUse ?? false,

@@ -19,6 +19,12 @@ export interface LocalEnvironment {
 
 const READY_MARKER = ".skyward-ready"
 
+/** This process's environment minus what would make pip install somewhere else or skip packages it sees on PYTHONPATH. */
+const buildEnv = (): NodeJS.ProcessEnv => {
+  const { PYTHONPATH: _path, PYTHONHOME: _home, PIP_TARGET: _target, PIP_PREFIX: _prefix, PIP_USER: _user, VIRTUAL_ENV: _venv, ...rest } = process.env
+  return rest
+}
+
 const exists = (file: string) =>
   fs.access(file).then(
     () => true,
@@ -52,9 +58,9 @@ export const ensureLocalEnvironment = (
   const build = Effect.gen(function* () {
     yield* Effect.tryPromise({ try: () => fs.rm(dir, { recursive: true, force: true }), catch: (e) => fail(`cannot clear ${dir}: ${e}`) })
     onLine(`creating virtual environment ${dir} (${interpreter.executable} ${interpreter.version})`)
-    const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine })
+    const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine, env: buildEnv() })
     if (venv.code !== 0) return yield* fail(`python -m venv failed on node ${node}`, venv.tail)
-    const pip = yield* runCommand(python, pipInstallArgs(image), { onLine })
+    const pip = yield* runCommand(python, pipInstallArgs(image), { onLine, env: buildEnv() })
     if (pip.code !== 0)
       return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
     yield* Effect.tryPromise({

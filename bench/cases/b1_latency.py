@@ -1,0 +1,35 @@
+"""B1 latency-bound: `tasks` x time.sleep(duration) on `slots` slots. Efficiency = ideal / wall."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+
+def sleeper(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def main():
+    p = _common.base_parser(__doc__)
+    p.add_argument("--tasks", type=int, default=2000)
+    p.add_argument("--duration", type=float, default=0.01)
+    args = p.parse_args()
+    from joblib import Parallel, delayed
+
+    with _common.backend(args) as (n_jobs, info):
+        info["warmup_seconds"] = _common.warm_up(n_jobs, args.slots, args.backend)
+        t0 = time.perf_counter()
+        out = Parallel(n_jobs=n_jobs)(delayed(sleeper)(args.duration) for _ in range(args.tasks))
+        wall = time.perf_counter() - t0
+    assert len(out) == args.tasks and abs(sum(out) - args.tasks * args.duration) < 1e-6
+    ideal = args.tasks * args.duration / args.slots
+    info.update(case="B1", tasks=args.tasks, duration=args.duration, wall=wall, ideal=ideal,
+                efficiency=ideal / wall)
+    _common.emit(info)
+
+
+if __name__ == "__main__":
+    main()

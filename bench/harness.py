@@ -1,0 +1,449 @@
+"""Skyward's benchmark harness (issue 7): every case, every backend, one run, same slot count.
+
+    bash bench/run.sh [--reps N] [--quick] [--only B1,B2] [--backends skyward,loky]
+
+Runs each (case, backend, repetition) as its own process (Skyward through the real `skyward run`
+CLI, the peers from bench/.venv), reads the one `BENCH_RESULT {json}` line each prints, and writes
+bench/results/latest.{md,json} and bench/results/efficiency.svg.
+
+TODO(ssh): B1-B3 over the SSH transport to namespace hosts (issue 7) are not measured yet: the
+SSH transport/provider is still being built. When `skyward run --provider ssh --hosts ...` exists,
+add a "skyward-ssh" backend to SKYWARD_LAYOUTS' cases below that runs the same case scripts through
+it (same slots), and a column for the network-path cost (skyward-ssh / skyward).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import svg_chart
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CASES_DIR = BENCH / "cases"
+RESULTS = BENCH / "results"
+VENV_PY = BENCH / ".venv" / "bin" / "python"
+CLI = ROOT / "apps" / "cli" / "dist" / "bin.js"
+SKYWARD_CACHE = BENCH / ".cache" / "skyward"
+
+PEERS = ("loky", "threading", "dask", "ray")
+BACKENDS = ("skyward",) + PEERS
+
+# The Skyward pool runs exactly the peers' versions (bench/requirements.txt): one cached environment for all cases.
+SKYWARD_PIP = ["joblib==1.5.2", "scikit-learn==1.7.2", "numpy==2.3.4", "scipy==1.16.3", "cloudpickle==3.1.2",
+               "threadpoolctl==3.6.0"]
+
+
+def case_table(quick: bool) -> Dict[str, Dict[str, Any]]:
+    """Case id -> how to run it. `layout`: Skyward's nodes x concurrency x executor; dask: worker processes."""
+    q = quick
+    return {
+        "B1": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.01"],
+                   sky=(4, 8, "thread"), dask_workers=4, title="B1 latency: sleep(10 ms) tasks, 32 slots",
+                   metric="efficiency", unit="", higher=True),
+        "B1-1ms": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.001"],
+                       sky=(4, 8, "thread"), dask_workers=4, sweep=True, title="B1 sweep: sleep(1 ms) tasks, 32 slots",
+                       metric="efficiency", unit="", higher=True),
+        "B1-100ms": dict(script="b1_latency.py", slots=32, args=["--tasks", "96" if q else "320", "--duration", "0.1"],
+                         sky=(4, 8, "thread"), dask_workers=4, sweep=True, title="B1 sweep: sleep(100 ms) tasks, 32 slots",
+                         metric="efficiency", unit="", higher=True),
+        "B2": dict(script="b2_overhead.py", slots=4, args=["--tasks", "5000" if q else "20000"], sky=(2, 2, "process"),
+                   dask_workers=2, title="B2 overhead: no-op tasks, 4 slots", metric="tasks_per_second", unit="tasks/s",
+                   higher=True),
+        "B3": dict(script="b3_cpu.py", slots=2, args=[], sky=(1, 2, "process"), dask_workers=2,
+                   title="B3 CPU: examples/grid_search.py (160 fits), 2 slots", metric="wall", unit="s", higher=False),
+        "B4": dict(script="b4_data.py", slots=2, args=["--rows", "100000" if q else "400000"], sky=(2, 1, "process"),
+                   dask_workers=2, heavy=True, title="B4 data: GridSearchCV(Ridge) 40 fits + 2nd Parallel over X, 2 slots",
+                   metric="wall", unit="s", higher=False),
+    }
+
+
+# -- running ---------------------------------------------------------------------------------
+
+def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("BENCH_RESULT "):
+            return json.loads(line[len("BENCH_RESULT "):])
+    return None
+
+
+def run_process(cmd: List[str], env: Dict[str, str], timeout: float, log: Path) -> Dict[str, Any]:
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                              start_new_session=True)
+        out, err, code = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err = (exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")) + \
+            f"\nTIMEOUT after {timeout}s"
+        code = -9
+    elapsed = time.perf_counter() - t0
+    with log.open("a") as f:
+        f.write(f"\n$ {' '.join(cmd)}\n# exit {code} after {elapsed:.1f}s\n--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}\n")
+    result = parse_result(out) if code == 0 else None
+    if result is None:
+        return {"error": f"exit {code}: " + (err.strip().splitlines() or ["no output"])[-1][:300],
+                "process_seconds": elapsed, "loadavg_1min_before": load_before}
+    result["process_seconds"] = elapsed
+    result["loadavg_1min_before"] = load_before  # this machine is shared: a busy one skews a run
+    return result
+
+
+def base_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_DISABLE_DOCKER_CPU_WARNING="1", DASK_DISTRIBUTED__DIAGNOSTICS__NVML="False",
+               SKYWARD_CACHE_DIR=str(SKYWARD_CACHE), PYTHONUNBUFFERED="1")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def skyward_cmd(layout, script: Path, extra: List[str]) -> List[str]:
+    nodes, conc, executor = layout
+    cmd = ["node", str(CLI), "run", "--nodes", str(nodes), "--concurrency", str(conc), "--executor", executor,
+           "--plugin", "sklearn", "--quiet"]
+    for spec in SKYWARD_PIP:
+        cmd += ["--pip", spec]
+    return cmd + [str(script)] + extra
+
+
+def python_case_cmd(case: Dict[str, Any], backend: str) -> List[str]:
+    script = CASES_DIR / case["script"]
+    extra = ["--backend", backend, "--slots", str(case["slots"]), "--workers", str(case["dask_workers"])] + case["args"]
+    if backend == "skyward":
+        return skyward_cmd(case["sky"], script, extra)
+    return [str(VENV_PY), str(script)] + extra
+
+
+def prepare_skyward(log: Path) -> None:
+    """Builds (once) the Skyward pool environment so no measured run pays for it."""
+    probe = BENCH / ".cache" / "probe.py"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_text("from joblib import Parallel, delayed\nprint(Parallel(n_jobs=-1)(delayed(abs)(-1) for _ in range(2)))\n")
+    t0 = time.perf_counter()
+    proc = subprocess.run(skyward_cmd((1, 1, "process"), probe, []), cwd=ROOT, env=base_env(), capture_output=True,
+                          text=True, timeout=1800)
+    with log.open("a") as f:
+        f.write(f"\n# prepare skyward environment: exit {proc.returncode} in {time.perf_counter() - t0:.1f}s\n"
+                f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}\n")
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: could not prepare the Skyward environment (see {log})")
+
+
+# -- aggregation -----------------------------------------------------------------------------
+
+def summary(values: List[float]) -> Dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def med(runs: List[Dict[str, Any]], key: str) -> Optional[float]:
+    vals = [r[key] for r in runs if "error" not in r and isinstance(r.get(key), (int, float))]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v: Optional[float], unit: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if unit == "%":
+        return f"{100 * v:.1f}%"
+    if unit == "tasks/s":
+        return f"{v:,.0f}"
+    if unit == "s":
+        return f"{v:.2f} s" if v < 100 else f"{v:.0f} s"
+    if unit == "B":
+        return f"{v / 1e6:,.1f} MB"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One row per target of issue 7: measured value, what it is compared with, met or not."""
+    rows: List[Dict[str, Any]] = []
+    runs = data["runs"]
+
+    def sky(case: str, key: str) -> Optional[float]:
+        return med(runs.get(case, {}).get("skyward", []), key)
+
+    def peer(case: str, backend: str, key: str) -> Optional[float]:
+        return med(runs.get(case, {}).get(backend, []), key)
+
+    def row(case, target, value, unit, compare, met):
+        rows.append({"case": case, "target": target, "value": value, "unit": unit, "compare": compare,
+                     "met": None if met is None else bool(met)})
+
+    if "B1" in runs:
+        e = sky("B1", "efficiency")
+        row("B1", "efficiency >= 90%", e, "%", "", None if e is None else e >= 0.90)
+        for b in ("dask", "ray"):
+            pe = peer("B1", b, "efficiency")
+            r = ratio(e, pe)
+            row("B1", f"efficiency >= 3x {b}'s", r, "x", f"{b} {fmt(pe, '%')}", None if r is None else r >= 3)
+    if "B2" in runs:
+        t = sky("B2", "tasks_per_second")
+        for b, k in (("ray", 10), ("dask", 3), ("loky", 1 / 3)):
+            pt = peer("B2", b, "tasks_per_second")
+            r = ratio(t, pt)
+            label = f">= {k:g}x {b}'s tasks/s" if k >= 1 else f">= 1/3 of {b}'s tasks/s"
+            row("B2", label, r, "x", f"skyward {fmt(t, 'tasks/s')} vs {b} {fmt(pt, 'tasks/s')}", None if r is None else r >= k)
+    if "B3" in runs:
+        w, lw = sky("B3", "wall"), peer("B3", "loky", "wall")
+        r = ratio(w, lw)
+        row("B3", "wall <= 1.10x loky's", r, "x", f"skyward {fmt(w, 's')} vs loky {fmt(lw, 's')}",
+            None if r is None else r <= 1.10)
+    if "B4" in runs:
+        sk = [r for r in runs["B4"].get("skyward", []) if "error" not in r]
+        if sk:
+            per_node = statistics.median([max(r["bytes_read_per_node"]) / r["x_bytes"] for r in sk])
+            row("B4", "each node receives X once (<= 1.1x X per node, both calls)", per_node, "x",
+                f"max bytes read by a node / X ({fmt(sk[0]['x_bytes'], 'B')})", per_node <= 1.1)
+            rss = statistics.median([r["client_peak_rss"] / r["x_bytes"] for r in sk])
+            row("B4", "client peak RSS <= 2x X", rss, "x", f"peak RSS {fmt(med(sk, 'client_peak_rss'), 'B')}", rss <= 2)
+        w, lw = sky("B4", "wall"), peer("B4", "loky", "wall")
+        r = ratio(w, lw)
+        row("B4", "wall <= 1.5x loky's", r, "x", f"skyward {fmt(w, 's')} vs loky {fmt(lw, 's')}",
+            None if r is None else r <= 1.5)
+    if "B5" in runs:
+        warm = med(runs["B5"].get("warm", []), "ready_seconds")
+        row("B5", "warm start <= 0.5 s (4 local nodes)", warm, "s", "", None if warm is None else warm <= 0.5)
+        cold = med(runs["B5"].get("cold", []), "ready_seconds")
+        row("B5", "cold start (no target)", cold, "s", "fresh XDG_CACHE_HOME: venv + pip from PyPI", None)
+    if "B6" in runs:
+        d = med(runs["B6"].get("node", []), "dispatches_per_second")
+        row("B6", ">= 200,000 dispatches/s", d, "/s", "1,000 nodes x 32 slots, 1M tasks queued first",
+            None if d is None else d >= 200_000)
+        m = med(runs["B6"].get("node", []), "heap_bytes_per_queued_task")
+        row("B6", "<= 500 heap bytes per queued task", m, "B/task", "1M queued, no nodes, after gc",
+            None if m is None else m <= 500)
+    return rows
+
+
+def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Path) -> None:
+    cases = data["cases"]
+    lines = [f"# `pnpm bench` results ({data['started']})", "",
+             f"Machine: {data['machine']}. Repetitions: {data['reps']} (heavy cases: {data['heavy_reps']})"
+             f"{', QUICK (smaller sizes)' if data['quick'] else ''}. Median [min–max] per backend; each run is a fresh process.",
+             "", "## Targets (issue 7)", "", "| case | target | measured | compared with | met |", "|---|---|---|---|---|"]
+    for t in targets:
+        v = t["value"]
+        shown = "n/a" if v is None else (fmt(v, "%") if t["unit"] == "%" else
+                                         f"{v:.2f}x" if t["unit"] == "x" else f"{fmt(v)} {t['unit']}".strip())
+        met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {t['case']} | {t['target']} | {shown} | {t['compare']} | {met} |")
+    lines += ["", "TODO(ssh): B1–B3 over the SSH transport are not measured yet (the SSH transport is still being built).", ""]
+    lines += ["## All measurements", "", "| case | backend | median | min–max | vs skyward | vs target/peer | notes |",
+              "|---|---|---|---|---|---|---|"]
+    for cid, case in cases.items():
+        if cid not in data["runs"] or case.get("kind") == "node":
+            continue
+        metric, unit = case["metric"], case["unit"]
+        show_unit = "%" if metric == "efficiency" else unit
+        sky_med = med(data["runs"][cid].get("skyward", []), metric)
+        for b in BACKENDS:
+            rs = data["runs"][cid].get(b)
+            if rs is None:
+                continue
+            vals = [r[metric] for r in rs if "error" not in r]
+            errs = [r["error"] for r in rs if "error" in r]
+            s = summary(vals)
+            m = s.get("median")
+            rel = ratio(sky_med, m) if b != "skyward" else None
+            if rel is not None and not case["higher"]:
+                rel = 1 / rel  # always "how many times better skyward is" (>1 = skyward ahead)
+            vs = "" if rel is None else f"skyward {rel:.2f}x {'better' if rel >= 1 else 'worse'}"
+            target = ""
+            if b == "skyward" and cid == "B1" and m is not None:
+                target = f"target 90%: {'met' if m >= 0.9 else 'gap ' + fmt(0.9 - m, '%')}"
+            notes = []
+            if cid.startswith("B1") and vals:
+                notes.append(f"wall {fmt(med(rs, 'wall'), 's')} (ideal {fmt(rs[0].get('ideal'), 's')})")
+            if cid == "B2" and vals:
+                notes.append(f"wall {fmt(med(rs, 'wall'), 's')}")
+            if cid == "B4" and vals:
+                good = [r for r in rs if "error" not in r]
+                notes.append(f"grid {fmt(med(good, 'wall_grid'), 's')} + 2nd {fmt(med(good, 'wall_second'), 's')}; "
+                             f"client peak RSS {fmt(med(good, 'client_peak_rss'), 'B')}")
+                if b == "skyward":
+                    per = [max(r["bytes_read_per_node"]) for r in good]
+                    notes.append(f"read per node {fmt(statistics.median(per), 'B')} (X = {fmt(good[0]['x_bytes'], 'B')})")
+                else:
+                    notes.append(f"worker reads total {fmt(med(good, 'bytes_read_workers_total'), 'B')}")
+            if errs:
+                notes.append(f"{len(errs)} failed: {errs[0][:120]}")
+            rng = f"{fmt(s['min'], show_unit)}–{fmt(s['max'], show_unit)}" if s["n"] else "n/a"
+            lines.append(f"| {cid} | {b} | {fmt(m, show_unit)} | {rng} | {vs} | {target} | {'; '.join(notes)} |")
+    for cid, key, label, unit in (("B5", "warm", "warm ready", "s"), ("B5", "cold", "cold ready", "s")):
+        rs = data["runs"].get(cid, {}).get(key)
+        if rs:
+            vals = [r["ready_seconds"] for r in rs if "error" not in r]
+            s = summary(vals)
+            tgt = "target 0.5 s: " + ("met" if s.get("median", 9) <= 0.5 else "gap " + fmt(s["median"] - 0.5, "s")) \
+                if key == "warm" and vals else ""
+            lines.append(f"| B5 | skyward ({label}, 4 nodes) | {fmt(s.get('median'), 's')} | "
+                         f"{fmt(s.get('min'), 's')}–{fmt(s.get('max'), 's')} |  | {tgt} | "
+                         f"import of @skyward/core {fmt(med(rs, 'import_seconds'), 's')} not included |")
+    rs = data["runs"].get("B6", {}).get("node")
+    if rs:
+        for key, label, unit, tgt in (("dispatches_per_second", "dispatches/s", "", 200_000),
+                                      ("heap_bytes_per_queued_task", "heap bytes per queued task", "", 500)):
+            vals = [r[key] for r in rs if "error" not in r]
+            s = summary(vals)
+            ok = s.get("median") is not None and (s["median"] >= tgt if key.startswith("dispatch") else s["median"] <= tgt)
+            lines.append(f"| B6 | skyward scheduler ({label}) | {fmt(s.get('median'))} | {fmt(s.get('min'))}–{fmt(s.get('max'))} |"
+                         f"  | target {tgt:,}: {'met' if ok else 'not met'} | {rs[0].get('tasks', 0):,} tasks, "
+                         f"{rs[0].get('nodes')} nodes x {rs[0].get('slots_per_node')} slots |")
+        extra = [r for r in rs if "error" not in r]
+        if extra:
+            lines.append(f"| B6 | (streamed submits, nodes present) | {fmt(med([r['streamed'] for r in extra], 'dispatches_per_second'))} |"
+                         " | | | submit + dispatch + complete interleaved |")
+            lines.append(f"| B6 | (with an event listener, as `skyward run`) | "
+                         f"{fmt(med([r['with_event_listener'] for r in extra], 'dispatches_per_second'))} | | | | |")
+            lines.append(f"| B6 | (bytes/queued task incl. the caller's spec + callbacks) | "
+                         f"{fmt(med(extra, 'heap_bytes_per_queued_task_with_caller_objects'))} | | | | what a bridge client costs |")
+    lines += ["", "Layouts (same slot count for every backend in a case):", ""]
+    for cid, case in cases.items():
+        if case.get("kind") == "node":
+            continue
+        n, c, e = case["sky"]
+        lines.append(f"- {cid}: {case['title']}; skyward {n} node(s) x {c} {e} slot(s); loky/threading n_jobs={case['slots']}; "
+                     f"dask LocalCluster {case['dask_workers']} worker process(es) x {case['slots'] // case['dask_workers']} thread(s); "
+                     f"ray num_cpus={case['slots']}.")
+    lines += ["", "Efficiency against task duration: [efficiency.svg](efficiency.svg). Raw runs: latest.json.", ""]
+    path.write_text("\n".join(lines))
+
+
+def chart(data: Dict[str, Any], path: Path) -> None:
+    points = {"B1-1ms": 0.001, "B1": 0.01, "B1-100ms": 0.1}
+    series: Dict[str, List[tuple]] = {}
+    for cid, dur in points.items():
+        for b, rs in data["runs"].get(cid, {}).items():
+            e = med(rs, "efficiency")
+            if e is not None:
+                series.setdefault(b, []).append((dur, e))
+    svg_chart.write_efficiency_chart(path, series, title="Efficiency vs task duration (32 slots, ideal = tasks x duration / 32)",
+                                     subtitle=f"pnpm bench {data['started']}{' (quick)' if data['quick'] else ''}, medians")
+
+
+# -- main ------------------------------------------------------------------------------------
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions per (case, backend) (default 3)")
+    ap.add_argument("--heavy-reps", type=int, default=None,
+                    help="repetitions of B4 and the B1 duration sweep (default 1, or --reps with --quick)")
+    ap.add_argument("--quick", action="store_true", help="1 repetition, smaller sizes: a smoke run")
+    ap.add_argument("--only", default="", help="comma-separated case ids (B1,B2,...; B1 includes its duration sweep)")
+    ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per run before it is killed")
+    args = ap.parse_args()
+    reps = 1 if args.quick else args.reps
+    heavy_reps = args.heavy_reps if args.heavy_reps is not None else (reps if args.quick else 1)
+    backends = [b for b in args.backends.split(",") if b]
+    only = {c.strip().upper() for c in args.only.split(",") if c.strip()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "latest.log"
+    log.write_text(f"# pnpm bench log {_dt.datetime.now().isoformat()}\n")
+
+    table = case_table(args.quick)
+    cases: Dict[str, Dict[str, Any]] = {}
+    for cid, case in table.items():
+        if not only or cid.split("-")[0] in only:
+            cases[cid] = case
+    for cid in ("B5", "B6"):
+        if not only or cid in only:
+            cases[cid] = {"kind": "node"}
+
+    started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    data: Dict[str, Any] = {
+        "started": started, "quick": args.quick, "reps": reps, "heavy_reps": heavy_reps,
+        "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+                   f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
+        "cases": {k: {kk: vv for kk, vv in v.items()} for k, v in cases.items()},
+        "runs": {},
+        "todo": ["B1-B3 over the SSH transport (waiting for transport-ssh/provider-ssh)"],
+    }
+    t_all = time.perf_counter()
+    env = base_env()
+    if "skyward" in backends and any(c.get("kind") != "node" for c in cases.values()):
+        print("bench: preparing the Skyward environment (once)...", flush=True)
+        prepare_skyward(log)
+
+    for cid, case in cases.items():
+        if case.get("kind") == "node":
+            continue
+        n = heavy_reps if case.get("heavy") or case.get("sweep") else reps
+        data["runs"][cid] = {b: [] for b in backends}
+        for rep in range(n):
+            # backends interleaved per repetition, so slow drift of the machine hits all of them alike
+            for b in backends:
+                cmd = python_case_cmd(case, b)
+                res = run_process(cmd, env, args.timeout, log)
+                res["rep"] = rep
+                data["runs"][cid][b].append(res)
+                m = res.get(case["metric"])
+                shown = res["error"] if "error" in res else fmt(m, "%" if case["metric"] == "efficiency" else case["unit"])
+                print(f"bench: {cid:8s} {b:9s} rep {rep + 1}/{n}: {shown}  ({res['process_seconds']:.1f}s)", flush=True)
+
+    if "B5" in cases and "skyward" in backends:
+        data["runs"]["B5"] = {"warm": [], "cold": []}
+        script = str(BENCH / "node" / "b5_startup.mjs")
+        run_process(["node", script, "--mode", "warm"], env, args.timeout, log)  # make sure the env is cached
+        for rep in range(reps):
+            res = run_process(["node", script, "--mode", "warm"], env, args.timeout, log)
+            data["runs"]["B5"]["warm"].append(res)
+            print(f"bench: B5 warm rep {rep + 1}/{reps}: {res.get('ready_seconds', res.get('error'))}", flush=True)
+        for rep in range(heavy_reps):
+            fresh = tempfile.mkdtemp(prefix="skyward-bench-cold-")
+            cold_env = dict(env, XDG_CACHE_HOME=fresh)
+            cold_env.pop("SKYWARD_CACHE_DIR", None)
+            cold_env.pop("PIP_CACHE_DIR", None)
+            try:
+                res = run_process(["node", script, "--mode", "cold"], cold_env, args.timeout, log)
+            finally:
+                shutil.rmtree(fresh, ignore_errors=True)
+            data["runs"]["B5"]["cold"].append(res)
+            print(f"bench: B5 cold rep {rep + 1}/{heavy_reps}: {res.get('ready_seconds', res.get('error'))}", flush=True)
+
+    if "B6" in cases and "skyward" in backends:
+        data["runs"]["B6"] = {"node": []}
+        script = str(BENCH / "node" / "b6_scheduler.mjs")
+        size = ["--tasks", "200000", "--nodes", "100"] if args.quick else ["--tasks", "1000000", "--nodes", "1000"]
+        for rep in range(reps):
+            res = run_process(["node", "--expose-gc", "--max-old-space-size=8192", script] + size, env, args.timeout, log)
+            data["runs"]["B6"]["node"].append(res)
+            print(f"bench: B6 rep {rep + 1}/{reps}: {res.get('dispatches_per_second', res.get('error'))} dispatches/s, "
+                  f"{res.get('heap_bytes_per_queued_task')} B/task", flush=True)
+
+    data["total_seconds"] = time.perf_counter() - t_all
+    targets = evaluate(data)
+    data["targets"] = targets
+    (out / "latest.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    write_markdown(data, targets, out / "latest.md")
+    if any(c in data["runs"] for c in ("B1", "B1-1ms", "B1-100ms")):
+        chart(data, out / "efficiency.svg")
+    print(f"bench: done in {data['total_seconds'] / 60:.1f} min -> {out / 'latest.md'}", flush=True)
+    print((out / "latest.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

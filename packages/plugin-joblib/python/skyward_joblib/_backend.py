@@ -1,0 +1,319 @@
+"""``SkywardBackend``: a joblib backend whose batches run on the slots of a Skyward pool."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+from joblib._parallel_backends import (
+    AutoBatchingMixin,
+    ParallelBackendBase,
+    SequentialBackend,
+)
+
+from . import _bridge
+from ._errors import (
+    BridgeError,
+    ProtocolError,
+    RemoteTaskError,
+    TaskCancelledError,
+    TaskPicklingError,
+    TaskTimeoutError,
+    WorkerLostError,
+)
+from ._pickle import dumps, loads
+from ._warnings import reemit, sanitize_warning_filters
+
+try:  # the same cause type loky attaches, so tracebacks read the same
+    from joblib.externals.loky.process_executor import _RemoteTraceback
+except Exception:  # noqa: BLE001 - joblib without loky
+
+    class _RemoteTraceback(Exception):  # type: ignore[no-redef]
+        def __init__(self, tb: str) -> None:
+            self.tb = tb
+
+        def __str__(self) -> str:
+            return self.tb
+
+
+def _remote_cause(traceback: str) -> BaseException:
+    return _RemoteTraceback(f'\n"""\n{traceback}"""')
+
+
+def _load_warnings(message: Dict[str, Any]) -> List[Any]:
+    records = []
+    for data in message.get("warnings") or ():
+        try:
+            records.append(loads(data))
+        except Exception:  # noqa: BLE001 - a warning whose class is missing here is dropped
+            continue
+    return records
+
+
+def error_from_message(message: Dict[str, Any]) -> BaseException:
+    """The exception to raise in the caller for an ``error`` message."""
+    kind = message.get("kind")
+    exc_type = str(message.get("excType", ""))
+    text = str(message.get("message", ""))
+    traceback = str(message.get("traceback", ""))
+    node = message.get("node")
+    exc: BaseException
+    if kind == "user":
+        exc = RemoteTaskError(exc_type, text, traceback, node)
+        payload = message.get("payload")
+        if payload is not None:
+            try:
+                loaded = loads(payload)
+                if isinstance(loaded, BaseException):
+                    exc = loaded
+            except Exception:  # noqa: BLE001 - not loadable here: keep the RemoteTaskError
+                pass
+        if traceback:
+            exc.__cause__ = _remote_cause(traceback)
+        return exc
+    if kind == "pickle":
+        exc = TaskPicklingError(f"{exc_type}: {text}" if exc_type else text)
+        if traceback:
+            exc.__cause__ = _remote_cause(traceback)
+        return exc
+    if kind == "timeout":
+        return TaskTimeoutError(text)
+    if kind == "cancelled":
+        return TaskCancelledError(text)
+    if kind == "lost":
+        if exc_type == "skyward.BridgeClosed":
+            return BridgeError(text)
+        return WorkerLostError(text if node is None else f"{text} (node {node})")
+    return ProtocolError(f"{kind}: {text}")
+
+
+class _Deferred:
+    """Runs callbacks on a helper thread: failures found in ``submit`` must not call joblib back
+    from inside ``submit`` (it holds its dispatch lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._queue: List[Callable[[], None]] = []
+        self._wake = threading.Condition(self._lock)
+
+    def call(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            self._queue.append(fn)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="skyward-deferred",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    if not self._wake.wait(timeout=5.0) and not self._queue:
+                        self._thread = None
+                        return
+                    continue
+                fn = self._queue.pop(0)
+            try:
+                fn()
+            except BaseException:  # noqa: BLE001
+                pass
+
+
+_deferred = _Deferred()
+
+
+class BatchFuture:
+    """The future-like object ``submit`` returns for one batch.
+
+    Its done-callbacks run exactly once, when the batch's ``result`` / ``error`` arrives, when it is
+    cancelled locally, or when the bridge closes, whichever comes first.
+    """
+
+    __slots__ = ("task_id", "node", "_lock", "_event", "_message", "_exception", "_callbacks",
+                 "_backend", "_consumed")
+
+    def __init__(self, backend: "SkywardBackend") -> None:
+        self.task_id = 0
+        self.node: Optional[int] = None
+        self._lock = threading.Lock()
+        self._event = threading.Event()
+        self._message: Optional[Dict[str, Any]] = None
+        self._exception: Optional[BaseException] = None
+        self._callbacks: List[Callable[["BatchFuture"], Any]] = []
+        self._backend: Optional[SkywardBackend] = backend
+        self._consumed = False
+
+    # -- TaskHandle ----------------------------------------------------------------------
+
+    def on_started(self, node: Optional[int], slot: int) -> None:
+        self.node = node
+
+    def finish(self, message: Dict[str, Any]) -> None:
+        self._settle(message, None)
+
+    # -- future-like ---------------------------------------------------------------------
+
+    def add_done_callback(self, fn: Callable[["BatchFuture"], Any]) -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def fail(self, exc: BaseException, deferred: bool = False) -> bool:
+        """Settles the batch with ``exc`` (now, or on a helper thread)."""
+        if deferred:
+            _deferred.call(lambda: self._settle(None, exc))
+            return True
+        return self._settle(None, exc)
+
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """The batch's results; raises the task's exception (original type, remote cause)."""
+        if not self._event.wait(timeout):
+            raise TimeoutError(f"the batch did not finish within {timeout}s")
+        if self._exception is not None:
+            raise self._exception
+        message = self._message or {}
+        first = not self._consumed
+        self._consumed = True
+        if first:
+            reemit(_load_warnings(message))
+        if message.get("type") == "result":
+            try:
+                return loads(message.get("payload") or b"")
+            except Exception as exc:  # noqa: BLE001
+                raise TaskPicklingError(f"could not unpickle the result here: {exc!r}") from exc
+        raise error_from_message(message)
+
+    get = result  # joblib's non-callback retrieval path (older joblib)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _settle(self, message: Optional[Dict[str, Any]], exc: Optional[BaseException]) -> bool:
+        with self._lock:
+            if self._event.is_set():
+                return False
+            self._message = message
+            self._exception = exc
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+            backend, self._backend = self._backend, None
+        if message is not None and message.get("node") is not None:
+            self.node = message.get("node")
+        if backend is not None:
+            backend._forget(self)
+        for fn in callbacks:
+            try:
+                fn(self)
+            except BaseException as error:  # noqa: BLE001 - joblib's callback must not kill us
+                import sys
+
+                sys.__stderr__.write(f"skyward_joblib: joblib's batch callback failed: {error!r}\n")
+        return True
+
+
+class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
+    """Runs joblib batches on a Skyward pool, through the client bridge.
+
+    ``n_jobs=-1`` is the pool's live slot count (nodes x concurrency); ``n_jobs=k`` is
+    ``min(k, slots)``; ``n_jobs=None`` is 1 (as with joblib's own backends). Batches are sized by
+    joblib's auto-batching, pickled with cloudpickle and sent as opaque bytes.
+    """
+
+    supports_retrieve_callback = True
+    supports_return_generator = True
+    supports_timeout = True
+    supports_sharedmem = False
+    supports_inner_max_num_threads = False
+    uses_threads = False
+    default_n_jobs = 1
+
+    def __init__(self, nesting_level: Optional[int] = None,
+                 inner_max_num_threads: Optional[int] = None, **backend_kwargs: Any) -> None:
+        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads,
+                         **backend_kwargs)
+        self.parallel: Any = None
+        self._futures_lock = threading.Lock()
+        self._futures: Dict[int, BatchFuture] = {}
+        self._timeout: Optional[float] = backend_kwargs.get("task_timeout")
+
+    # -- sizing --------------------------------------------------------------------------
+
+    def effective_n_jobs(self, n_jobs: Optional[int]) -> int:
+        if n_jobs == 0:
+            raise ValueError("n_jobs == 0 in Parallel has no meaning")
+        if n_jobs is None:
+            return 1
+        slots = max(_bridge.get_client().slots, 1)
+        if n_jobs < 0:
+            return max(slots + 1 + n_jobs, 1)
+        return max(min(int(n_jobs), slots), 1)
+
+    def configure(self, n_jobs: Optional[int] = 1, parallel: Any = None, prefer: Any = None,
+                  require: Any = None, **backend_kwargs: Any) -> int:
+        self.parallel = parallel
+        return self.effective_n_jobs(n_jobs)
+
+    # -- running -------------------------------------------------------------------------
+
+    def submit(self, func: Any, callback: Optional[Callable[[Any], Any]] = None) -> BatchFuture:
+        future = BatchFuture(self)
+        if callback is not None:
+            future.add_done_callback(callback)
+        try:
+            sanitize_warning_filters()
+            payload = dumps(func)
+        except Exception as exc:  # noqa: BLE001 - reported through the batch, like loky does
+            error = TaskPicklingError(f"could not pickle the task to send it to the workers: {exc!r}")
+            error.__cause__ = exc
+            future.fail(error, deferred=True)
+            return future
+        try:
+            client = _bridge.get_client()
+            with self._futures_lock:
+                client.submit(payload, future, self._timeout)
+                if not future.done():
+                    self._futures[future.task_id] = future
+        except BridgeError as exc:
+            future.fail(exc, deferred=True)
+        return future
+
+    apply_async = submit  # joblib < 1.5 calls apply_async
+
+    def retrieve_result_callback(self, out: BatchFuture) -> Any:
+        return out.result()
+
+    def _forget(self, future: BatchFuture) -> None:
+        with self._futures_lock:
+            self._futures.pop(future.task_id, None)
+
+    def abort_everything(self, ensure_ready: bool = True) -> None:
+        """Cancels every batch of this backend still queued or running."""
+        with self._futures_lock:
+            futures = list(self._futures.values())
+            self._futures.clear()
+        client = _bridge._client
+        for future in futures:
+            if client is not None and not client.closed:
+                client.forget(future.task_id)
+                client.cancel(future.task_id)
+            future.fail(TaskCancelledError("aborted: another task of the Parallel call failed"))
+
+    def terminate(self) -> None:
+        if self._futures:
+            self.abort_everything(ensure_ready=False)
+        self.reset_batch_stats()
+
+    def get_nested_backend(self) -> Any:
+        """Nested ``Parallel`` calls inside a task run sequentially on its worker (picklable,
+        no thread or process explosion, no deadlock on the pool's slots)."""
+        level = (self.nesting_level or 0) + 1
+        return SequentialBackend(nesting_level=level), None
+
+    def __reduce__(self) -> Any:
+        # A backend that travels (e.g. captured in a task) arrives as a sequential one.
+        return SequentialBackend, ()

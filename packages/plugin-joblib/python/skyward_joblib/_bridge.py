@@ -1,0 +1,277 @@
+"""The client end of the bridge: one Unix socket to the Node pool, shared by the whole process.
+
+A writer thread sends queued frames (so no caller, including the reader's own callbacks, ever
+blocks on the socket) and a reader thread decodes frames and resolves the pending task handles.
+Every handle is finished exactly once: by its ``result`` / ``error``, or by the connection
+closing.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import socket
+import sys
+import threading
+from typing import Any, Dict, List, Optional, Protocol
+
+from skyward_wire import FrameDecoder, WireError, encode_frame
+
+from ._errors import BridgeError, ProtocolError
+
+PROTOCOL = 1
+ENV_SOCKET = "SKYWARD_BRIDGE"
+ENV_TOKEN = "SKYWARD_TOKEN"
+
+_READ_SIZE = 1 << 20
+_WRITE_BATCH = 4 << 20
+
+
+class TaskHandle(Protocol):
+    """What the bridge needs of a submitted task."""
+
+    task_id: int
+
+    def on_started(self, node: Optional[int], slot: int) -> None: ...
+
+    def finish(self, message: Dict[str, Any]) -> None:
+        """``message`` is the ``result`` or ``error`` for the task (a synthetic ``error`` of kind
+        ``lost`` with excType ``skyward.BridgeClosed`` when the connection closed)."""
+
+
+def _write_line(stream: str, node: Optional[int], line: str) -> None:
+    target = sys.stderr if stream != "stdout" else sys.stdout
+    prefix = "" if node is None else f"[node {node}] "
+    try:
+        target.write(f"{prefix}{line}\n")
+        target.flush()
+    except Exception:  # noqa: BLE001 - a closed stdout must not stop the reader
+        pass
+
+
+class BridgeClient:
+    """A connection to the bridge: ``submit`` pickled batches, ``cancel`` them, read ``slots``."""
+
+    def __init__(self, path: str, token: str, *, timeout: float = 30.0) -> None:
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pending: Dict[int, TaskHandle] = {}
+        self._next_id = 1
+        self._closed = False
+        self._close_reason = ""
+        self._outbox: "queue.SimpleQueue[Optional[bytes]]" = queue.SimpleQueue()
+        self._slots_changed = threading.Condition(self._lock)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(encode_frame({"type": "hello", "protocol": PROTOCOL, "role": "client",
+                                       "token": token, "pid": os.getpid()}))
+            self._decoder = FrameDecoder()
+            backlog: List[Dict[str, Any]] = []
+            while not backlog:
+                data = sock.recv(_READ_SIZE)
+                if not data:
+                    raise BridgeError(f"the bridge at {path} closed the connection during the "
+                                      "handshake (wrong token or protocol?)")
+                backlog = self._decoder.feed(data)
+            hello = backlog.pop(0)
+            if hello.get("type") != "hello" or hello.get("role") != "server":
+                raise ProtocolError(f"expected the server's hello, got {hello.get('type')!r}")
+            self.slots: int = int(hello.get("slots") or 0)
+            sock.settimeout(None)
+        except (OSError, WireError) as exc:
+            sock.close()
+            raise BridgeError(f"could not connect to the skyward bridge at {path}: {exc}") from exc
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        for message in backlog:
+            self._handle(message)
+        self._writer = threading.Thread(target=self._write_loop, name="skyward-bridge-writer",
+                                        daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, name="skyward-bridge-reader",
+                                        daemon=True)
+        self._writer.start()
+        self._reader.start()
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def submit(self, payload: bytes, handle: TaskHandle, timeout: Optional[float] = None) -> int:
+        """Queues ``payload`` (cloudpickle of a zero-argument callable); returns the task id.
+
+        Raises :class:`BridgeError` if the connection is closed; otherwise ``handle.finish`` is
+        called exactly once, later, from the reader thread.
+        """
+        with self._lock:
+            if self._closed:
+                raise BridgeError(f"the skyward bridge is closed: {self._close_reason}")
+            task_id = self._next_id
+            self._next_id += 1
+            handle.task_id = task_id
+            self._pending[task_id] = handle
+        message: Dict[str, Any] = {"type": "submit", "id": task_id, "kind": "pickle",
+                                   "payload": payload}
+        if timeout is not None:
+            message["timeout"] = float(timeout)
+        self._outbox.put(encode_frame(message))
+        return task_id
+
+    def cancel(self, task_id: int) -> None:
+        """Asks the pool to cancel a task; its handle still gets its ``error``."""
+        if not self._closed:
+            self._outbox.put(encode_frame({"type": "cancel", "id": task_id}))
+
+    def forget(self, task_id: int) -> Optional[TaskHandle]:
+        """Stops tracking a task (its answer, if any, will be ignored)."""
+        with self._lock:
+            return self._pending.pop(task_id, None)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def close(self, reason: str = "the client closed the bridge") -> None:
+        """Closes the connection; every pending handle is finished as lost."""
+        self._shutdown(reason)
+
+    # -- threads -------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        out = self._outbox
+        try:
+            while True:
+                item = out.get()
+                if item is None:
+                    return
+                parts = [item]
+                size = len(item)
+                while size < _WRITE_BATCH:
+                    try:
+                        more = out.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._sock.sendall(b"".join(parts))
+                        return
+                    parts.append(more)
+                    size += len(more)
+                self._sock.sendall(parts[0] if len(parts) == 1 else b"".join(parts))
+        except OSError as exc:
+            self._shutdown(f"writing to the bridge failed: {exc}")
+
+    def _read_loop(self) -> None:
+        reason = "the bridge closed the connection (the pool was closed)"
+        try:
+            while True:
+                data = self._sock.recv(_READ_SIZE)
+                if not data:
+                    break
+                for message in self._decoder.feed(data):
+                    self._handle(message)
+        except WireError as exc:
+            reason = f"the bridge sent an unreadable frame: {exc}"
+        except OSError as exc:
+            if not self._closed:
+                reason = f"reading from the bridge failed: {exc}"
+        self._shutdown(reason)
+
+    def _handle(self, message: Dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "result" or kind == "error":
+            with self._lock:
+                handle = self._pending.pop(message.get("id", 0), None)
+            if handle is not None:
+                _call(handle.finish, message)
+            elif kind == "error" and message.get("kind") == "protocol" and not message.get("id"):
+                _write_line("stderr", None, f"skyward bridge: {message.get('message')}")
+        elif kind == "log":
+            _write_line(str(message.get("stream")), message.get("node"), str(message.get("line", "")))
+        elif kind == "started":
+            with self._lock:
+                handle = self._pending.get(message.get("id", 0))
+            if handle is not None:
+                _call(handle.on_started, message.get("node"), int(message.get("slot", 0)))
+        elif kind == "hello":
+            with self._lock:
+                self.slots = int(message.get("slots") or 0)
+                self._slots_changed.notify_all()
+        elif kind == "shutdown":
+            self._shutdown(f"the bridge shut down: {message.get('reason', '')}")
+
+    def _shutdown(self, reason: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close_reason = reason
+            handles = list(self._pending.values())
+            self._pending.clear()
+            self._slots_changed.notify_all()
+        self._outbox.put(None)
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+        lost = {"type": "error", "kind": "lost", "excType": "skyward.BridgeClosed",
+                "message": reason, "traceback": ""}
+        for handle in handles:
+            _call(handle.finish, dict(lost, id=handle.task_id))
+
+
+def _call(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - a broken callback must not stop the reader
+        try:
+            sys.__stderr__.write(f"skyward_joblib: a task callback failed: {exc!r}\n")
+        except Exception:  # noqa: BLE001
+            pass
+
+
+_client: Optional[BridgeClient] = None
+_client_lock = threading.Lock()
+
+
+def configured() -> bool:
+    """True when this process was given a bridge (``SKYWARD_BRIDGE`` and ``SKYWARD_TOKEN``)."""
+    return bool(os.environ.get(ENV_SOCKET)) and bool(os.environ.get(ENV_TOKEN))
+
+
+def get_client() -> BridgeClient:
+    """The process's bridge connection, connecting (or reconnecting) from the environment."""
+    global _client
+    with _client_lock:
+        client = _client
+        if client is not None and not client.closed and client.pid == os.getpid():
+            return client
+        path = os.environ.get(ENV_SOCKET)
+        token = os.environ.get(ENV_TOKEN)
+        if not path or not token:
+            raise BridgeError(
+                f"{ENV_SOCKET} / {ENV_TOKEN} are not set: run the script with `skyward run`, or "
+                "in a process started with the env of a pool that has the joblib or sklearn plugin")
+        _client = BridgeClient(path, token)
+        return _client
+
+
+def close_client() -> None:
+    """Closes the process's bridge connection, if any."""
+    global _client
+    with _client_lock:
+        client, _client = _client, None
+    if client is not None and client.pid == os.getpid():
+        client.close()
+
+
+atexit.register(close_client)

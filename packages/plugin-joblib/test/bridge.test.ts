@@ -1,0 +1,230 @@
+import { execFile } from "node:child_process"
+import fs from "node:fs"
+import net from "node:net"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
+import { FrameDecoder, encodeFrame, type Message } from "@skyward/codec"
+import { TaskCancelled, WorkerLost, type PoolEvent, type TaskCallbacks, type TaskSpec } from "@skyward/core"
+import { Effect, Exit, Scope } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { startBridge, type Bridge, type BridgeOptions, type BridgePool } from "../src/index.js"
+
+const run = promisify(execFile)
+const here = path.dirname(fileURLToPath(import.meta.url))
+const clientScript = path.join(here, "fixtures", "client.mjs")
+
+/** A pool that answers every task with the payload it was given, or holds it until told. */
+class FakePool implements BridgePool {
+  totalSlots = 4
+  readonly cancelled: number[] = []
+  readonly held = new Map<number, TaskCallbacks>()
+  hold = false
+  private nextId = 1
+  private listeners: Array<(event: PoolEvent) => void> = []
+
+  dispatch = (spec: TaskSpec, callbacks: TaskCallbacks): number => {
+    const id = this.nextId++
+    if (this.hold) this.held.set(id, callbacks)
+    else
+      setImmediate(() => {
+        callbacks.onStarted?.(1, 0)
+        callbacks.onLog?.(1, "stdout", "working")
+        callbacks.onDone({ payload: spec.payload!, node: 1, slot: 0, duration: 0.01 })
+      })
+    return id
+  }
+
+  cancel = (id: number): void => {
+    this.cancelled.push(id)
+    const callbacks = this.held.get(id)
+    this.held.delete(id)
+    callbacks?.onFailed(new TaskCancelled({ reason: "cancelled by the caller" }))
+  }
+
+  subscribe = (listener: (event: PoolEvent) => void): (() => void) => {
+    this.listeners.push(listener)
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener)
+    }
+  }
+
+  emit(event: PoolEvent): void {
+    for (const listener of this.listeners) listener(event)
+  }
+}
+
+let scopes: Scope.CloseableScope[] = []
+
+const open = async (pool: BridgePool, options: BridgeOptions = {}): Promise<{ bridge: Bridge; close: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  scopes.push(scope)
+  const bridge = await Effect.runPromise(Scope.extend(startBridge(pool, options), scope))
+  return { bridge, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+afterEach(async () => {
+  for (const scope of scopes) await Effect.runPromise(Scope.close(scope, Exit.void))
+  scopes = []
+})
+
+const clientProcess = async (socketPath: string, mode: string, token = "", env: Record<string, string> = {}) => {
+  const { stdout } = await run(process.execPath, [clientScript, socketPath, mode, token], {
+    env: { ...process.env, ...env },
+    timeout: 30_000
+  })
+  return stdout.trim().split("\n")
+}
+
+/** An in-process client: connects, says hello, collects messages. */
+const connect = async (socketPath: string, token: string) => {
+  const socket = net.connect(socketPath)
+  const decoder = new FrameDecoder()
+  const messages: Message[] = []
+  const waiters: Array<() => void> = []
+  let closed = false
+  socket.on("data", (chunk) => {
+    messages.push(...decoder.push(chunk))
+    waiters.splice(0).forEach((w) => w())
+  })
+  socket.on("close", () => {
+    closed = true
+    waiters.splice(0).forEach((w) => w())
+  })
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()))
+  socket.write(encodeFrame({ type: "hello", protocol: 1, role: "client", token }))
+  const until = async (predicate: (ms: Message[]) => boolean, ms = 10_000) => {
+    const deadline = Date.now() + ms
+    while (!predicate(messages)) {
+      if (closed) throw new Error("connection closed")
+      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.type))}`)
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve)
+        setTimeout(resolve, 50)
+      })
+    }
+  }
+  return {
+    socket,
+    messages,
+    until,
+    send: (message: Message) => socket.write(encodeFrame(message)),
+    isClosed: () => closed
+  }
+}
+
+describe("the client bridge", () => {
+  it("lives in a private 0700 directory that release removes", async () => {
+    const { bridge, close } = await open(new FakePool(), { log: () => {} })
+    expect(path.basename(bridge.socketPath)).toBe("bridge.sock")
+    expect(path.dirname(bridge.socketPath)).toBe(bridge.directory)
+    expect(fs.statSync(bridge.directory).mode & 0o777).toBe(0o700)
+    expect(fs.statSync(bridge.socketPath).isSocket()).toBe(true)
+    expect(bridge.token).toMatch(/^[0-9a-f]{64}$/)
+    expect(bridge.env).toEqual({ SKYWARD_BRIDGE: bridge.socketPath, SKYWARD_TOKEN: bridge.token })
+    await close()
+    expect(fs.existsSync(bridge.directory)).toBe(false)
+  })
+
+  it("gives every bridge its own token", async () => {
+    const a = await open(new FakePool(), { log: () => {} })
+    const b = await open(new FakePool(), { log: () => {} })
+    expect(a.bridge.token).not.toBe(b.bridge.token)
+    expect(a.bridge.directory).not.toBe(b.bridge.directory)
+  })
+
+  it("refuses a wrong token, garbage and a wrong protocol from other processes, and keeps serving", async () => {
+    const logs: string[] = []
+    const pool = new FakePool()
+    const { bridge } = await open(pool, { log: (line) => logs.push(line) })
+
+    expect(await clientProcess(bridge.socketPath, "hello", "not-the-token")).toEqual(["CLOSED"])
+    expect(await clientProcess(bridge.socketPath, "hello", "")).toEqual(["CLOSED"])
+    expect(await clientProcess(bridge.socketPath, "garbage")).toEqual(["CLOSED"])
+    expect(await clientProcess(bridge.socketPath, "huge")).toEqual(["CLOSED"])
+    expect(await clientProcess(bridge.socketPath, "protocol2", bridge.token)).toEqual(["CLOSED"])
+    expect(logs).toHaveLength(5)
+    expect(logs[0]).toMatch(/wrong or missing token/)
+    expect(logs[1]).toMatch(/wrong or missing token/)
+    expect(logs[2]).toMatch(/unreadable frame/)
+    expect(logs[3]).toMatch(/first frame of 4294967280 bytes/)
+    expect(logs[4]).toMatch(/protocol 2/)
+
+    const lines = await clientProcess(bridge.socketPath, "submit", bridge.token, { SKYWARD_PAYLOAD: "80054b2a2e" })
+    const messages = lines.filter((l) => l !== "CLOSED").map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(messages[0]).toMatchObject({ type: "hello", protocol: 1, role: "server", slots: 4 })
+    expect(messages.map((m) => m.type)).toEqual(["hello", "started", "log", "result"])
+    expect(messages[2]).toMatchObject({ id: 7, node: 1, stream: "stdout", line: "working" })
+    expect(messages[3]).toMatchObject({ id: 7, payload: "80054b2a2e", node: 1, slot: 0 })
+    expect(pool.cancelled).toEqual([])
+    expect(bridge.connections).toBe(0)
+  })
+
+  it("forwards payloads of any size untouched, in both directions", async () => {
+    const { bridge } = await open(new FakePool(), { log: () => {} })
+    const client = await connect(bridge.socketPath, bridge.token)
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7919) % 251)
+    client.send({ type: "submit", id: 1, kind: "pickle", payload: big })
+    client.send({ type: "submit", id: 2, kind: "pickle", payload: new Uint8Array([1, 2, 3]) })
+    await client.until((ms) => ms.filter((m) => m.type === "result").length === 2)
+    const results = client.messages.filter((m) => m.type === "result")
+    const byId = new Map(results.map((m) => [m.id, m.payload]))
+    expect(Buffer.from(byId.get(1)!).equals(Buffer.from(big))).toBe(true)
+    expect([...byId.get(2)!]).toEqual([1, 2, 3])
+    client.socket.destroy()
+  })
+
+  it("announces a new slot count when the pool loses a node", async () => {
+    const pool = new FakePool()
+    const { bridge } = await open(pool, { log: () => {} })
+    const client = await connect(bridge.socketPath, bridge.token)
+    await client.until((ms) => ms.length === 1)
+    pool.totalSlots = 2
+    pool.emit({ _tag: "NodeLost", node: 1, reason: "test", inFlight: [] })
+    await client.until((ms) => ms.length === 2)
+    expect(client.messages[1]).toMatchObject({ type: "hello", role: "server", slots: 2 })
+    client.socket.destroy()
+  })
+
+  it("cancels on request, and cancels everything pending when the client goes away", async () => {
+    const pool = new FakePool()
+    pool.hold = true
+    const { bridge } = await open(pool, { log: () => {} })
+    const client = await connect(bridge.socketPath, bridge.token)
+    for (const id of [10, 11, 12]) client.send({ type: "submit", id, kind: "pickle", payload: new Uint8Array([id]) })
+    await client.until(() => pool.held.size === 3)
+    client.send({ type: "cancel", id: 11 })
+    await client.until((ms) => ms.some((m) => m.type === "error"))
+    expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 11, kind: "cancelled" })
+    client.socket.destroy()
+    const deadline = Date.now() + 5_000
+    while (pool.cancelled.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(pool.cancelled.sort()).toEqual([1, 2, 3])
+  })
+
+  it("maps the pool's tagged errors onto protocol error kinds", async () => {
+    const pool = new FakePool()
+    pool.hold = true
+    const { bridge } = await open(pool, { log: () => {} })
+    const client = await connect(bridge.socketPath, bridge.token)
+    client.send({ type: "submit", id: 5, kind: "pickle", payload: new Uint8Array([0]) })
+    await client.until(() => pool.held.size === 1)
+    pool.held.get(1)!.onFailed(new WorkerLost({ attempts: 2, message: "node 0 was lost", node: 0 }))
+    await client.until((ms) => ms.some((m) => m.type === "error"))
+    expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 5, kind: "lost", node: 0 })
+    client.send({ type: "submit", id: 6, kind: "call", fn: "os:getpid" })
+    await client.until((ms) => ms.filter((m) => m.type === "error").length === 2)
+    expect(client.messages.filter((m) => m.type === "error")[1]).toMatchObject({ id: 6, kind: "protocol" })
+    client.socket.destroy()
+  })
+
+  it("closes its connections when released", async () => {
+    const { bridge, close } = await open(new FakePool(), { log: () => {} })
+    const client = await connect(bridge.socketPath, bridge.token)
+    await client.until((ms) => ms.length === 1)
+    await close()
+    const deadline = Date.now() + 5_000
+    while (!client.isClosed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(client.isClosed()).toBe(true)
+  })
+})

@@ -1,0 +1,184 @@
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import { ComputePool, ConfigError, type PoolEvent, type PoolOptionsInput } from "@skyward/core"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { ssh } from "../src/index.js"
+import {
+  agentProcesses,
+  createHosts,
+  leftovers,
+  netnsUnavailable,
+  sshdUnavailable,
+  type HostMode,
+  type TestHosts
+} from "../../transport-ssh/test/harness/hosts.js"
+
+const funcs = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "skyssh_funcs.py")
+const noSshd = sshdUnavailable()
+// SKYWARD_TEST_HOSTS=loopback forces the loopback variant (what runs where namespaces cannot be made)
+const noNetns = noSshd ?? (process.env.SKYWARD_TEST_HOSTS === "loopback" ? "SKYWARD_TEST_HOSTS=loopback" : netnsUnavailable())
+const mode: HostMode = noNetns === undefined ? "netns" : "loopback"
+if (noSshd) console.warn(`skipping SSH pool tests: ${noSshd}`)
+else if (noNetns) console.warn(`network namespaces unavailable (${noNetns}): the pool tests run on loopback sshd hosts, the link-cut test is skipped`)
+
+interface Where {
+  readonly x: number
+  readonly node: number
+  readonly count: number
+  readonly address: string | null
+  readonly user: string
+  readonly greeting: string | null
+}
+
+// the pool events of the running test, printed when it fails
+let trace: string[] = []
+const traced =
+  (listener?: (event: PoolEvent) => void) =>
+  (event: PoolEvent): void => {
+    if (event._tag !== "TaskQueued" && event._tag !== "TaskStarted" && event._tag !== "TaskDone") trace.push(`${new Date().toISOString()} ${JSON.stringify(event)}`)
+    listener?.(event)
+  }
+
+const waitFor = async (what: string, check: () => boolean, ms: number) => {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (check()) return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts`, () => {
+  let hosts: TestHosts
+  const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
+    provider: ssh({
+      hosts: hosts.hosts.map((h) => ({ host: h.address, port: h.port, user: h.user, hostKey: h.hostKey })),
+      key: hosts.keys.ed25519.file,
+      knownHostsFiles: [],
+      connectTimeout: 10
+      // keepalive: the defaults (2 s x 4): a dead link is seen within 10 s
+    }),
+    nodes: 3,
+    worker: { concurrency: 2 },
+    image: { files: { "skyssh_funcs.py": funcs }, env: { SKYTEST_GREETING: "hello from the client" } },
+    ...extra
+  })
+
+  beforeAll(async () => {
+    hosts = await createHosts(3, mode)
+  })
+  afterEach(async (context) => {
+    if (context.task.result?.state === "fail") console.error(`pool events of the failed test:\n${trace.slice(-80).join("\n")}`)
+    trace = []
+    // every pool closed: no agent is left on any host
+    await waitFor("the agents to exit", () => hosts.hosts.every((h) => agentProcesses(h).length === 0), 20_000)
+  })
+  afterAll(() => {
+    if (!hosts) return
+    hosts.teardown()
+    expect(leftovers(hosts)).toEqual([])
+  })
+
+  it("runs tasks on all 3 hosts, then a second pool reuses their environments", async () => {
+    const boots: Array<Extract<PoolEvent, { _tag: "NodeBootstrapped" }>> = []
+    const listener = (event: PoolEvent) => {
+      if (event._tag === "NodeBootstrapped") boots.push(event)
+    }
+    const inputs = Array.from({ length: 60 }, (_, i) => i)
+    const cold = Date.now()
+    const first = await ComputePool.use(options(), (pool) => pool.map<Where>("skyssh_funcs:where", inputs), traced(listener))
+    const coldSeconds = (Date.now() - cold) / 1000
+    expect(first.map((r) => r.x)).toEqual(inputs)
+    expect(new Set(first.map((r) => r.node))).toEqual(new Set([0, 1, 2]))
+    for (const r of first) {
+      expect(r.count).toBe(3)
+      expect(r.address).toBe(hosts.hosts[r.node]!.address)
+      expect(r.user).toBe(hosts.hosts[r.node]!.user)
+      expect(r.greeting).toBe("hello from the client")
+    }
+    expect(boots.map((b) => b.cached)).toEqual([false, false, false])
+
+    const warm = Date.now()
+    const second = await ComputePool.use(options(), (pool) => pool.map<Where>("skyssh_funcs:where", inputs), traced(listener))
+    const warmSeconds = (Date.now() - warm) / 1000
+    expect(new Set(second.map((r) => r.node))).toEqual(new Set([0, 1, 2]))
+    expect(boots.slice(3).map((b) => b.cached)).toEqual([true, true, true])
+    const max = (xs: ReadonlyArray<(typeof boots)[number]>) => Math.max(...xs.map((b) => b.seconds)).toFixed(2)
+    console.info(
+      `bootstrap of 3 ${mode} hosts: cold ${max(boots.slice(0, 3))} s (whole pool ${coldSeconds.toFixed(1)} s), ` +
+        `warm ${max(boots.slice(3))} s (whole pool ${warmSeconds.toFixed(1)} s)`
+    )
+    expect(Number(max(boots.slice(3)))).toBeLessThan(5)
+  })
+
+  it("refuses more nodes than hosts with a clear error", async () => {
+    const error = await ComputePool.use(options({ nodes: 4 }), async () => undefined, traced()).catch((e) => e)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toMatch(/nodes: 4 asked, but the ssh provider has only 3 hosts/)
+  })
+
+  it("completes the map when one host's sshd is killed mid-run, and reports that node lost", async () => {
+    const lost: Array<{ node: number; at: number; reason: string }> = []
+    let killedAt = 0
+    let mapDone = false
+    const victim = hosts.hosts[1]!
+    const inputs = Array.from({ length: 36 }, (_, i) => i)
+    try {
+      const results = await ComputePool.use(
+        options(),
+        async (pool) => {
+          const out = await pool.map<Where>("skyssh_funcs:where_slowly", inputs)
+          mapDone = true
+          return out
+        },
+        traced((event) => {
+          if (event._tag === "TaskDone" && event.node === 1 && killedAt === 0) {
+            killedAt = Date.now()
+            victim.killSshd()
+          }
+          if (event._tag === "NodeLost" && !mapDone) lost.push({ node: event.node, at: Date.now(), reason: event.reason })
+        })
+      )
+      expect(results.map((r) => r.x)).toEqual(inputs)
+      expect(lost.map((l) => l.node)).toEqual([1])
+      console.info(`killed sshd: node lost after ${((lost[0]!.at - killedAt) / 1000).toFixed(2)} s (${lost[0]!.reason})`)
+      expect(lost[0]!.at - killedAt).toBeLessThan(12_000)
+    } finally {
+      await victim.start()
+    }
+  })
+
+  it.skipIf(mode !== "netns")("completes the map when one host's link is cut mid-run; the node is lost within the keepalive window", async () => {
+    const lost: Array<{ node: number; at: number; reason: string }> = []
+    let cutAt = 0
+    let mapDone = false
+    const victim = hosts.hosts[2]!
+    const inputs = Array.from({ length: 48 }, (_, i) => i)
+    try {
+      const results = await ComputePool.use(
+        options({ heartbeatTimeout: 60 }),
+        async (pool) => {
+          const out = await pool.map<Where>("skyssh_funcs:where_slowly", inputs)
+          mapDone = true
+          return out
+        },
+        traced((event) => {
+          if (event._tag === "TaskDone" && event.node === 2 && cutAt === 0) {
+            cutAt = Date.now()
+            victim.cutLink()
+          }
+          if (event._tag === "NodeLost" && !mapDone) lost.push({ node: event.node, at: Date.now(), reason: event.reason })
+        })
+      )
+      expect(results.map((r) => r.x)).toEqual(inputs)
+      expect(new Set(results.map((r) => r.node))).toContain(2) // it did run tasks before the cut
+      expect(lost.map((l) => l.node)).toEqual([2])
+      const seconds = (lost[0]!.at - cutAt) / 1000
+      console.info(`cut link: node lost after ${seconds.toFixed(2)} s (${lost[0]!.reason})`)
+      expect(seconds).toBeLessThan(11)
+    } finally {
+      // with the link back, the host's sshd sees the client gone and its agent exits (checked in afterEach)
+      victim.restoreLink()
+    }
+  })
+})

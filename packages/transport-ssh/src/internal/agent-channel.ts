@@ -1,0 +1,101 @@
+import { createInterface } from "node:readline"
+import { TransportError, type AgentChannel, type AgentLaunch } from "@skyward/core"
+import { Effect, type Scope } from "effect"
+import type { ClientChannel } from "ssh2"
+import type { SshConnection } from "./connect.js"
+import { exec, openExec, shellQuote } from "./exec.js"
+
+/** Milliseconds an agent gets to exit after its input closes, before it is killed. */
+const EXIT_GRACE_MS = 3_000
+const PID_PREFIX = "SKYWARD-AGENT-PID "
+
+/** The command that starts the agent: prints its pid (its process group), then becomes it. */
+export const agentCommand = (launch: AgentLaunch): string => {
+  const env = Object.entries({ ...launch.env, PYTHONPATH: launch.pythonPath.join(":"), PYTHONUNBUFFERED: "1" })
+    .map(([k, v]) => shellQuote(`${k}=${v}`))
+    .join(" ")
+  const argv = [launch.python, "-m", "skyward_worker", ...launch.args].map(shellQuote).join(" ")
+  return `echo "${PID_PREFIX}$$" >&2; cd ${shellQuote(launch.workDir)} && exec env ${env} ${argv}`
+}
+
+interface Running {
+  readonly channel: ClientChannel
+  readonly agent: AgentChannel
+  readonly pid: () => number | undefined
+  readonly closed: () => boolean
+  readonly whenClosed: Promise<void>
+}
+
+const wrap = (connection: SshConnection, channel: ClientChannel): Running => {
+  const closeListeners: Array<(reason: string) => void> = []
+  const diagnostics: Array<(line: string) => void> = []
+  const early: string[] = []
+  let reason: string | undefined
+  let pid: number | undefined
+  let exit: string | undefined
+  let markClosed: () => void = () => undefined
+  const whenClosed = new Promise<void>((resolve) => (markClosed = resolve))
+  const close = (why: string) => {
+    if (reason !== undefined) return
+    reason = why
+    markClosed()
+    for (const listener of closeListeners.splice(0)) listener(why)
+  }
+  channel.on("exit", (code: number | null, signal?: string) => {
+    exit = signal ? `the agent on ${connection.label} was killed by ${signal}` : `the agent on ${connection.label} exited with code ${code}`
+  })
+  channel.on("close", () => close(connection.closedReason() ?? exit ?? `the agent's channel to ${connection.label} closed`))
+  channel.on("error", () => undefined) // reported through "close"
+  connection.onClose((why) => close(why))
+  createInterface({ input: channel.stderr }).on("line", (line) => {
+    if (pid === undefined && line.startsWith(PID_PREFIX)) {
+      pid = Number(line.slice(PID_PREFIX.length))
+      return
+    }
+    if (diagnostics.length === 0) early.push(line)
+    else for (const listener of diagnostics) listener(line)
+  })
+  const agent: AgentChannel = {
+    write: (bytes) => {
+      if (reason !== undefined) return false
+      channel.write(bytes)
+      return true
+    },
+    onData: (listener) => channel.on("data", (chunk: Buffer) => listener(chunk)),
+    onDiagnostic: (listener) => {
+      diagnostics.push(listener)
+      for (const line of early.splice(0)) listener(line)
+    },
+    onClose: (listener) => (reason === undefined ? closeListeners.push(listener) : listener(reason))
+  }
+  return { channel, agent, pid: () => pid, closed: () => reason !== undefined, whenClosed }
+}
+
+const stop = (connection: SshConnection, running: Running) =>
+  Effect.gen(function* () {
+    if (running.closed()) return
+    running.channel.end()
+    const exited = yield* Effect.promise(() => running.whenClosed).pipe(Effect.timeout(EXIT_GRACE_MS), Effect.option)
+    if (exited._tag === "Some" || connection.closedReason() !== undefined) return
+    const pid = running.pid()
+    if (pid !== undefined)
+      yield* exec(connection, `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`).pipe(Effect.ignore, Effect.timeout(5_000), Effect.ignore)
+    running.channel.close()
+  })
+
+/**
+ * Starts `python -m skyward_worker` on an exec channel: its stdin/stdout carry frames, its stderr
+ * the diagnostics. The channel closes when the agent exits or the connection drops (keepalive).
+ * Closing the scope closes the agent's input, then kills its process group if it lingers.
+ */
+export const startRemoteAgent = (
+  connection: SshConnection,
+  node: number,
+  launch: AgentLaunch
+): Effect.Effect<AgentChannel, TransportError, Scope.Scope> =>
+  Effect.acquireRelease(
+    openExec(connection, agentCommand(launch), (channel) => wrap(connection, channel)).pipe(
+      Effect.mapError((e) => new TransportError({ node, message: `cannot start the agent on ${connection.label}: ${e.message}`, cause: e }))
+    ),
+    (running) => stop(connection, running)
+  ).pipe(Effect.map((running) => running.agent))

@@ -1,0 +1,197 @@
+import { randomBytes } from "node:crypto"
+import fs from "node:fs/promises"
+import path from "node:path"
+import { AGENT_REQUIREMENTS, cacheRoot, findLocalPython, runCommand, type Image } from "@skyward/core"
+import { Data, Effect } from "effect"
+
+/** Building the client-side wheelhouse failed (no wheel for the platform, pip missing, no index). */
+export class WheelhouseError extends Data.TaggedError("WheelhouseError")<{
+  readonly message: string
+  readonly output: string
+}> {}
+
+/** The Python and platform a node runs, as pip's download options name them. */
+export interface WheelPlatform {
+  /** "3.11" */
+  readonly pythonVersion: string
+  /** "cp311" */
+  readonly abi: string
+  /** Most specific first: manylinux_2_36_x86_64, ..., manylinux2014_x86_64, ... */
+  readonly platforms: ReadonlyArray<string>
+  /** Short name for the cache key and messages (the most specific platform). */
+  readonly key: string
+}
+
+/** A folder of wheels on the client for one (Image, Python, platform). */
+export interface Wheelhouse {
+  readonly dir: string
+  /** Wheel file names to install, exactly. */
+  readonly files: ReadonlyArray<string>
+  /** The pip wheel that runs the install on the node (`python pip-X.whl/pip install ...`). */
+  readonly runner: string
+  /** True when it was already built. */
+  readonly cached: boolean
+}
+
+const MANIFEST = "skyward-wheelhouse.json"
+
+/**
+ * pip platform tags a Linux host accepts, from its machine and libc: every manylinux_2_N from its
+ * glibc down to 2_17 plus the legacy aliases (pip does not expand manylinux_2_N by itself), or
+ * musllinux_1_N on musl.
+ */
+export const linuxPlatforms = (machine: string, libc: readonly [string, string]): string[] => {
+  const arch = machine === "arm64" ? "aarch64" : machine
+  const [name, version] = libc
+  const [major, minor] = version.split(".").map(Number)
+  if (name === "glibc" && major === 2 && minor !== undefined && !Number.isNaN(minor)) {
+    const tags: string[] = []
+    for (let m = minor; m >= 17; m--) tags.push(`manylinux_2_${m}_${arch}`)
+    tags.push(`manylinux2014_${arch}`)
+    if (arch === "x86_64" || arch === "i686") tags.push(`manylinux_2_12_${arch}`, `manylinux2010_${arch}`, `manylinux_2_5_${arch}`, `manylinux1_${arch}`)
+    return tags
+  }
+  const musl = /^(\d+)\.(\d+)/.exec(version)
+  if (name === "" && musl) {
+    const tags: string[] = []
+    for (let m = Number(musl[2]); m >= 1; m--) tags.push(`musllinux_1_${m}_${arch}`)
+    return tags
+  }
+  return [`linux_${arch}`]
+}
+
+/** What `pip download` and the node's install get: the agent's needs plus the Image's packages. */
+export const requirementsOf = (image: Image): string[] => [...AGENT_REQUIREMENTS, ...image.pip]
+
+const building = new Map<string, Promise<Wheelhouse>>()
+
+interface Manifest {
+  readonly files: string[]
+  readonly runner: string
+}
+
+const readManifest = async (dir: string): Promise<Manifest | undefined> => {
+  try {
+    const manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST), "utf8")) as Partial<Manifest>
+    return Array.isArray(manifest.files) && typeof manifest.runner === "string" ? { files: manifest.files, runner: manifest.runner } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const isPipRequirement = (requirement: string) => /^pip(\s|[<>=!~;@[]|$)/i.test(requirement.trim())
+
+const clientPython = Effect.gen(function* () {
+  const candidates = [process.env.SKYWARD_PIP_PYTHON, process.env.VIRTUAL_ENV ? path.join(process.env.VIRTUAL_ENV, "bin", "python") : undefined]
+  for (const candidate of candidates) {
+    if (!candidate) continue
+    const ok = yield* runCommand(candidate, ["-m", "pip", "--version"])
+    if (ok.code === 0) return candidate
+  }
+  const local = yield* findLocalPython("3").pipe(
+    Effect.mapError((e) => new WheelhouseError({ message: `no Python with pip on this machine to build the wheelhouse: ${e.message}`, output: "" }))
+  )
+  const ok = yield* runCommand(local.executable, ["-m", "pip", "--version"])
+  if (ok.code !== 0)
+    return yield* new WheelhouseError({
+      message: `${local.executable} has no pip, which builds the wheelhouse the nodes install from; install pip, set SKYWARD_PIP_PYTHON, or use install: "index"`,
+      output: ok.tail
+    })
+  return local.executable
+})
+
+const explain = (tail: string, platform: WheelPlatform, host: string): string => {
+  const missing =
+    /No matching distribution found for (\S+)/.exec(tail)?.[1] ?? /Could not find a version that satisfies the requirement (\S+)/.exec(tail)?.[1]
+  if (missing)
+    return (
+      `no wheel of ${missing} for Python ${platform.pythonVersion} on ${platform.key} (the platform of ${host}): ` +
+      `the client ships wheels to nodes that may have no internet. Pick a version of ${missing} that publishes wheels for that platform, ` +
+      `or set install: "index" so the nodes install from an index themselves`
+    )
+  if (/ResolutionImpossible/.test(tail)) {
+    const cause = tail.split("\n").filter((l) => /^\s+(The user requested|\S+ depends on)/.test(l)).map((l) => l.trim())
+    return `the Image's pip requirements conflict (with each other or with the agent's ${AGENT_REQUIREMENTS.join(", ")}): ${cause.join("; ") || "see the output"}`
+  }
+  const line = tail.split("\n").reverse().find((l) => /error/i.test(l))?.trim()
+  return `pip download failed while building the wheelhouse for ${host}: ${line ?? "see the output"}`
+}
+
+/**
+ * The wheelhouse for (Image, Python, platform), built once on the client with `pip download
+ * --only-binary=:all:` under `<cache>/wheelhouses/<key>` and reused after (also by other
+ * processes: it is built in a temporary folder and renamed into place). Nodes of one pool that
+ * ask together share one build.
+ */
+export const ensureWheelhouse = (
+  image: Image,
+  imageHash: string,
+  platform: WheelPlatform,
+  host: string,
+  onLine: (line: string) => void
+): Effect.Effect<Wheelhouse, WheelhouseError> =>
+  Effect.gen(function* () {
+    const root = path.join(cacheRoot(), "wheelhouses")
+    const key = `${imageHash}-${platform.abi}-${platform.key}`
+    const dir = path.join(root, key)
+    const ready = yield* Effect.promise(() => readManifest(dir))
+    if (ready) return { dir, ...ready, cached: true }
+    const build = Effect.gen(function* () {
+      const python = yield* clientPython
+      const tmp = `${dir}.tmp-${randomBytes(4).toString("hex")}`
+      yield* Effect.promise(() => fs.mkdir(tmp, { recursive: true }))
+      const args = [
+        "-m", "pip", "download", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+        "--only-binary=:all:",
+        ...platform.platforms.flatMap((p) => ["--platform", p]),
+        "--python-version", platform.pythonVersion,
+        "--implementation", "cp",
+        "--abi", platform.abi,
+        ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
+        "-d", tmp,
+        ...requirementsOf(image),
+        // the node runs pip from this wheel: its environment is made without ensurepip
+        ...(image.pip.some(isPipRequirement) ? [] : ["pip"])
+      ]
+      onLine(`building the wheelhouse ${key} on the client (pip download for Python ${platform.pythonVersion} on ${platform.key})`)
+      const result = yield* runCommand(python, args, { onLine })
+      if (result.code !== 0) {
+        yield* Effect.promise(() => fs.rm(tmp, { recursive: true, force: true }))
+        return yield* new WheelhouseError({ message: explain(result.tail, platform, host), output: result.tail })
+      }
+      const wheels = (yield* Effect.promise(() => fs.readdir(tmp))).filter((f) => f.endsWith(".whl")).sort()
+      const runner = wheels.find((f) => /^pip-\d/.test(f))
+      if (runner === undefined) return yield* new WheelhouseError({ message: `pip download gave no pip wheel for ${host}`, output: result.tail })
+      const files = image.pip.some(isPipRequirement) ? wheels : wheels.filter((f) => f !== runner)
+      yield* Effect.promise(() => fs.writeFile(path.join(tmp, MANIFEST), JSON.stringify({ requirements: requirementsOf(image), platform, files, runner }, null, 2)))
+      const moved = yield* Effect.promise(async () => {
+        if (await fs.rename(tmp, dir).then(() => true, () => false)) return true
+        // a folder without a valid manifest (older format, or half-removed) is replaced
+        if ((await readManifest(dir)) !== undefined) return false
+        await fs.rm(dir, { recursive: true, force: true })
+        return fs.rename(tmp, dir).then(() => true, () => false)
+      })
+      if (!moved) {
+        // another process finished first: use its wheelhouse
+        yield* Effect.promise(() => fs.rm(tmp, { recursive: true, force: true }))
+        const theirs = yield* Effect.promise(() => readManifest(dir))
+        if (theirs) return { dir, ...theirs, cached: true }
+        return yield* new WheelhouseError({ message: `cannot move the wheelhouse into ${dir}`, output: "" })
+      }
+      return { dir, files, runner, cached: false }
+    })
+    let promise = building.get(key)
+    if (promise === undefined) {
+      promise = Effect.runPromise(Effect.either(build)).then((either) => {
+        building.delete(key)
+        if (either._tag === "Left") throw either.left
+        return either.right
+      })
+      building.set(key, promise)
+    }
+    const shared = promise
+    return yield* Effect.tryPromise({
+      try: () => shared,
+      catch: (e) => (e instanceof WheelhouseError ? e : new WheelhouseError({ message: `building the wheelhouse failed: ${e}`, output: "" }))
+    })
+  })

@@ -1,0 +1,427 @@
+/**
+ * Test hosts on this machine: each a real OpenSSH server with its own host key, its own Unix user
+ * and home directory, and (when we may) its own network namespace joined to the root namespace by a
+ * veth pair. Names and addresses are random per run; everything is torn down after the tests, and
+ * also when the process exits on failure.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import fs from "node:fs"
+import net from "node:net"
+import os from "node:os"
+import path from "node:path"
+
+export type HostMode = "netns" | "loopback"
+
+export interface TestHost {
+  readonly index: number
+  readonly mode: HostMode
+  /** Address the client connects to (10.231.x.y in a namespace, 127.0.0.1 on loopback). */
+  readonly address: string
+  readonly port: number
+  readonly user: string
+  readonly home: string
+  /** `ssh-ed25519 AAAA...` public host key. */
+  readonly hostKey: string
+  /** The namespace and root-side veth (netns mode). */
+  readonly netns?: string
+  readonly veth?: string
+  /** Starts sshd (again). */
+  readonly start: () => Promise<void>
+  /** Kills sshd and every session it serves. */
+  readonly killSshd: () => void
+  /** Takes the host's link down (netns mode). */
+  readonly cutLink: () => void
+  /** Brings the host's link back up (netns mode). */
+  readonly restoreLink: () => void
+  /** Makes the host drop its replies to the client (netns mode): the client sees silence, as from a dead host. */
+  readonly silence: (on: boolean) => void
+  /** Processes of this host still alive (sshd, sessions, agents). */
+  readonly processes: () => number[]
+}
+
+export interface UserKey {
+  readonly file: string
+  readonly publicLine: string
+  readonly privateText: string
+}
+
+export interface TestHosts {
+  readonly mode: HostMode
+  readonly hosts: ReadonlyArray<TestHost>
+  readonly dir: string
+  /** Keys in every host's authorized_keys. */
+  readonly keys: { readonly ed25519: UserKey; readonly rsa: UserKey }
+  /** A key no host accepts. */
+  readonly wrongKey: UserKey
+  /** A known_hosts file listing every host's key. */
+  readonly knownHostsFile: string
+  /** Kills everything and removes users, namespaces, veths and files. Idempotent. */
+  readonly teardown: () => void
+}
+
+const sh = (cmd: string, args: string[], options: { input?: string; quiet?: boolean } = {}): string =>
+  execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", options.quiet ? "ignore" : "pipe"], input: options.input ?? "" })
+
+const trySh = (cmd: string, args: string[]) => {
+  try {
+    sh(cmd, args, { quiet: true })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Why network-namespace hosts cannot be made here, or undefined when they can. */
+export const netnsUnavailable = (): string | undefined => {
+  if (process.getuid?.() !== 0) return "network namespaces need root (run the tests as root)"
+  if (!fs.existsSync("/usr/sbin/ip") && !fs.existsSync("/sbin/ip") && !trySh("sh", ["-c", "command -v ip"]))
+    return "the ip command is missing (apt-get install iproute2)"
+  const probe = `sky-probe-${randomBytes(3).toString("hex")}`
+  try {
+    sh("ip", ["netns", "add", probe])
+  } catch (error) {
+    return `cannot create a network namespace: ${(error as Error).message.split("\n")[0]}`
+  }
+  trySh("ip", ["netns", "del", probe])
+  return undefined
+}
+
+/** Why no sshd test host can be made here, or undefined. */
+export const sshdUnavailable = (): string | undefined => {
+  if (!fs.existsSync("/usr/sbin/sshd")) return "/usr/sbin/sshd is missing (apt-get install openssh-server)"
+  if (!trySh("sh", ["-c", "command -v ssh-keygen"])) return "ssh-keygen is missing (apt-get install openssh-client)"
+  if (process.getuid?.() !== 0) return "test hosts need root (separate users per host)"
+  return undefined
+}
+
+const live = new Set<() => void>()
+let exitHooked = false
+const hookExit = () => {
+  if (exitHooked) return
+  exitHooked = true
+  const all = () => {
+    for (const teardown of [...live]) {
+      try {
+        teardown()
+      } catch {
+        // best effort on exit
+      }
+    }
+  }
+  process.on("exit", all)
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      all()
+      process.exit(130)
+    })
+}
+
+const keygen = (file: string, type: "ed25519" | "rsa", comment: string): UserKey => {
+  sh("ssh-keygen", ["-q", "-t", type, ...(type === "rsa" ? ["-b", "2048"] : []), "-N", "", "-C", comment, "-f", file])
+  return { file, publicLine: fs.readFileSync(`${file}.pub`, "utf8").trim(), privateText: fs.readFileSync(file, "utf8") }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+const waitForPort = async (address: string, port: number, ms: number, child: ChildProcess, log: () => string) => {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`sshd exited with ${child.exitCode}: ${log()}`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: address, port, timeout: 500 })
+      socket.once("connect", () => (socket.destroy(), resolve(true)))
+      socket.once("error", () => resolve(false))
+      socket.once("timeout", () => (socket.destroy(), resolve(false)))
+    })
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`sshd on ${address}:${port} did not start: ${log()}`)
+}
+
+/** Unused /30 subnets in 10.231.0.0/16 (checked against this machine's addresses). */
+const pickSubnets = (count: number): number[] => {
+  const used = sh("ip", ["-4", "-o", "addr", "show"])
+  const picked: number[] = []
+  while (picked.length < count) {
+    const block = Math.floor(Math.random() * 16384)
+    const [third, fourth] = [block >> 6, (block & 63) * 4]
+    if (picked.includes(block) || used.includes(`10.231.${third}.${fourth + 1}/`)) continue
+    picked.push(block)
+  }
+  return picked
+}
+const subnetAddress = (block: number, host: 0 | 1 | 2) => `10.231.${block >> 6}.${(block & 63) * 4 + host}`
+
+const isZombieOrGone = (pid: number): boolean => {
+  try {
+    return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+  } catch {
+    return true
+  }
+}
+
+/** Pids of processes whose real uid is `uid`, or that descend from `root`. */
+const processesOf = (uid: number | undefined, roots: ReadonlyArray<number>): number[] => {
+  const parents = new Map<number, number>()
+  const owned: number[] = []
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const status = fs.readFileSync(`/proc/${name}/status`, "utf8")
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1])
+      const ruid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])
+      parents.set(Number(name), ppid)
+      if (uid !== undefined && ruid === uid) owned.push(Number(name))
+    } catch {
+      // gone
+    }
+  }
+  const result = new Set(owned)
+  const isDescendant = (pid: number): boolean => {
+    for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parents.get(p), hops++)
+      if (roots.includes(p)) return true
+    return false
+  }
+  for (const pid of parents.keys()) if (isDescendant(pid)) result.add(pid)
+  return [...result]
+}
+
+const killAll = (pids: ReadonlyArray<number>) => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Makes `count` test hosts. `mode` "netns" puts each in its own network namespace (see
+ * `netnsUnavailable`), "loopback" runs each sshd on 127.0.0.1 with its own port.
+ */
+export const createHosts = async (
+  count: number,
+  mode: HostMode,
+  options: { readonly sshdConfig?: (host: { index: number; dir: string; home: string }) => ReadonlyArray<string> } = {}
+): Promise<TestHosts> => {
+  hookExit()
+  const tag = randomBytes(3).toString("hex")
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sky-hosts-${tag}-`))
+  fs.chmodSync(dir, 0o755)
+  fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
+  const users: string[] = []
+  const namespaces: string[] = []
+  const veths: string[] = []
+  const blackholes: string[] = []
+  const hostList: TestHost[] = []
+  const children: ChildProcess[] = []
+  let tornDown = false
+
+  const teardown = () => {
+    if (tornDown) return
+    tornDown = true
+    live.delete(teardown)
+    for (const host of hostList) killAll(host.processes())
+    for (const child of children) if (child.pid && child.exitCode === null) killAll([child.pid])
+    for (const ns of namespaces) {
+      try {
+        killAll(sh("ip", ["netns", "pids", ns], { quiet: true }).split(/\s+/).filter(Boolean).map(Number))
+      } catch {
+        // namespace already gone
+      }
+      trySh("ip", ["netns", "del", ns])
+    }
+    for (const veth of veths) trySh("ip", ["link", "del", veth])
+    for (const subnet of blackholes) trySh("ip", ["route", "del", "blackhole", subnet, "metric", "4242"])
+    for (const user of users) {
+      // processes may take a moment to die after SIGKILL: userdel refuses a logged-in user
+      for (let i = 0; i < 20 && !trySh("userdel", ["-f", user]); i++) execFileSync("sleep", ["0.1"])
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  live.add(teardown)
+
+  try {
+    const keys = { ed25519: keygen(path.join(dir, "user_ed25519"), "ed25519", "skyward-test"), rsa: keygen(path.join(dir, "user_rsa"), "rsa", "skyward-test") }
+    const wrongKey = keygen(path.join(dir, "wrong_ed25519"), "ed25519", "not-authorized")
+    const authorized = path.join(dir, "authorized_keys")
+    fs.writeFileSync(authorized, `${keys.ed25519.publicLine}\n${keys.rsa.publicLine}\n`, { mode: 0o644 })
+    for (const key of [keys.ed25519, keys.rsa, wrongKey]) fs.chmodSync(key.file, 0o600)
+    const subnets = mode === "netns" ? pickSubnets(count) : []
+
+    for (let index = 0; index < count; index++) {
+      const hostDir = path.join(dir, `host${index}`)
+      const home = path.join(hostDir, "home")
+      fs.mkdirSync(hostDir, { mode: 0o755 })
+      const user = `sky${tag}u${index}`
+      sh("useradd", ["-M", "-d", home, "-s", "/bin/sh", "-p", "*", user])
+      users.push(user)
+      fs.mkdirSync(home, { mode: 0o755 })
+      sh("chown", [`${user}:`, home])
+      const uid = Number(sh("id", ["-u", user]).trim())
+      sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `host${index}`, "-f", path.join(hostDir, "ssh_host_ed25519_key")])
+      const hostKey = fs.readFileSync(path.join(hostDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ")
+
+      let address = "127.0.0.1"
+      let port = 22
+      let netns: string | undefined
+      let veth: string | undefined
+      if (mode === "netns") {
+        netns = `sky-${tag}-${index}`
+        veth = `vs${tag}${index}`
+        const peer = `vp${tag}${index}`
+        sh("ip", ["netns", "add", netns])
+        namespaces.push(netns)
+        sh("ip", ["link", "add", veth, "type", "veth", "peer", "name", peer])
+        veths.push(veth)
+        // while the link is down (a cut), packets to the host are dropped here instead of
+        // following the default route off this machine
+        const subnet = `${subnetAddress(subnets[index]!, 0)}/30`
+        sh("ip", ["route", "add", "blackhole", subnet, "metric", "4242"])
+        blackholes.push(subnet)
+        sh("ip", ["link", "set", peer, "netns", netns])
+        sh("ip", ["addr", "add", `${subnetAddress(subnets[index]!, 1)}/30`, "dev", veth])
+        sh("ip", ["link", "set", veth, "up"])
+        address = subnetAddress(subnets[index]!, 2)
+        sh("ip", ["netns", "exec", netns, "ip", "addr", "add", `${address}/30`, "dev", peer])
+        sh("ip", ["netns", "exec", netns, "ip", "link", "set", peer, "up"])
+        sh("ip", ["netns", "exec", netns, "ip", "link", "set", "lo", "up"])
+      } else {
+        port = await freePort()
+      }
+
+      const config = path.join(hostDir, "sshd_config")
+      fs.writeFileSync(
+        config,
+        [
+          `Port ${port}`,
+          `ListenAddress ${address}`,
+          `HostKey ${path.join(hostDir, "ssh_host_ed25519_key")}`,
+          `PidFile ${path.join(hostDir, "sshd.pid")}`,
+          `AuthorizedKeysFile ${authorized}`,
+          `AllowUsers ${user}`,
+          "PubkeyAuthentication yes",
+          "PasswordAuthentication no",
+          "KbdInteractiveAuthentication no",
+          "UsePAM no",
+          "StrictModes no",
+          "PermitRootLogin no",
+          "AllowTcpForwarding yes",
+          "ClientAliveInterval 5",
+          "ClientAliveCountMax 3",
+          "MaxStartups 50",
+          "MaxSessions 50",
+          "Subsystem sftp internal-sftp",
+          "LogLevel ERROR",
+          ...(options.sshdConfig?.({ index, dir: hostDir, home }) ?? []),
+          ""
+        ].join("\n")
+      )
+      let sshd: ChildProcess | undefined
+      let log = ""
+      const start = async () => {
+        const argv = ["/usr/sbin/sshd", "-D", "-e", "-f", config]
+        const child = netns ? spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", "ignore", "pipe"] }) : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] })
+        child.stderr!.on("data", (chunk: Buffer) => {
+          log = (log + chunk.toString()).slice(-4000)
+        })
+        children.push(child)
+        sshd = child
+        await waitForPort(address, port, 10_000, child, () => log)
+      }
+      const processes = () => {
+        const roots = children.map((c) => c.pid).filter((p): p is number => p !== undefined)
+        const fromNs = netns
+          ? (() => {
+              try {
+                return sh("ip", ["netns", "pids", netns!], { quiet: true }).split(/\s+/).filter(Boolean).map(Number)
+              } catch {
+                return []
+              }
+            })()
+          : []
+        const all = [...new Set([...fromNs, ...processesOf(uid, sshd?.exitCode === null ? roots.filter((p) => p === sshd?.pid) : [])])]
+        return all.filter((pid) => !isZombieOrGone(pid))
+      }
+      const host: TestHost = {
+        index,
+        mode,
+        address,
+        port,
+        user,
+        home,
+        hostKey,
+        ...(netns ? { netns, veth: veth! } : {}),
+        start,
+        killSshd: () => killAll(processes()),
+        cutLink: () => {
+          if (!veth) throw new Error("cutLink needs a namespace host")
+          sh("ip", ["link", "set", veth, "down"])
+        },
+        silence: (on) => {
+          if (!netns) throw new Error("silence needs a namespace host")
+          sh("ip", ["netns", "exec", netns, "ip", "route", on ? "add" : "del", "blackhole", `${subnetAddress(subnets[index]!, 1)}/32`])
+        },
+        restoreLink: () => {
+          if (!veth) throw new Error("restoreLink needs a namespace host")
+          sh("ip", ["link", "set", veth, "up"])
+        },
+        processes
+      }
+      hostList.push(host)
+      await start()
+    }
+
+    const knownHostsFile = path.join(dir, "known_hosts")
+    fs.writeFileSync(
+      knownHostsFile,
+      hostList.map((h) => `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${h.hostKey}\n`).join("")
+    )
+    return { mode, hosts: hostList, dir, keys, wrongKey, knownHostsFile, teardown }
+  } catch (error) {
+    teardown()
+    throw error
+  }
+}
+
+/** What a finished test left behind: namespaces, sshd processes and agents of this run's hosts. */
+export const leftovers = (hosts: TestHosts): string[] => {
+  const found: string[] = []
+  const namespaces = sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]!)
+  for (const host of hosts.hosts) {
+    if (host.netns && namespaces.includes(host.netns)) found.push(`namespace ${host.netns}`)
+    for (const pid of host.processes()) {
+      let cmd = "?"
+      try {
+        cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()
+      } catch {
+        continue
+      }
+      found.push(`process ${pid} (${cmd}) of host ${host.index}`)
+    }
+  }
+  for (const host of hosts.hosts) if (trySh("id", [host.user])) found.push(`user ${host.user}`)
+  if (fs.existsSync(hosts.dir)) found.push(`folder ${hosts.dir}`)
+  return found
+}
+
+/** Processes of a host (not sshd itself) whose command line runs the Skyward agent. */
+export const agentProcesses = (host: TestHost): number[] =>
+  host.processes().filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("skyward_worker")
+    } catch {
+      return false
+    }
+  })
