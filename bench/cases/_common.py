@@ -200,18 +200,33 @@ def backend(args: argparse.Namespace) -> Iterator[Tuple[int, Dict[str, Any]]]:
 
 
 def warm_up(n_jobs: int, slots: int, backend: str) -> float:
-    """One small Parallel call so workers exist before the timed call (pool start-up is B5's).
+    """Parallel calls until every worker is up, so the timed call finds them (start-up is B5's).
 
-    Not for ray: ray.util.joblib starts a new actor pool (n_jobs actors) for every Parallel call
-    and closes it at the end, so a warm-up call would not leave anything warm.
+    loky starts its `slots` worker processes at once, but on 2 cores they take seconds to import;
+    a plain warm-up call can finish on the first few while the rest still boot (and then steal
+    CPU from the timed call). So: repeat a call of short sleeps until `slots` distinct workers
+    (pid, thread) answered, or 30 s. Not for ray: ray.util.joblib starts a fresh pool of `n_jobs`
+    actors in every Parallel call and stops it at the end, so nothing would stay warm.
     """
     from joblib import Parallel, delayed
 
     if backend == "ray":
         return 0.0
     t0 = time.perf_counter()
-    Parallel(n_jobs=n_jobs)(delayed(_noop)(i) for i in range(2 * slots))
+    seen = set()
+    while time.perf_counter() - t0 < 30:
+        seen.update(Parallel(n_jobs=n_jobs, batch_size=1)(delayed(_whoami)(0.05) for _ in range(2 * slots)))
+        if len(seen) >= slots:
+            break
+    time.sleep(0.5)  # let the last imports settle
     return time.perf_counter() - t0
+
+
+def _whoami(pause: float) -> Any:
+    import threading
+
+    time.sleep(pause)
+    return (os.getpid(), threading.get_ident())
 
 
 def _noop(x: Any = None) -> Any:

@@ -6,7 +6,11 @@ import { resolvePlugin } from "./plugins.js"
 
 /** The pool-shaping flags of `skyward run`, as parsed. */
 export interface PoolFlags {
-  readonly provider: Option.Option<"local">
+  readonly provider: Option.Option<"local" | "ssh">
+  readonly hosts: Option.Option<string>
+  readonly identity: Option.Option<string>
+  readonly "known-hosts": ReadonlyArray<string>
+  readonly "trust-on-first-use": boolean
   readonly nodes: Option.Option<number>
   readonly concurrency: Option.Option<number>
   readonly executor: Option.Option<"process" | "thread">
@@ -27,6 +31,30 @@ const parseEnv = (pairs: ReadonlyArray<string>) =>
   }).pipe(Effect.map(Object.fromEntries))
 
 type Loose = Record<string, unknown>
+
+/** `--provider ssh --hosts ... --identity ...` as pool options (`nodes` defaults to the host count). */
+const providerFrom = (flags: PoolFlags, base: Loose): Effect.Effect<Loose, UsageError> => {
+  const provider = Option.getOrUndefined(flags.provider)
+  if (provider !== "ssh") {
+    if (Option.isSome(flags.hosts)) return Effect.fail(new UsageError({ message: "--hosts needs --provider ssh" }))
+    return Effect.succeed({})
+  }
+  if (Option.isNone(flags.hosts)) return Effect.fail(new UsageError({ message: "--provider ssh needs --hosts user@host:port,..." }))
+  return Effect.tryPromise({
+    try: async () => {
+      const { parseHostList, ssh } = await import("@skyward/provider-ssh")
+      const hosts = parseHostList(flags.hosts.pipe(Option.getOrThrow))
+      const providerOptions = {
+        hosts,
+        ...Option.match(flags.identity, { onNone: () => ({}), onSome: (key) => ({ key }) }),
+        ...(flags["known-hosts"].length > 0 ? { knownHostsFiles: flags["known-hosts"] } : {}),
+        ...(flags["trust-on-first-use"] ? { trustOnFirstUse: true } : {})
+      }
+      return { provider: ssh(providerOptions), ...(Option.isNone(flags.nodes) && base.nodes === undefined ? { nodes: hosts.length } : {}) }
+    },
+    catch: (cause) => new UsageError({ message: `--hosts: ${(cause as Error).message}` })
+  })
+}
 const asRecord = (value: unknown): Loose => (typeof value === "object" && value !== null ? (value as Loose) : {})
 
 /**
@@ -40,8 +68,10 @@ export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInpu
     const image = asRecord(base.image)
     const worker = asRecord(base.worker)
     const env = yield* parseEnv(flags.env)
+    const provider = yield* providerFrom(flags, base)
     const merged: Loose = {
       ...base,
+      ...provider,
       ...Option.match(flags.nodes, { onNone: () => ({}), onSome: (nodes) => ({ nodes }) }),
       ...Option.match(flags.timeout, { onNone: () => ({}), onSome: (timeout) => ({ timeout }) }),
       ...Option.match(flags.retries, { onNone: () => ({}), onSome: (retries) => ({ retries }) }),

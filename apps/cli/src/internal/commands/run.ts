@@ -14,9 +14,21 @@ export const exitCode = { value: 0 }
 export const scriptArgs = { value: [] as string[] }
 
 const options = {
-  provider: Options.choice("provider", ["local"]).pipe(
-    Options.withDescription("Where nodes come from (local: processes on this machine)."),
+  provider: Options.choice("provider", ["local", "ssh"]).pipe(
+    Options.withDescription("Where nodes come from: local (processes on this machine, the default) or ssh (--hosts)."),
     Options.optional
+  ),
+  hosts: Options.text("hosts").pipe(
+    Options.withDescription("--provider ssh: the machines, as user@host:port,user@host:port,..."),
+    Options.optional
+  ),
+  identity: Options.file("identity").pipe(Options.withDescription("--provider ssh: the private key file to log in with."), Options.optional),
+  "known-hosts": Options.file("known-hosts").pipe(
+    Options.withDescription("--provider ssh: a known_hosts file to verify host keys with (repeatable; default ~/.ssh/known_hosts)."),
+    Options.repeated
+  ),
+  "trust-on-first-use": Options.boolean("trust-on-first-use").pipe(
+    Options.withDescription("--provider ssh: accept and record the key of a host never seen before (a changed key is still refused).")
   ),
   nodes: Options.integer("nodes").pipe(Options.withDescription("Number of nodes (default 1)."), Options.optional),
   concurrency: Options.integer("concurrency").pipe(
@@ -46,10 +58,14 @@ const options = {
   json: Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr."))
 }
 
+const SWITCHES = ["quiet", "json", "trust-on-first-use"]
+
 /** Flags of `skyward run`: those that take a value, and switches. Used to find where the script path starts. */
 export const RUN_FLAGS = {
-  valued: Object.keys(options).filter((name) => name !== "quiet" && name !== "json").map((name) => `--${name}`),
-  switches: ["--quiet", "--json"]
+  valued: Object.keys(options)
+    .filter((name) => !SWITCHES.includes(name))
+    .map((name) => `--${name}`),
+  switches: SWITCHES.map((name) => `--${name}`)
 }
 
 /** `skyward run [options] <script.py> [script args...]` */
