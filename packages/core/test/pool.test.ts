@@ -20,8 +20,6 @@ interface Where {
   readonly pid: number
 }
 
-let dirsBefore: string[] = []
-
 beforeAll(async () => {
   // builds (or reuses) the test environment once, so each test measures the pool, not pip
   await ComputePool.use(options({ nodes: 1 }), async () => undefined)
@@ -29,8 +27,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   expect(await waitForNoAgents()).toEqual([])
-  expect(nodeWorkDirs().filter((d) => !dirsBefore.includes(d))).toEqual([])
-  dirsBefore = nodeWorkDirs()
+  expect(nodeWorkDirs()).toEqual([])
 })
 
 describe("ComputePool on the local provider", () => {
