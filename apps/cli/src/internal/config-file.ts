@@ -10,7 +10,8 @@ import { UsageError } from "./errors.js"
 export const loadConfigFile = (file: string): Effect.Effect<Record<string, unknown>, UsageError> =>
   Effect.tryPromise({
     try: async () => {
-      const jiti = createJiti(import.meta.url, { moduleCache: false })
+      // no fsCache: it would leave transpiled copies of the config in $TMPDIR/jiti on every run
+      const jiti = createJiti(import.meta.url, { moduleCache: false, fsCache: false })
       const loaded = await jiti.import<Record<string, unknown>>(path.resolve(file))
       const value = (loaded as { default?: unknown }).default ?? loaded
       const options = typeof value === "function" ? await (value as () => unknown)() : value

@@ -1,3 +1,4 @@
+import fs from "node:fs"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Plugin } from "@skyward/core"
@@ -22,6 +23,22 @@ const pluginOf = (module: Record<string, unknown>): Plugin | undefined => {
   return undefined
 }
 
+/** A folder is a package: the file its package.json's `exports["."]` (import/default) or `main` names, else index.js. */
+const packageEntry = (target: string): string => {
+  if (!fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) return target
+  const manifest = path.join(target, "package.json")
+  if (!fs.existsSync(manifest)) return path.join(target, "index.js")
+  const pkg = JSON.parse(fs.readFileSync(manifest, "utf8")) as { exports?: unknown; main?: string }
+  const root = typeof pkg.exports === "object" && pkg.exports !== null && "." in pkg.exports ? (pkg.exports as Record<string, unknown>)["."] : pkg.exports
+  const conditional = (value: unknown): string | undefined =>
+    typeof value === "string"
+      ? value
+      : typeof value === "object" && value !== null
+        ? conditional((value as Record<string, unknown>).import ?? (value as Record<string, unknown>).node ?? (value as Record<string, unknown>).default)
+        : undefined
+  return path.join(target, conditional(root) ?? pkg.main ?? "index.js")
+}
+
 /**
  * Resolves `--plugin NAME`: a built-in name (joblib, sklearn), a path (./my-plugin) or an npm
  * package name, resolved from the current directory.
@@ -33,7 +50,7 @@ export const resolvePlugin = (name: string): Effect.Effect<Plugin, UsageError> =
       Effect.map((module) => module[builtIn.factory]!())
     )
   const isPath = name.startsWith(".") || name.startsWith("/")
-  const specifier = isPath ? pathToFileURL(path.resolve(name)).href : name
+  const specifier = isPath ? pathToFileURL(packageEntry(path.resolve(name))).href : name
   return Effect.tryPromise({
     try: () => import(specifier) as Promise<Record<string, unknown>>,
     catch: (cause) =>

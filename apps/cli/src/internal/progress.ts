@@ -32,10 +32,12 @@ class TaskCounter {
   total = 0
   done = 0
   failed = 0
-  private readonly started = Date.now()
+  private started = 0
 
   update(event: PoolEvent): boolean {
-    if (event._tag === "TaskQueued") this.total++
+    if (event._tag === "TaskQueued") {
+      if (this.total++ === 0) this.started = Date.now()
+    }
     else if (event._tag === "TaskDone") this.done++
     else if (event._tag === "TaskFailed") this.failed++
     else return false
@@ -56,11 +58,15 @@ class TaskCounter {
 const plainProgress = (write: (line: string) => void): Progress => {
   const counter = new TaskCounter()
   let bootstrapping = new Set<number>()
-  let lastSummary = ""
-  const timer = setInterval(() => {
-    const summary = counter.summary()
-    if (counter.total > 0 && summary !== lastSummary) write((lastSummary = summary))
-  }, SUMMARY_EVERY_MS)
+  let lastCounts = ""
+  const report = () => {
+    const counts = `${counter.done}/${counter.failed}/${counter.total}`
+    if (counter.total > 0 && counts !== lastCounts) {
+      lastCounts = counts
+      write(counter.summary())
+    }
+  }
+  const timer = setInterval(report, SUMMARY_EVERY_MS)
   timer.unref()
   return {
     listener: (event) => {
@@ -74,7 +80,7 @@ const plainProgress = (write: (line: string) => void): Progress => {
     },
     stop: () => {
       clearInterval(timer)
-      if (counter.total > 0) write(counter.summary())
+      report()
     }
   }
 }
