@@ -1,0 +1,176 @@
+import { execFile } from "node:child_process"
+import fs from "node:fs"
+import { createRequire } from "node:module"
+import path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import { promisify } from "node:util"
+import { afterAll, describe, expect, it } from "vitest"
+
+/**
+ * Every code block in docs/ runs here, or says why not. The info string after the fence is
+ * `<language> [flags]`:
+ * - `ts`: run with tsx; `sh`: run with bash (`skyward` on PATH is the built CLI); `python`: run
+ *   with the project's .venv. All run in a scratch folder of their page, which holds the page's
+ *   `file=` blocks and an `examples` link to the repository's examples/.
+ * - `file=NAME`: written into the scratch folder (before any block of the page runs), not run.
+ * - `vitest` (with `file=NAME.test.ts`): the file is run with vitest.
+ * - `output`: every line of it must appear in the output of the block run just before.
+ * - `fragment`: shown only (part of a larger whole, a command that needs a cloud account, another
+ *   library's code, this very test command...).
+ */
+
+const run = promisify(execFile)
+const require = createRequire(import.meta.url)
+const here = path.dirname(fileURLToPath(import.meta.url))
+const repo = path.resolve(here, "../../..")
+const docs = path.join(repo, "docs")
+const scratchRoot = path.resolve(here, "../.cache/docs")
+const venvPython = path.join(repo, ".venv/bin/python")
+
+interface Block {
+  readonly line: number
+  readonly language: string
+  readonly flags: ReadonlySet<string>
+  readonly file: string | undefined
+  readonly code: string
+}
+
+/** The fenced code blocks of a Markdown text. */
+const codeBlocks = (markdown: string): Block[] => {
+  const blocks: Block[] = []
+  const lines = markdown.split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)(`{3,}|~{3,})(.*)$/.exec(lines[i]!)
+    if (!open) continue
+    const [, indent, fence, info] = open as unknown as [string, string, string, string]
+    const body: string[] = []
+    let j = i + 1
+    for (; j < lines.length && !lines[j]!.trimStart().startsWith(fence); j++) body.push(lines[j]!.slice(indent.length))
+    const [language = "", ...words] = info.trim().split(/\s+/).filter(Boolean)
+    const file = words.find((w) => w.startsWith("file="))?.slice("file=".length)
+    blocks.push({ line: i + 1, language, flags: new Set(words.filter((w) => !w.startsWith("file="))), file, code: body.join("\n") + "\n" })
+    i = j
+  }
+  return blocks
+}
+
+const RUNNABLE = new Set(["ts", "sh", "python"])
+
+const pages = fs.readdirSync(docs).filter((name) => name.endsWith(".md")).sort()
+
+afterAll(() => fs.rmSync(path.dirname(scratchRoot), { recursive: true, force: true }))
+
+/** Runs the code blocks of one Markdown page (see the conventions above); throws on the first failure. */
+const checkPage = async (page: string, markdown: string): Promise<void> => {
+  const blocks = codeBlocks(markdown)
+  for (const block of blocks) {
+    const where = `${page}:${block.line}`
+    const known = RUNNABLE.has(block.language) || block.flags.has("fragment") || block.flags.has("output") || block.file !== undefined
+    expect(known, `${where}: a \`${block.language || "(no language)"}\` block must be runnable (ts, sh, python), a file=, an output or a fragment`).toBe(true)
+  }
+  if (blocks.every((b) => b.flags.has("fragment"))) return
+
+  const scratch = path.join(scratchRoot, page.replace(/\.md$/, ""))
+  fs.rmSync(scratch, { recursive: true, force: true })
+  fs.mkdirSync(path.join(scratch, ".bin"), { recursive: true })
+  fs.symlinkSync(path.join(repo, "examples"), path.join(scratch, "examples"))
+  const shim = path.join(scratch, ".bin", "skyward")
+  fs.writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" "${path.join(repo, "apps/cli/dist/bin.js")}" "$@"\n`, { mode: 0o755 })
+  for (const block of blocks)
+    if (block.file !== undefined && !block.flags.has("fragment")) {
+      fs.mkdirSync(path.dirname(path.join(scratch, block.file)), { recursive: true })
+      fs.writeFileSync(path.join(scratch, block.file), block.code)
+    }
+
+  const env = { ...process.env, PATH: `${path.join(scratch, ".bin")}:${process.env.PATH ?? ""}`, FORCE_COLOR: "0" }
+  const options = { cwd: scratch, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 }
+  const failed = (where: string, language: string, error: unknown) => {
+    const e = error as { stdout?: string; stderr?: string; message: string }
+    return new Error(`${where}: the ${language} block failed: ${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`)
+  }
+  const outputs = new Map<number, string>()
+
+  // The page's ts blocks run in one tsx process, one module after the other (Node and the
+  // libraries start once per page, not once per block); each block's output is told apart by
+  // a marker line printed before it.
+  const tsBlocks = [...blocks.entries()].filter(([, b]) => b.language === "ts" && b.file === undefined && !b.flags.has("fragment") && !b.flags.has("output"))
+  if (tsBlocks.length > 0) {
+    const marker = "@@docs-block@@"
+    for (const [index, block] of tsBlocks) fs.writeFileSync(path.join(scratch, `block-${index}.ts`), block.code)
+    const runner = tsBlocks
+      .map(([index]) => `console.log(${JSON.stringify(`${marker}${index}`)})\nawait import("./block-${index}.ts")`)
+      .join("\n")
+    fs.writeFileSync(path.join(scratch, "run-blocks.ts"), `${runner}\nexport {}\n`)
+    let stdout = ""
+    try {
+      stdout = (await run(process.execPath, [require.resolve("tsx/cli"), "run-blocks.ts"], options)).stdout
+    } catch (error) {
+      const started = [...((error as { stdout?: string }).stdout ?? "").matchAll(new RegExp(`${marker}(\\d+)`, "g"))].at(-1)?.[1]
+      const culprit = blocks[Number(started ?? tsBlocks[0]![0])]!
+      throw failed(`${page}:${culprit.line}`, "ts", error)
+    }
+    for (const part of stdout.split(marker).slice(1)) {
+      const newline = part.indexOf("\n")
+      outputs.set(Number(part.slice(0, newline)), part.slice(newline + 1))
+    }
+  }
+
+  let last: { index: number; where: string } | undefined
+  for (const [index, block] of blocks.entries()) {
+    const where = `${page}:${block.line}`
+    if (block.flags.has("fragment")) continue
+    if (block.flags.has("output")) {
+      expect(last, `${where}: an output block must follow a block that runs`).toBeDefined()
+      for (const line of block.code.split("\n").map((l) => l.trim()).filter(Boolean))
+        expect(outputs.get(last!.index), `${where}: output of ${last!.where}`).toContain(line)
+      continue
+    }
+    if (block.file !== undefined && !block.flags.has("vitest")) continue
+    last = { index, where }
+    if (outputs.has(index)) continue // a ts block, already run
+    try {
+      let result: { stdout: string; stderr: string }
+      if (block.flags.has("vitest")) {
+        const vitest = path.join(path.dirname(require.resolve("vitest/package.json")), "vitest.mjs")
+        // its own config: vitest would otherwise find this package's config up the tree
+        const config = path.join(scratch, "vitest.config.mjs")
+        fs.writeFileSync(config, `export default { test: { include: [${JSON.stringify(block.file)}], testTimeout: 120000 } }\n`)
+        result = await run(process.execPath, [vitest, "run", "--config", config, "--root", scratch], options)
+      } else if (block.language === "sh") {
+        result = await run("bash", ["-euo", "pipefail", "-c", block.code], options)
+      } else {
+        const file = path.join(scratch, `block-${index}.py`)
+        fs.writeFileSync(file, block.code)
+        result = await run(venvPython, [file], options)
+      }
+      outputs.set(index, result.stdout + result.stderr)
+    } catch (error) {
+      throw failed(where, block.language, error)
+    }
+  }
+  fs.rmSync(scratch, { recursive: true, force: true })
+}
+
+describe("docs/", () => {
+  it("has the pages the docs promise", () => {
+    expect(pages).toEqual(expect.arrayContaining(["api.md", "cli.md", "comparison.md", "concepts.md", "getting-started.md", "plugins.md"]))
+  })
+
+  it("cli.md is what the CLI's own definitions generate", async () => {
+    const script = path.join(repo, "apps/cli/scripts/gen-cli-docs.mjs")
+    const { renderCliReference } = (await import(pathToFileURL(script).href)) as { renderCliReference: () => Promise<string> }
+    const expected = await renderCliReference()
+    expect(fs.readFileSync(path.join(docs, "cli.md"), "utf8"), "docs/cli.md is out of date: run node apps/cli/scripts/gen-cli-docs.mjs").toBe(expected)
+  })
+
+  it.each(pages)("%s: every code block runs, or is marked as a fragment", async (page) => {
+    await checkPage(page, fs.readFileSync(path.join(docs, page), "utf8"))
+  })
+
+  it("the check itself fails on an unmarked block, a wrong output and a failing block", async () => {
+    await expect(checkPage("unmarked.md", "```text\nhello\n```\n")).rejects.toThrow(/unmarked.md:1: a `text` block must be runnable/)
+    await expect(checkPage("wrong.md", "```python\nprint(6 * 7)\n```\n\n```text output\n41\n```\n")).rejects.toThrow(/wrong.md:5: output of wrong.md:1/)
+    const twoBlocks = "```ts\nconsole.log(1)\n```\n\n```ts\nthrow new Error(\"doc bug\")\n```\n"
+    await expect(checkPage("failing.md", twoBlocks)).rejects.toThrow(/failing.md:5: the ts block failed(.|\n)*doc bug/)
+  })
+})
