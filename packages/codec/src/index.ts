@@ -58,6 +58,11 @@ export {
   encodeFrames
 } from "./internal/encoder.js"
 
+export {
+  /** Writes queued messages as one buffer per event-loop turn (for agent and bridge links). */
+  FrameBatcher
+} from "./internal/batcher.js"
+
 /** Options of `encodeFrame` / `encodeFrames`. */
 export type { EncodeOptions } from "./internal/encoder.js"
 

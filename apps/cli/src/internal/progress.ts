@@ -4,9 +4,9 @@ import cliProgress from "cli-progress"
 /** How `skyward run` reports progress on stderr. */
 export type ProgressMode = "auto" | "json" | "quiet"
 
-/** A progress reporter: the pool's event listener and a `stop` that flushes it. */
+/** A progress reporter: the pool's event listener (none when quiet, so the pool builds no events) and a `stop` that flushes it. */
 export interface Progress {
-  readonly listener: PoolEventListener
+  readonly listener: PoolEventListener | undefined
   readonly stop: () => void
 }
 
@@ -121,7 +121,7 @@ export const makeProgress = (mode: ProgressMode, stream: NodeJS.WriteStream = pr
   const write = (line: string) => void stream.write(`skyward: ${line}\n`)
   switch (mode) {
     case "quiet":
-      return { listener: () => undefined, stop: () => undefined }
+      return { listener: undefined, stop: () => undefined }
     case "json":
       return { listener: (event) => void stream.write(JSON.stringify(event) + "\n"), stop: () => undefined }
     default:

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import { ConfigError } from "../errors.js"
 
 const run = promisify(execFile)
@@ -23,17 +23,27 @@ const probe = (executable: string) =>
  * Finds the interpreter for an Image's `python` ("3" or "3.11"): `$SKYWARD_PYTHON`, then
  * `python3.11`, then `python3` when its version matches.
  */
-export const findLocalPython = (wanted: string): Effect.Effect<LocalPython, ConfigError> => {
-  const key = `${process.env.SKYWARD_PYTHON ?? ""}|${wanted}`
-  const known = found.get(key)
-  if (known) return Effect.succeed(known)
-  return search(wanted).pipe(Effect.tap((python) => Effect.sync(() => found.set(key, python))))
-}
+export const findLocalPython = (wanted: string): Effect.Effect<LocalPython, ConfigError> =>
+  Effect.suspend(() => {
+    const key = `${process.env.SKYWARD_PYTHON ?? ""}|${wanted}`
+    let search = searches.get(key)
+    if (search === undefined) {
+      search = Effect.runPromise(Effect.either(searchPython(wanted)))
+      searches.set(key, search)
+    }
+    const pending = search
+    return Effect.promise(() => pending).pipe(
+      Effect.flatMap((result) => {
+        if (Either.isLeft(result)) searches.delete(key) // a failed search is tried again next time
+        return result
+      })
+    )
+  })
 
-/** Interpreters already found by this process: probing costs a Python start-up each time. */
-const found = new Map<string, LocalPython>()
+/** Searches started by this process (nodes of one pool ask together): each probe is a Python start-up. */
+const searches = new Map<string, Promise<Either.Either<LocalPython, ConfigError>>>()
 
-const search = (wanted: string): Effect.Effect<LocalPython, ConfigError> =>
+const searchPython = (wanted: string): Effect.Effect<LocalPython, ConfigError> =>
   Effect.gen(function* () {
     const candidates = [process.env.SKYWARD_PYTHON, wanted === "3" ? undefined : `python${wanted}`, "python3"]
     for (const candidate of candidates) {
