@@ -2,6 +2,8 @@ import { createRequire } from "node:module"
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { downCommand } from "./commands/down.js"
+import { lsCommand } from "./commands/ls.js"
 import { exitCode, RUN_FLAGS, runCommand, scriptArgs } from "./commands/run.js"
 import { UsageError } from "./errors.js"
 
@@ -10,7 +12,7 @@ const { version } = createRequire(import.meta.url)("../../package.json") as { ve
 /** The `skyward` command and its subcommands (the docs' CLI reference is generated from this). */
 export const skyward = Command.make("skyward").pipe(
   Command.withDescription("Run Python work on a pool of machines."),
-  Command.withSubcommands([runCommand])
+  Command.withSubcommands([runCommand, lsCommand, downCommand])
 )
 
 const VALUED = new Set(RUN_FLAGS.valued)

@@ -6,11 +6,24 @@ import { resolvePlugin } from "./plugins.js"
 
 /** The pool-shaping flags of `skyward run`, as parsed. */
 export interface PoolFlags {
-  readonly provider: Option.Option<"local" | "ssh">
+  readonly provider: Option.Option<"local" | "ssh" | "aws">
   readonly hosts: Option.Option<string>
   readonly identity: Option.Option<string>
   readonly "known-hosts": ReadonlyArray<string>
   readonly "trust-on-first-use": boolean
+  readonly region: Option.Option<string>
+  readonly profile: Option.Option<string>
+  readonly endpoint: Option.Option<string>
+  readonly "instance-type": Option.Option<string>
+  readonly ami: Option.Option<string>
+  readonly subnet: Option.Option<string>
+  readonly "security-group": ReadonlyArray<string>
+  readonly allocation: Option.Option<"spot" | "on-demand" | "spot-if-available">
+  readonly ttl: Option.Option<number>
+  readonly "ssh-cidr": Option.Option<string>
+  readonly address: Option.Option<"public" | "private">
+  readonly user: Option.Option<string>
+  readonly "power-off-command": Option.Option<string>
   readonly nodes: Option.Option<number>
   readonly concurrency: Option.Option<number>
   readonly executor: Option.Option<"process" | "thread">
@@ -32,9 +45,68 @@ const parseEnv = (pairs: ReadonlyArray<string>) =>
 
 type Loose = Record<string, unknown>
 
-/** `--provider ssh --hosts ... --identity ...` as pool options (`nodes` defaults to the host count). */
+/** The `--provider aws` flags that were given, as `aws()` options (CLI flag name → option). */
+const awsOptionsOf = (flags: PoolFlags) => {
+  const given: Array<[flag: string, option: string, value: unknown]> = []
+  const add = (flag: keyof PoolFlags, option: string) => {
+    const value = flags[flag] as Option.Option<unknown>
+    if (Option.isSome(value)) given.push([flag, option, value.value])
+  }
+  add("region", "region")
+  add("profile", "profile")
+  add("endpoint", "endpoint")
+  add("instance-type", "instanceType")
+  add("ami", "ami")
+  add("subnet", "subnetId")
+  if (flags["security-group"].length > 0) given.push(["security-group", "securityGroupIds", flags["security-group"]])
+  add("allocation", "allocation")
+  add("ttl", "ttl")
+  add("ssh-cidr", "sshCidr")
+  add("address", "address")
+  add("user", "user")
+  add("power-off-command", "powerOffCommand")
+  return given
+}
+
+/** `--provider aws --region ...` as pool options. */
+const awsProviderFrom = (flags: PoolFlags): Effect.Effect<Loose, UsageError> =>
+  Effect.tryPromise({
+    try: async () => {
+      // the SDK's notice about future Node versions is noise on a command line
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+      const { aws, checkOptions } = await import("@skyward/provider-aws")
+      const given = awsOptionsOf(flags)
+      const options = Object.fromEntries(given.map(([, option, value]) => [option, value]))
+      const invalid = checkOptions(options)
+      if (invalid) {
+        const flag = given.find(([, option]) => option === invalid[0])?.[0] ?? invalid[0]
+        throw new Error(`--${flag}: ${invalid[1]}`)
+      }
+      return { provider: aws(options) }
+    },
+    catch: (cause) => new UsageError({ message: (cause as Error).message })
+  })
+
+/**
+ * `--provider ssh --hosts ... --identity ...` (`nodes` defaults to the host count) or
+ * `--provider aws --region ...` as pool options.
+ */
 const providerFrom = (flags: PoolFlags, base: Loose): Effect.Effect<Loose, UsageError> => {
   const provider = Option.getOrUndefined(flags.provider)
+  if (provider !== "aws") {
+    const stray = awsOptionsOf(flags)[0]
+    if (stray) return Effect.fail(new UsageError({ message: `--${stray[0]} needs --provider aws` }))
+  } else {
+    const sshOnly = [
+      ["hosts", Option.isSome(flags.hosts)],
+      ["identity", Option.isSome(flags.identity)],
+      ["known-hosts", flags["known-hosts"].length > 0],
+      ["trust-on-first-use", flags["trust-on-first-use"]]
+    ].find(([, given]) => given)
+    // aws instances get a fresh login key and pinned host keys: the ssh provider's flags do not apply
+    if (sshOnly) return Effect.fail(new UsageError({ message: `--${sshOnly[0]} needs --provider ssh` }))
+    return awsProviderFrom(flags)
+  }
   if (provider !== "ssh") {
     if (Option.isSome(flags.hosts)) return Effect.fail(new UsageError({ message: "--hosts needs --provider ssh" }))
     return Effect.succeed({})

@@ -38,6 +38,29 @@ export interface TestHost {
   readonly silence: (on: boolean) => void
   /** Processes of this host still alive (sshd, sessions, agents). */
   readonly processes: () => number[]
+  /** True when the host serves a login the harness did not create (`options.login`). */
+  readonly sharedLogin?: boolean
+}
+
+/** Options of `createHosts`; without any, hosts get random addresses, fresh keys and users. */
+export interface CreateHostsOptions {
+  /** Extra sshd_config lines per host. */
+  readonly sshdConfig?: (host: { index: number; dir: string; home: string }) => ReadonlyArray<string>
+  /**
+   * netns only: the address of host `index` (IPv4). It is added to the namespace as a /32 and
+   * routed from the root namespace through the host's veth; sshd listens on it.
+   */
+  readonly address?: (index: number) => string
+  /** The host's ed25519 host key (OpenSSH private key text) instead of a generated one. */
+  readonly hostKey?: (index: number) => string
+  /** More public key lines for every host's authorized_keys. */
+  readonly authorizedKeys?: ReadonlyArray<string>
+  /**
+   * netns only: an existing user every host serves (not created, not deleted by the harness);
+   * each host gets its own home, bind-mounted over that user's home in the host's own mount
+   * namespace, as separate machines would have.
+   */
+  readonly login?: string
 }
 
 export interface UserKey {
@@ -210,11 +233,9 @@ const killAll = (pids: ReadonlyArray<number>) => {
  * Makes `count` test hosts. `mode` "netns" puts each in its own network namespace (see
  * `netnsUnavailable`), "loopback" runs each sshd on 127.0.0.1 with its own port.
  */
-export const createHosts = async (
-  count: number,
-  mode: HostMode,
-  options: { readonly sshdConfig?: (host: { index: number; dir: string; home: string }) => ReadonlyArray<string> } = {}
-): Promise<TestHosts> => {
+export const createHosts = async (count: number, mode: HostMode, options: CreateHostsOptions = {}): Promise<TestHosts> => {
+  if (mode !== "netns" && (options.address !== undefined || options.login !== undefined))
+    throw new Error("createHosts: the address and login options need netns mode")
   hookExit()
   const tag = randomBytes(3).toString("hex")
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sky-hosts-${tag}-`))
@@ -256,7 +277,7 @@ export const createHosts = async (
     const keys = { ed25519: keygen(path.join(dir, "user_ed25519"), "ed25519", "skyward-test"), rsa: keygen(path.join(dir, "user_rsa"), "rsa", "skyward-test") }
     const wrongKey = keygen(path.join(dir, "wrong_ed25519"), "ed25519", "not-authorized")
     const authorized = path.join(dir, "authorized_keys")
-    fs.writeFileSync(authorized, `${keys.ed25519.publicLine}\n${keys.rsa.publicLine}\n`, { mode: 0o644 })
+    fs.writeFileSync(authorized, [keys.ed25519.publicLine, keys.rsa.publicLine, ...(options.authorizedKeys ?? [])].map((l) => `${l}\n`).join(""), { mode: 0o644 })
     for (const key of [keys.ed25519, keys.rsa, wrongKey]) fs.chmodSync(key.file, 0o600)
     const subnets = mode === "netns" ? pickSubnets(count) : []
 
@@ -264,14 +285,22 @@ export const createHosts = async (
       const hostDir = path.join(dir, `host${index}`)
       const home = path.join(hostDir, "home")
       fs.mkdirSync(hostDir, { mode: 0o755 })
-      const user = `sky${tag}u${index}`
-      sh("useradd", ["-M", "-d", home, "-s", "/bin/sh", "-p", "*", user])
-      users.push(user)
+      const user = options.login ?? `sky${tag}u${index}`
+      if (options.login === undefined) {
+        sh("useradd", ["-M", "-d", home, "-s", "/bin/sh", "-p", "*", user])
+        users.push(user)
+      }
       fs.mkdirSync(home, { mode: 0o755 })
       sh("chown", [`${user}:`, home])
-      const uid = Number(sh("id", ["-u", user]).trim())
-      sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `host${index}`, "-f", path.join(hostDir, "ssh_host_ed25519_key")])
-      const hostKey = fs.readFileSync(path.join(hostDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ")
+      // a shared login's uid is every host's: its processes are found through the namespace
+      const uid = options.login === undefined ? Number(sh("id", ["-u", user]).trim()) : undefined
+      const loginHome = options.login === undefined ? undefined : sh("getent", ["passwd", options.login]).split(":")[5]!
+      const hostKeyFile = path.join(hostDir, "ssh_host_ed25519_key")
+      if (options.hostKey) {
+        fs.writeFileSync(hostKeyFile, options.hostKey(index), { mode: 0o600 })
+        fs.writeFileSync(`${hostKeyFile}.pub`, sh("ssh-keygen", ["-y", "-f", hostKeyFile]))
+      } else sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `host${index}`, "-f", hostKeyFile])
+      const hostKey = fs.readFileSync(`${hostKeyFile}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ")
 
       let address = "127.0.0.1"
       let port = 22
@@ -297,6 +326,15 @@ export const createHosts = async (
         sh("ip", ["netns", "exec", netns, "ip", "addr", "add", `${address}/30`, "dev", peer])
         sh("ip", ["netns", "exec", netns, "ip", "link", "set", peer, "up"])
         sh("ip", ["netns", "exec", netns, "ip", "link", "set", "lo", "up"])
+        const given = options.address?.(index)
+        if (given !== undefined) {
+          // the given address lives in the namespace too, reached through the /30 link
+          sh("ip", ["route", "add", "blackhole", `${given}/32`, "metric", "4242"])
+          blackholes.push(`${given}/32`)
+          sh("ip", ["netns", "exec", netns, "ip", "addr", "add", `${given}/32`, "dev", peer])
+          sh("ip", ["route", "add", `${given}/32`, "via", address, "dev", veth])
+          address = given
+        }
       } else {
         port = await freePort()
       }
@@ -331,7 +369,9 @@ export const createHosts = async (
       let sshd: ChildProcess | undefined
       let log = ""
       const start = async () => {
-        const argv = ["/usr/sbin/sshd", "-D", "-e", "-f", config]
+        const sshdArgv = ["/usr/sbin/sshd", "-D", "-e", "-f", config]
+        // `ip netns exec` runs in a mount namespace of its own: the bind mount stays this host's
+        const argv = loginHome === undefined ? sshdArgv : ["sh", "-c", 'mount --bind "$1" "$2" && shift 2 && exec "$@"', "sh", home, loginHome, ...sshdArgv]
         const child = netns ? spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", "ignore", "pipe"] }) : spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] })
         child.stderr!.on("data", (chunk: Buffer) => {
           log = (log + chunk.toString()).slice(-4000)
@@ -363,6 +403,7 @@ export const createHosts = async (
         home,
         hostKey,
         ...(netns ? { netns, veth: veth! } : {}),
+        ...(options.login === undefined ? {} : { sharedLogin: true }),
         start,
         killSshd: () => killAll(processes()),
         cutLink: () => {
@@ -411,7 +452,7 @@ export const leftovers = (hosts: TestHosts): string[] => {
       found.push(`process ${pid} (${cmd}) of host ${host.index}`)
     }
   }
-  for (const host of hosts.hosts) if (trySh("id", [host.user])) found.push(`user ${host.user}`)
+  for (const host of hosts.hosts) if (!host.sharedLogin && trySh("id", [host.user])) found.push(`user ${host.user}`)
   if (fs.existsSync(hosts.dir)) found.push(`folder ${hosts.dir}`)
   return found
 }

@@ -13,9 +13,48 @@ export const exitCode = { value: 0 }
 /** Arguments after the script path, passed to the script untouched (set by `main` before parsing). */
 export const scriptArgs = { value: [] as string[] }
 
+/** The `--provider aws` flags (also the connection flags of `skyward ls` / `skyward down`). */
+export const AWS_CONNECTION_OPTIONS = {
+  region: Options.text("region").pipe(Options.withDescription("AWS region (default: AWS_REGION or the profile's)."), Options.optional),
+  profile: Options.text("profile").pipe(Options.withDescription("AWS profile of ~/.aws/config (default: AWS_PROFILE)."), Options.optional),
+  endpoint: Options.text("endpoint").pipe(Options.withDescription("AWS: another EC2/SSM endpoint URL (an emulator, a VPC endpoint)."), Options.optional)
+}
+
+const AWS_OPTIONS = {
+  ...AWS_CONNECTION_OPTIONS,
+  "instance-type": Options.text("instance-type").pipe(Options.withDescription("--provider aws: the EC2 instance type (default c6i.large)."), Options.optional),
+  ami: Options.text("ami").pipe(Options.withDescription("--provider aws: the AMI (default: the latest Ubuntu LTS for the instance type)."), Options.optional),
+  subnet: Options.text("subnet").pipe(Options.withDescription("--provider aws: the subnet id (default: the default VPC's)."), Options.optional),
+  "security-group": Options.text("security-group").pipe(
+    Options.withDescription("--provider aws: a security group to use instead of the pool's own (repeatable)."),
+    Options.repeated
+  ),
+  allocation: Options.choice("allocation", ["spot", "on-demand", "spot-if-available"]).pipe(
+    Options.withDescription("--provider aws: spot, on-demand, or spot-if-available (the default: spot, else on-demand)."),
+    Options.optional
+  ),
+  ttl: Options.float("ttl").pipe(
+    Options.withDescription("--provider aws: minutes an instance lives without a connection before it powers off (default 30; 0: never)."),
+    Options.optional
+  ),
+  "ssh-cidr": Options.text("ssh-cidr").pipe(
+    Options.withDescription("--provider aws: who may reach port 22 (default: this machine's public address, or the VPC with --address private)."),
+    Options.optional
+  ),
+  address: Options.choice("address", ["public", "private"]).pipe(
+    Options.withDescription("--provider aws: reach instances on their public (default) or private address."),
+    Options.optional
+  ),
+  user: Options.text("user").pipe(Options.withDescription("--provider aws: the AMI's login user (default ubuntu)."), Options.optional),
+  "power-off-command": Options.text("power-off-command").pipe(
+    Options.withDescription("--provider aws: what the watchdog runs on an abandoned instance (default: systemctl poweroff)."),
+    Options.optional
+  )
+}
+
 const options = {
-  provider: Options.choice("provider", ["local", "ssh"]).pipe(
-    Options.withDescription("Where nodes come from: local (processes on this machine, the default) or ssh (--hosts)."),
+  provider: Options.choice("provider", ["local", "ssh", "aws"]).pipe(
+    Options.withDescription("Where nodes come from: local (processes on this machine, the default), ssh (--hosts) or aws (EC2 instances made for the run)."),
     Options.optional
   ),
   hosts: Options.text("hosts").pipe(
@@ -30,6 +69,7 @@ const options = {
   "trust-on-first-use": Options.boolean("trust-on-first-use").pipe(
     Options.withDescription("--provider ssh: accept and record the key of a host never seen before (a changed key is still refused).")
   ),
+  ...AWS_OPTIONS,
   nodes: Options.integer("nodes").pipe(Options.withDescription("Number of nodes (default 1)."), Options.optional),
   concurrency: Options.integer("concurrency").pipe(
     Options.withDescription("Task slots per node (default: the node's CPU count)."),

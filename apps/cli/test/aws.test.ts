@@ -1,0 +1,127 @@
+import { execFileSync } from "node:child_process"
+import path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startEmulator, TEST_POWER_OFF, type Emulator } from "../../../packages/provider-aws/test/support/emulator.js"
+import { foreignStillThere, leftInMoto, live, makeForeignGroup, makeLeftovers, NOTHING } from "../../../packages/provider-aws/test/support/inspect.js"
+import { isolateAwsEnvironment, motoUnavailable, startMoto, type Moto } from "../../../packages/provider-aws/test/support/moto.js"
+import { motoAmi } from "../../../packages/provider-aws/test/support/pool.js"
+import { netnsUnavailable, sshdUnavailable } from "../../../packages/transport-ssh/test/harness/hosts.js"
+import { repo, skyward } from "./cli.js"
+
+const noMoto = motoUnavailable()
+const noHosts = noMoto ?? sshdUnavailable() ?? netnsUnavailable()
+const python = path.join(repo, ".venv/bin/python")
+const resultLines = (stdout: string) => stdout.split("\n").filter((line) => line.startsWith("result:"))
+
+describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
+  let moto: Moto
+  let ami: string
+  const connection = () => ["--endpoint", moto.endpoint, "--region", "us-east-1"]
+
+  beforeAll(async () => {
+    // fake credentials, no instance metadata: the CLI (which inherits this environment) only ever reaches moto
+    isolateAwsEnvironment()
+    moto = await startMoto()
+    ami = await motoAmi(moto.ec2)
+  })
+  afterAll(async () => {
+    await moto?.stop()
+  })
+
+  it("skyward ls lists leftover Skyward resources by pool; down removes one pool, then --all the rest", async () => {
+    const made: Record<string, string[]> = {}
+    for (const pool of ["sky-left0001", "sky-left0002"]) made[pool] = await makeLeftovers(moto.ec2, pool, ami)
+    // not Skyward's: never listed nor removed
+    const foreign = await makeForeignGroup(moto.ec2, "someone-elses")
+
+    const ls = await skyward(["ls", ...connection()])
+    expect(ls.code, ls.stderr).toBe(0)
+    for (const [pool, ids] of Object.entries(made)) for (const id of ids) expect(ls.stdout).toMatch(new RegExp(`^${pool}\\s+\\S+\\s+${id}\\s`, "m"))
+    expect(ls.stdout).toContain("8 resources in 2 pools")
+    expect(ls.stdout).not.toContain(foreign)
+
+    const usage = await skyward(["down", ...connection()])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toContain("give a pool id (see skyward ls) or --all")
+
+    const one = await skyward(["down", ...connection(), "sky-left0001"])
+    expect(one.code, one.stderr).toBe(0)
+    for (const id of made["sky-left0001"]!) expect(one.stdout).toContain(id)
+    expect(live(await leftInMoto(moto.ec2, "sky-left0001"))).toEqual(NOTHING)
+    expect(live(await leftInMoto(moto.ec2, "sky-left0002")).instances).toHaveLength(2)
+
+    const json = await skyward(["ls", "--json", ...connection()])
+    const listed = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { pool: string; kind: string })
+    expect(listed.map((r) => r.pool)).toEqual(Array(4).fill("sky-left0002"))
+
+    const all = await skyward(["down", "--all", ...connection()])
+    expect(all.code, all.stderr).toBe(0)
+    expect(live(await leftInMoto(moto.ec2))).toEqual(NOTHING)
+    expect(await foreignStillThere(moto.ec2, foreign)).toBe(true)
+    const empty = await skyward(["ls", ...connection()])
+    expect(empty.stdout).toContain("no Skyward resources")
+  })
+
+  it("says what is missing when there are no credentials", async () => {
+    const saved = { ...process.env }
+    try {
+      delete process.env.AWS_ACCESS_KEY_ID
+      delete process.env.AWS_SECRET_ACCESS_KEY
+      const result = await skyward(["ls", ...connection()])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(/no AWS credentials/)
+    } finally {
+      process.env = saved
+    }
+  })
+
+  it("refuses aws flags without --provider aws, ssh flags with it, and bad values, naming the flag", async () => {
+    const script = path.join(repo, "examples/joblib_sleep.py")
+    const cases: Array<[string[], RegExp]> = [
+      [["--region", "us-east-1"], /--region needs --provider aws/],
+      [["--provider", "aws", "--identity", script], /--identity needs --provider ssh/],
+      [["--provider", "aws", "--ssh-cidr", "everyone"], /--ssh-cidr: "everyone" is not an IPv4 CIDR/]
+    ]
+    for (const [flags, message] of cases) {
+      const result = await skyward(["run", "--quiet", ...flags, script])
+      expect(result.code, result.stderr).toBe(2)
+      expect(result.stderr).toMatch(message)
+    }
+  })
+
+  describe.skipIf(noHosts !== undefined)("skyward run --provider aws on emulated instances", () => {
+    let emulator: Emulator
+    beforeAll(async () => {
+      emulator = await startEmulator(moto.ec2)
+    })
+    afterAll(async () => {
+      await emulator?.stop()
+    })
+
+    it("gives grid_search.py loky's result on 2 instances, then nothing of the pool is left in moto", async () => {
+      const pins = execFileSync(python, ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"], { encoding: "utf8" })
+        .trim()
+        .split(" ")
+      const script = path.join(repo, "examples/grid_search.py")
+      const loky = execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+      const ours = await skyward([
+        "run", "--json", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
+        "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn",
+        ...pins.flatMap((pin) => ["--pip", pin]), script
+      ])
+      expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
+      expect(resultLines(ours.stdout)).toEqual(resultLines(loky))
+      const events = ours.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { _tag: string; node?: number; address?: string })
+      expect(new Set(events.filter((e) => e._tag === "TaskDone").map((e) => e.node))).toEqual(new Set([0, 1]))
+      const addresses = events.filter((e) => e._tag === "NodeProvisioned").map((e) => e.address!)
+      expect(addresses).toHaveLength(2)
+      for (const address of addresses) expect(address.startsWith(emulator.subnetCidr.replace("0/24", ""))).toBe(true)
+      // after exit: nothing of the pool in moto, and the emulator retired its hosts
+      expect(live(await leftInMoto(moto.ec2))).toEqual(NOTHING)
+      await emulator.settle()
+      expect(emulator.problems).toEqual([])
+      expect([...emulator.instances.keys()]).toEqual([])
+      expect(emulator.retired.size).toBe(2)
+    })
+  })
+})

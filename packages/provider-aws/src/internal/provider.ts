@@ -1,0 +1,198 @@
+import { ConfigError, Provider, ProviderError, type Cluster, type NodeInfo, type ProviderDefinition, type ProviderShape } from "@skyward/core"
+import { SshTransportLayer, type SshTarget } from "@skyward/transport-ssh"
+import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
+import { describeInstanceType, resolveAmi, type InstanceTypeFacts } from "./ami.js"
+import { acquireClients, defaultClients, type AwsClients, type ClientFactory } from "./credentials.js"
+import { InstancesFailed, type AwsCallError, type AwsSetupError, type InstanceFailure } from "./errors.js"
+import { generateEd25519 } from "./host-keys.js"
+import { instanceSweeper, launchInstance, type Launched } from "./instances.js"
+import { poolKeyPair } from "./key-pair.js"
+import { checkOptions, resolveOptions, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
+import { defaultSshCidr, poolSecurityGroup, resolveNetwork, type Network } from "./security-group.js"
+import { poolTags } from "./tags.js"
+import { buildUserData } from "./user-data.js"
+import { bannerProbe, waitReady, type SshProbe } from "./wait.js"
+
+/** Seams for tests: how SDK clients are made, and how SSH reachability is checked. */
+export interface AwsProviderDeps {
+  readonly clients?: ClientFactory
+  readonly probe?: SshProbe
+}
+
+/** What `prepare` learnt, for `provision`. */
+interface Prepared {
+  readonly clients: AwsClients
+  readonly facts: InstanceTypeFacts
+  readonly ami: string
+  readonly network: Network
+  readonly sshCidr: string | undefined
+}
+
+const providerError = (message: string, cause?: unknown) =>
+  new ProviderError({ provider: "aws", message, ...(cause === undefined ? {} : { cause }) })
+
+const toPoolError = (e: AwsSetupError | AwsCallError | InstancesFailed | ConfigError): ConfigError | ProviderError =>
+  e._tag === "ConfigError" ? e : e._tag === "AwsSetupError" ? new ConfigError({ field: e.field, message: e.message }) : providerError(e.message, e)
+
+/** The message of a partial failure: which instances did not come up and why. */
+export const describeFailures = (failures: ReadonlyArray<InstanceFailure>, total: number): string =>
+  `${failures.length} of ${total} instance${total === 1 ? "" : "s"} did not come up, so the whole pool was torn down:\n` +
+  failures.map((f) => `  node ${f.index}${f.instanceId ? ` (${f.instanceId})` : ""}: ${f.reason}`).join("\n")
+
+const provisionIn = (
+  prepared: Prepared,
+  options: AwsProviderOptions,
+  resolved: ResolvedAwsOptions,
+  probe: SshProbe,
+  poolId: string,
+  nodes: number,
+  concurrency: number | undefined
+): Effect.Effect<Cluster, AwsCallError | InstancesFailed, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { ec2 } = prepared.clients
+    const tags = poolTags(poolId, options.tags)
+    const keyPair = yield* poolKeyPair(ec2, poolId, tags)
+    const groups =
+      options.securityGroupIds !== undefined && options.securityGroupIds.length > 0
+        ? options.securityGroupIds
+        : [yield* poolSecurityGroup(ec2, poolId, prepared.network.vpcId, prepared.sshCidr!, tags)]
+    yield* instanceSweeper(ec2, poolId, resolved.pollIntervalMs, 5 * 60_000)
+
+    const hostKeys = Array.from({ length: nodes }, (_, index) => generateEd25519(`skyward-${poolId}-${index}`))
+    const launches = yield* Effect.forEach(
+      hostKeys,
+      (hostKey, index) =>
+        launchInstance(ec2, {
+          poolId,
+          index,
+          ami: prepared.ami,
+          instanceType: resolved.instanceType,
+          keyName: keyPair.name,
+          securityGroupIds: groups,
+          subnetId: prepared.network.subnetId,
+          address: resolved.address,
+          allocation: resolved.allocation,
+          tags: poolTags(poolId, options.tags, `skyward-${poolId}-${index}`),
+          userData: buildUserData({
+            hostKey,
+            authorizedKey: keyPair.key.publicKey,
+            ttlMinutes: resolved.ttl,
+            powerOffCommand: resolved.powerOffCommand
+          })
+        }).pipe(Effect.either),
+      { concurrency: 8 }
+    )
+    const launchFailures: InstanceFailure[] = []
+    const launched: Launched[] = []
+    launches.forEach((result, index) =>
+      result._tag === "Right" ? launched.push(result.right) : launchFailures.push({ index, reason: result.left.message })
+    )
+    if (launchFailures.length > 0)
+      return yield* new InstancesFailed({ failures: launchFailures, total: nodes, message: describeFailures(launchFailures, nodes) })
+
+    const { ready, failures } = yield* waitReady(ec2, launched, {
+      address: resolved.address,
+      timeoutMs: resolved.bootTimeoutMs,
+      pollMs: resolved.pollIntervalMs,
+      probe
+    })
+    if (failures.length > 0) return yield* new InstancesFailed({ failures, total: nodes, message: describeFailures(failures, nodes) })
+
+    const nodeInfos: NodeInfo[] = ready.map((instance, index) => {
+      const launch = launched[index]!
+      const ssh: SshTarget = { host: instance.host, port: 22, user: resolved.user, key: { data: keyPair.key.privateKey }, hostKey: hostKeys[index]!.publicKeyLine }
+      return {
+        index,
+        address: instance.host,
+        slots: concurrency ?? prepared.facts.vcpus,
+        data: {
+          ssh,
+          port: 22,
+          user: resolved.user,
+          instanceId: instance.instanceId,
+          instanceType: resolved.instanceType,
+          lifecycle: launch.lifecycle,
+          ...(launch.fallbackReason === undefined ? {} : { spotFallback: launch.fallbackReason }),
+          region: prepared.clients.region,
+          privateIp: instance.privateIp,
+          publicIp: instance.publicIp,
+          availabilityZone: instance.availabilityZone,
+          hostKey: hostKeys[index]!.publicKeyLine
+        }
+      }
+    })
+    return { id: poolId, provider: "aws", nodes: nodeInfos }
+  })
+
+/** The provider service; `prepare` must run before `provision` (the pool does so). */
+export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDeps = {}): ProviderShape => {
+  const resolved = resolveOptions(options)
+  const probe = deps.probe ?? bannerProbe
+  let prepared: Prepared | undefined
+  return {
+    name: "aws",
+    prepare: () =>
+      Effect.gen(function* () {
+        const invalid = checkOptions(options)
+        if (invalid) return yield* new ConfigError({ field: `provider.${invalid[0]}`, message: `provider.${invalid[0]}: ${invalid[1]}` })
+        const clients = yield* acquireClients(options, deps.clients ?? defaultClients)
+        const facts = yield* describeInstanceType(clients.ec2, resolved.instanceType)
+        const ami = yield* resolveAmi(clients, options.ami, resolved.amiParameter, facts)
+        const network = yield* resolveNetwork(clients.ec2, options.subnetId)
+        const ownGroup = options.securityGroupIds === undefined || options.securityGroupIds.length === 0
+        const sshCidr = ownGroup ? (options.sshCidr ?? (yield* defaultSshCidr(resolved.address, network))) : undefined
+        prepared = { clients, facts, ami, network, sshCidr }
+      }).pipe(Effect.mapError(toPoolError)),
+    provision: ({ spec }) =>
+      Effect.gen(function* () {
+        if (prepared === undefined) return yield* providerError("provision before prepare: the pool must call prepare first")
+        // everything is created in a child scope: on failure or interruption it is torn down
+        // here, before the error is reported
+        const parent = yield* Effect.scope
+        const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+        return yield* provisionIn(prepared, options, resolved, probe, spec.id, spec.nodes, spec.concurrency).pipe(
+          Scope.extend(scope),
+          Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))),
+          Effect.mapError(toPoolError)
+        )
+      }).pipe(Effect.mapError((e) => (e._tag === "ConfigError" ? providerError(e.message) : e)))
+  }
+}
+
+/** The provider and its SSH transport as one layer (internal: with test seams). */
+export const awsLayer = (options: AwsProviderOptions, deps: AwsProviderDeps = {}) =>
+  Layer.merge(
+    Layer.effect(Provider, Effect.sync(() => makeAwsProvider(options, deps))),
+    SshTransportLayer({
+      connectTimeout: options.connectTimeout ?? 60,
+      ...(options.keepaliveInterval === undefined ? {} : { keepaliveInterval: options.keepaliveInterval }),
+      ...(options.keepaliveCountMax === undefined ? {} : { keepaliveCountMax: options.keepaliveCountMax }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      ...(options.install === undefined ? {} : { install: options.install }),
+      ...(options.remoteRoot === undefined ? {} : { remoteRoot: options.remoteRoot }),
+      // host keys are pinned per node (node.data.ssh.hostKey): no known_hosts file is consulted
+      knownHostsFiles: []
+    })
+  )
+
+/**
+ * EC2 as a Skyward provider: per pool an ephemeral key pair, a security group open on port 22
+ * to `sshCidr` only, and `nodes` instances (spot when available by default), all tagged
+ * `skyward:pool=<id>` and `skyward:managed=true` and deleted, in reverse order, when the pool
+ * closes, fails or is interrupted. Each instance's SSH host key is made on this machine and
+ * installed through user-data, so the SSH transport verifies it strictly. A user-data watchdog
+ * powers off (and so terminates) an instance left without an SSH connection for `ttl` minutes.
+ *
+ * Credentials and region come from the AWS SDK's standard chain (environment, profile, SSO,
+ * roles); a missing one is a `ConfigError` before anything is created.
+ *
+ * ```ts
+ * import { ComputePool } from "@skyward/core"
+ * import { aws } from "@skyward/provider-aws"
+ * await ComputePool.use(
+ *   { provider: aws({ region: "eu-west-1", instanceType: "c7i.xlarge" }), nodes: 4 },
+ *   (pool) => pool.map("mymod:work", inputs)
+ * )
+ * ```
+ */
+export const aws = (options: AwsProviderOptions = {}): ProviderDefinition => ({ name: "aws", layer: awsLayer(options) })

@@ -1,0 +1,189 @@
+import fs from "node:fs"
+import net from "node:net"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import { ComputePool, type PoolEvent } from "@skyward/core"
+import { Effect, Exit } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { aws, generateEd25519, type AwsProviderOptions } from "../src/index.js"
+import { netnsUnavailable, sshdUnavailable } from "../../transport-ssh/test/harness/hosts.js"
+import { startEmulator, TEST_POWER_OFF, type Emulator } from "./support/emulator.js"
+import { leftInMoto, live, NOTHING } from "./support/inspect.js"
+import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
+import { motoAmi, poolId, provisioned } from "./support/pool.js"
+
+const funcs = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "skyaws_funcs.py")
+const unavailable = motoUnavailable() ?? sshdUnavailable() ?? netnsUnavailable()
+if (unavailable) console.warn(`skipping the EC2 emulator tests: ${unavailable}`)
+
+interface Where {
+  readonly x: number
+  readonly square: number
+  readonly node: number
+  readonly count: number
+  readonly address: string | null
+  readonly home: string
+  readonly marker: string | null
+}
+
+const sshAnswers = (host: string) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host, port: 22, timeout: 1000 })
+    socket.once("connect", () => (socket.destroy(), resolve(true)))
+    socket.once("error", () => resolve(false))
+    socket.once("timeout", () => (socket.destroy(), resolve(false)))
+  })
+
+describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's instances backed by namespace SSH hosts", () => {
+  let moto: Moto
+  let emulator: Emulator
+  let ami: string
+  const options = (extra: Partial<AwsProviderOptions> = {}): AwsProviderOptions => ({
+    endpoint: moto.endpoint,
+    region: "us-east-1",
+    ami,
+    subnetId: emulator.subnetId,
+    address: "private",
+    user: emulator.login,
+    powerOffCommand: TEST_POWER_OFF,
+    pollInterval: 0.2,
+    bootTimeout: 60,
+    connectTimeout: 20,
+    ...extra
+  })
+
+  beforeAll(async () => {
+    moto = await startMoto()
+    ami = await motoAmi(moto.ec2)
+    emulator = await startEmulator(moto.ec2)
+  })
+  afterEach(async () => {
+    await emulator.settle()
+    expect(emulator.problems).toEqual([])
+    expect([...emulator.instances.keys()]).toEqual([])
+  })
+  afterAll(async () => {
+    await emulator?.stop()
+    await moto?.stop()
+  })
+
+  it("maps a function on both nodes through the real provider, then moto shows nothing left", async () => {
+    const events: PoolEvent[] = []
+    const inputs = Array.from({ length: 24 }, (_, i) => i)
+    let poolIdSeen = ""
+    let during: Awaited<ReturnType<typeof leftInMoto>> | undefined
+    const results = await ComputePool.use(
+      { provider: aws(options()), nodes: 2, worker: { concurrency: 2 }, image: { files: { "skyaws_funcs.py": funcs } } },
+      async (pool) => {
+        poolIdSeen = pool.cluster.id
+        during = await leftInMoto(moto.ec2, pool.cluster.id)
+        return pool.map<Where>("skyaws_funcs:where", inputs)
+      },
+      (event) => void events.push(event)
+    )
+    expect(results.map((r) => r.square)).toEqual(inputs.map((x) => x * x))
+    expect(new Set(results.map((r) => r.node))).toEqual(new Set([0, 1]))
+    // each node ran on the namespace host of its own instance, reached at the instance's private IP
+    const provisionedAt = events.flatMap((e) => (e._tag === "NodeProvisioned" ? [[e.node, e.address] as const] : []))
+    const addressOf = new Map(provisionedAt)
+    const instances = during!.all.filter((i) => i.State?.Name !== "terminated")
+    expect(instances).toHaveLength(2)
+    for (const r of results) {
+      expect(r.count).toBe(2)
+      expect(r.address).toBe(addressOf.get(r.node))
+      const instance = instances.find((i) => i.PrivateIpAddress === r.address)!
+      expect(r.marker).toBe(instance.InstanceId)
+    }
+    // one login, two machines: the same home path, each instance's own folder behind it
+    expect(new Set(results.map((r) => r.home)).size).toBe(1)
+    expect(new Set(results.map((r) => r.marker)).size).toBe(2)
+    for (const address of addressOf.values()) expect(address.startsWith(emulator.subnetCidr.replace("0/24", ""))).toBe(true)
+    expect(during!.keys).toHaveLength(1)
+    expect(during!.groups).toHaveLength(1)
+    // after the pool: nothing in moto, and the emulator retired both hosts
+    expect(live(await leftInMoto(moto.ec2, poolIdSeen))).toEqual(NOTHING)
+    await emulator.settle()
+    for (const instance of instances) expect(emulator.retired.has(instance.InstanceId!)).toBe(true)
+  })
+
+  it("refuses an instance whose host key is not the one its user-data installs", async () => {
+    const impostor = generateEd25519("impostor").privateKey
+    const fake = await startEmulator(moto.ec2, { impostorKey: () => impostor })
+    let id = ""
+    try {
+      const error = await ComputePool.use(
+        { provider: aws(options({ subnetId: fake.subnetId, user: fake.login, retries: 0 })), nodes: 1, image: { files: { "skyaws_funcs.py": funcs } } },
+        async () => "opened",
+        (event) => {
+          if (event._tag === "NodeProvisioned") id = [...fake.instances.values()][0]?.instanceId ?? ""
+        }
+      ).catch((e: Error) => e)
+      expect(error).toBeInstanceOf(Error)
+      expect((error as Error).message).toMatch(/host key verification failed/)
+      expect((error as Error).message).toMatch(/not the pinned host key/)
+      await fake.settle()
+      expect([...fake.instances.keys()]).toEqual([])
+      expect(fake.retired.has(id)).toBe(true)
+    } finally {
+      await fake.stop()
+    }
+  })
+
+  it("tears down the pool when an instance never answers SSH, naming it", async () => {
+    const id = poolId()
+    const skipped: string[] = []
+    const lonely = await startEmulator(moto.ec2, {
+      skip: (instance) => {
+        const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]))
+        if (tags["skyward:node"] !== "1") return false
+        skipped.push(instance.InstanceId!)
+        return true
+      }
+    })
+    try {
+      const exit = await Effect.runPromiseExit(
+        provisioned(options({ subnetId: lonely.subnetId, user: lonely.login, bootTimeout: 6 }), {}, 2, () => Effect.void, id)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      const message = String((exit as Exit.Failure<unknown, { message: string }>).cause.toString())
+      expect(skipped).toHaveLength(1)
+      expect(message).toContain(`1 of 2 instances did not come up`)
+      expect(message).toContain(`node 1 (${skipped[0]}): SSH on`)
+      expect(live(await leftInMoto(moto.ec2, id))).toEqual(NOTHING)
+      await lonely.settle()
+      expect(lonely.problems).toEqual([])
+      expect([...lonely.instances.keys()]).toEqual([])
+    } finally {
+      await lonely.stop()
+    }
+  })
+
+  it("the user-data watchdog stops an instance left without an SSH connection for ttl minutes", async () => {
+    const id = poolId()
+    const seen = await Effect.runPromise(
+      provisioned(options({ ttl: 0.1 }), {}, 1, (cluster) =>
+        Effect.promise(async () => {
+          const address = cluster.nodes[0]!.address
+          const emulated = [...emulator.instances.values()].find((i) => i.address === address)!
+          const upAtFirst = await sshAnswers(address)
+          const sshd = Number(fs.readFileSync(emulated.sshdPidFile, "utf8").trim())
+          const alive = () => {
+            try {
+              process.kill(sshd, 0)
+              return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${sshd}/status`, "utf8"))
+            } catch {
+              return false
+            }
+          }
+          // ttl 6 s, checked every second: sshd is stopped well within 15 s of the last connection
+          const until = Date.now() + 15_000
+          while (Date.now() < until && alive()) await new Promise((r) => setTimeout(r, 250))
+          return { upAtFirst, stopped: !alive() && !(await sshAnswers(address)), watchdog: emulated.watchdog }
+        }),
+        id
+      )
+    )
+    expect(seen).toEqual({ upAtFirst: true, stopped: true, watchdog: true })
+    expect(live(await leftInMoto(moto.ec2, id))).toEqual(NOTHING)
+  })
+})

@@ -1,0 +1,273 @@
+import { execFileSync } from "node:child_process"
+import fs from "node:fs"
+import os from "node:os"
+import path from "node:path"
+import { DescribeInstanceAttributeCommand, DescribeSecurityGroupsCommand, type EC2Client } from "@aws-sdk/client-ec2"
+import { PutParameterCommand } from "@aws-sdk/client-ssm"
+import { Cause, Effect, Exit, Fiber } from "effect"
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { defaultClients, type ClientFactory } from "../src/internal/credentials.js"
+import { parseCloudConfig } from "./support/emulator.js"
+import { leftInMoto, live, NOTHING } from "./support/inspect.js"
+import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
+import { answering, motoAmi, poolId, provisioned } from "./support/pool.js"
+
+const noMoto = motoUnavailable()
+
+/** A client factory whose EC2 client fails RunInstances calls that ask for spot, `times` times. */
+const spotUnavailable = (times: number, code = "InsufficientInstanceCapacity") => {
+  const seen = { spot: 0, onDemand: 0 }
+  const factory: ClientFactory = (connection) => {
+    const clients = defaultClients(connection)
+    clients.ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { InstanceMarketOptions?: unknown }
+        if (context.commandName === "RunInstancesCommand") {
+          if (input.InstanceMarketOptions !== undefined) {
+            seen.spot++
+            if (seen.spot <= times)
+              throw Object.assign(new Error("There is no Spot capacity available that matches your request."), { name: code, $fault: "server" })
+          } else seen.onDemand++
+        }
+        return next(args)
+      },
+      { step: "initialize", name: "skywardTestSpotFailure" }
+    )
+    return clients
+  }
+  return { factory, seen }
+}
+
+describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
+  let moto: Moto
+  let ami: string
+  let ec2: EC2Client
+  const base = () => ({ endpoint: moto.endpoint, region: "us-east-1", ami, sshCidr: "198.51.100.7/32", pollInterval: 0.05, bootTimeout: 5 })
+
+  beforeAll(async () => {
+    moto = await startMoto()
+    ec2 = moto.ec2
+    ami = await motoAmi(ec2)
+  })
+  afterAll(async () => {
+    await moto?.stop()
+  })
+  beforeEach(async () => {
+    expect(live(await leftInMoto(ec2))).toEqual(NOTHING)
+  })
+
+  it("creates a key pair, a security group and the instances, tagged, and deletes them all when the pool closes", async () => {
+    const id = poolId()
+    const seen = await Effect.runPromise(
+      provisioned({ ...base(), allocation: "on-demand", ttl: 7 }, { probe: answering }, 2, (cluster) =>
+        Effect.promise(async () => {
+          const left = await leftInMoto(ec2, id)
+          const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: left.groups }))).SecurityGroups ?? []
+          const userData = await Promise.all(
+            left.instances.map(async (instanceId) => {
+              const a = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: "userData" }))
+              return Buffer.from(a.UserData!.Value!, "base64").toString()
+            })
+          )
+          const shutdown = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: left.instances[0]!, Attribute: "instanceInitiatedShutdownBehavior" }))
+          return { cluster, left, groups, userData, shutdown: shutdown.InstanceInitiatedShutdownBehavior?.Value }
+        }),
+        id
+      )
+    )
+    const { cluster, left, groups, userData } = seen
+    expect(cluster.id).toBe(id)
+    expect(cluster.nodes.map((n) => n.index)).toEqual([0, 1])
+    expect(left.instances).toHaveLength(2)
+    expect(left.keys).toEqual([`skyward-${id}`])
+    expect(left.groups).toHaveLength(1)
+    for (const instance of left.all) {
+      const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]))
+      expect(tags).toMatchObject({ "skyward:pool": id, "skyward:managed": "true" })
+      expect(instance.KeyName).toBe(`skyward-${id}`)
+      // public addressing launches through a network interface (with a public IP): the group is on it
+      expect(instance.NetworkInterfaces?.[0]?.Groups?.map((g) => g.GroupId)).toEqual(left.groups)
+      expect(instance.PublicIpAddress).toBeDefined()
+      expect(instance.InstanceLifecycle).toBeUndefined()
+    }
+    expect(seen.shutdown).toBe("terminate")
+    // exactly the given CIDR, on port 22, nothing else inbound
+    expect(groups[0]!.IpPermissions).toEqual([
+      expect.objectContaining({ IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [expect.objectContaining({ CidrIp: "198.51.100.7/32" })] })
+    ])
+    expect(groups[0]!.IpPermissions![0]!.Ipv6Ranges ?? []).toEqual([])
+    expect(groups[0]!.IpPermissions![0]!.UserIdGroupPairs ?? []).toEqual([])
+    // each node's pinned host key is the one its user-data installs; the login key is authorized
+    const byInstance = new Map(left.instances.map((instanceId, i) => [instanceId, parseCloudConfig(userData[i]!)]))
+    const hostKeys = new Set<string>()
+    for (const node of cluster.nodes) {
+      const data = node.data as { instanceId: string; hostKey: string; ssh: { hostKey: string; user: string; key: { data: string } } }
+      const config = byInstance.get(data.instanceId)!
+      expect(data.ssh.hostKey).toBe(data.hostKey)
+      expect(config.ssh_keys!.ed25519_public!.startsWith(data.hostKey)).toBe(true)
+      hostKeys.add(data.hostKey)
+      const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sky-key-")), "k")
+      fs.writeFileSync(keyFile, config.ssh_keys!.ed25519_private!, { mode: 0o600 })
+      expect(execFileSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" }).startsWith(data.hostKey)).toBe(true)
+      fs.writeFileSync(keyFile, data.ssh.key.data, { mode: 0o600 })
+      const login = execFileSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" }).trim().split(" ").slice(0, 2).join(" ")
+      expect(config.ssh_authorized_keys!.map((k) => k.split(" ").slice(0, 2).join(" "))).toEqual([login])
+      expect(data.ssh.user).toBe("ubuntu")
+      // the watchdog: ttl 7 minutes, the default power-off command
+      const watchdog = config.write_files!.find((f) => f.path === "/usr/local/sbin/skyward-watchdog")!.content
+      expect(watchdog).toContain("ttl=420")
+      expect(watchdog).toContain("systemctl poweroff")
+      fs.rmSync(path.dirname(keyFile), { recursive: true })
+    }
+    expect(hostKeys.size).toBe(2)
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
+  it("finds the AMI through the SSM parameter for the instance type's architecture", async () => {
+    const armAmi = await motoAmi(ec2, "arm64")
+    // moto refuses the reserved /aws/service/ names; the parameter path is an option
+    await moto.ssm.send(new PutParameterCommand({ Name: "/skyward-test/ubuntu/arm64/ami-id", Value: armAmi, Type: "String", Overwrite: true }))
+    await moto.ssm.send(new PutParameterCommand({ Name: "/skyward-test/ubuntu/amd64/ami-id", Value: ami, Type: "String", Overwrite: true }))
+    const { ami: _ignored, ...noAmi } = base()
+    const options = { ...noAmi, amiParameter: "/skyward-test/ubuntu/{arch}/ami-id", allocation: "on-demand" as const }
+    const imageOf = (instanceType: string) =>
+      Effect.runPromise(
+        provisioned({ ...options, instanceType }, { probe: answering }, 1, (cluster) =>
+          Effect.promise(async () => {
+            const instanceId = (cluster.nodes[0]!.data as { instanceId: string }).instanceId
+            const found = (await leftInMoto(ec2)).all.find((i) => i.InstanceId === instanceId)!
+            return found.ImageId
+          })
+        )
+      )
+    expect(await imageOf("m7g.large")).toBe(armAmi)
+    expect(await imageOf("c6i.large")).toBe(ami)
+    const missing = await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: "/skyward-test/none/{arch}" }, { probe: answering }, 1, () => Effect.void))
+    expect(Exit.isFailure(missing) && Cause.pretty(missing.cause)).toContain("/skyward-test/none/amd64")
+  })
+
+  it("spot-if-available falls back to on-demand when spot has no capacity; spot alone fails cleanly", async () => {
+    const flaky = spotUnavailable(1)
+    const lifecycles = await Effect.runPromise(
+      provisioned({ ...base(), allocation: "spot-if-available" }, { probe: answering, clients: flaky.factory }, 2, (cluster) =>
+        Effect.promise(async () => {
+          const all = (await leftInMoto(ec2)).all
+          return cluster.nodes.map((node) => {
+            const data = node.data as { instanceId: string; lifecycle: string; spotFallback?: string }
+            const instance = all.find((i) => i.InstanceId === data.instanceId)!
+            return { ours: data.lifecycle, moto: instance.InstanceLifecycle ?? "on-demand", fellBack: data.spotFallback !== undefined }
+          })
+        })
+      )
+    )
+    // one spot request failed (and fell back), the other got spot
+    expect(lifecycles.map((l) => l.ours).sort()).toEqual(["on-demand", "spot"])
+    for (const l of lifecycles) expect(l.moto).toBe(l.ours)
+    expect(lifecycles.filter((l) => l.fellBack)).toHaveLength(1)
+    expect(flaky.seen).toEqual({ spot: 2, onDemand: 1 })
+
+    const none = spotUnavailable(99, "SpotMaxPriceTooLow")
+    const id = poolId()
+    const exit = await Effect.runPromiseExit(provisioned({ ...base(), allocation: "spot" }, { probe: answering, clients: none.factory }, 2, () => Effect.void, id))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const message = Cause.pretty((exit as Exit.Failure<unknown, unknown>).cause)
+    expect(message).toContain("SpotMaxPriceTooLow")
+    expect(none.seen.onDemand).toBe(0)
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
+  it("tears everything down when some instances never answer, then says which and why", async () => {
+    const id = poolId()
+    let unreachable = ""
+    const probe = (host: string) => {
+      unreachable ||= host
+      return host === unreachable ? Effect.fail("ECONNREFUSED") : Effect.void
+    }
+    let leftAtFailure: unknown
+    const exit = await Effect.runPromiseExit(
+      provisioned({ ...base(), bootTimeout: 1 }, { probe }, 3, () => Effect.void, id).pipe(
+        Effect.tapErrorCause(() => Effect.promise(async () => (leftAtFailure = live(await leftInMoto(ec2, id)))))
+      )
+    )
+    expect(Exit.isFailure(exit)).toBe(true)
+    const failure = Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)
+    const error = failure._tag === "Some" ? (failure.value as { _tag: string; message: string }) : undefined
+    expect(error?._tag).toBe("ProviderError")
+    expect(error?.message).toMatch(/1 of 3 instances did not come up/)
+    expect(error?.message).toMatch(new RegExp(`node \\d \\(i-[0-9a-f]+\\): SSH on ${unreachable.replaceAll(".", "\\.")}:22 did not answer within 1s \\(last: ECONNREFUSED\\)`))
+    // torn down before the error was reported
+    expect(leftAtFailure).toEqual(NOTHING)
+  })
+
+  it("leaves no instance, security group or key pair when interrupted during provisioning", async () => {
+    const id = poolId()
+    const fiber = Effect.runFork(provisioned({ ...base(), bootTimeout: 600 }, { probe: () => Effect.fail("ECONNREFUSED") }, 2, () => Effect.void, id))
+    const until = Date.now() + 20_000
+    while ((await leftInMoto(ec2, id)).instances.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    expect((await leftInMoto(ec2, id)).instances).toHaveLength(2)
+    const exit = await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(Exit.isInterrupted(exit)).toBe(true)
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
+  it("leaves nothing when interrupted while the instances are being launched", async () => {
+    const id = poolId()
+    const fiber = Effect.runFork(provisioned({ ...base(), bootTimeout: 600 }, { probe: () => Effect.fail("ECONNREFUSED") }, 3, () => Effect.void, id))
+    // as soon as the key pair exists: the group and instances are on their way
+    const until = Date.now() + 20_000
+    while ((await leftInMoto(ec2, id)).keys.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
+  it("refuses missing credentials or region before creating anything", async () => {
+    const saved = { ...process.env }
+    const before = live(await leftInMoto(ec2))
+    try {
+      delete process.env.AWS_ACCESS_KEY_ID
+      delete process.env.AWS_SECRET_ACCESS_KEY
+      const noCredentials = await Effect.runPromiseExit(provisioned({ ...base() }, { probe: answering }, 1, () => Effect.void))
+      const e1 = Cause.failureOption((noCredentials as Exit.Failure<unknown, unknown>).cause)
+      expect(e1._tag === "Some" && e1.value).toMatchObject({ _tag: "ConfigError", field: "provider.credentials" })
+      expect((e1 as { value: { message: string } }).value.message).toMatch(/no AWS credentials.*AWS_ACCESS_KEY_ID/)
+      Object.assign(process.env, { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" })
+      delete process.env.AWS_REGION
+      const { region: _r, ...noRegion } = base()
+      const exit = await Effect.runPromiseExit(provisioned(noRegion, { probe: answering }, 1, () => Effect.void))
+      const e2 = Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)
+      expect(e2._tag === "Some" && e2.value).toMatchObject({ _tag: "ConfigError", field: "provider.region" })
+    } finally {
+      process.env = saved
+    }
+    expect(live(await leftInMoto(ec2))).toEqual(before)
+  })
+
+  it("rejects bad options as ConfigErrors naming the field", async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ sshCidr: "everyone" }, "provider.sshCidr"],
+      [{ allocation: "cheap" }, "provider.allocation"],
+      [{ instanceType: "z99.huge" }, "provider.instanceType"],
+      [{ ami: "ami-00000000" }, "provider.ami"],
+      [{ subnetId: "subnet-00000000" }, "provider.subnetId"]
+    ]
+    for (const [extra, field] of cases) {
+      const exit = await Effect.runPromiseExit(provisioned({ ...base(), ...extra }, { probe: answering }, 1, () => Effect.void))
+      const e = Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)
+      expect(e._tag === "Some" && e.value, JSON.stringify(extra)).toMatchObject({ _tag: "ConfigError", field })
+    }
+  })
+
+  it("with private addressing and no sshCidr, opens port 22 to the VPC's CIDR only", async () => {
+    const { sshCidr: _c, ...rest } = base()
+    const cidrs = await Effect.runPromise(
+      provisioned({ ...rest, address: "private" }, { probe: answering }, 1, () =>
+        Effect.promise(async () => {
+          const groups = (await leftInMoto(ec2)).groups
+          const described = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groups }))).SecurityGroups ?? []
+          return described.flatMap((g) => (g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}-${p.ToPort} ${r.CidrIp}`)))
+        })
+      )
+    )
+    expect(cidrs).toEqual(["22-22 172.31.0.0/16"])
+  })
+})

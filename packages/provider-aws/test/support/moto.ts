@@ -1,0 +1,111 @@
+/**
+ * moto's EC2/SSM server on a free loopback port, started by a test file and stopped after it
+ * (also when the process exits on failure). Everything the SDK sends goes there.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import fs from "node:fs"
+import net from "node:net"
+import os from "node:os"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import { EC2Client } from "@aws-sdk/client-ec2"
+import { SSMClient } from "@aws-sdk/client-ssm"
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
+/** moto_server of the project's virtual environment (made by the README's test command). */
+export const MOTO_SERVER = path.join(repo, ".venv/bin/moto_server")
+
+/** Why moto cannot run here, or undefined. */
+export const motoUnavailable = (): string | undefined =>
+  fs.existsSync(MOTO_SERVER) ? undefined : `${MOTO_SERVER} is missing (run the README's test command, which creates .venv from requirements.txt)`
+
+/** Fake credentials, a region, no instance metadata and no ~/.aws files: the SDK cannot reach AWS. */
+export const isolateAwsEnvironment = () => {
+  const empty = path.join(os.tmpdir(), "skyward-no-aws-config")
+  for (const name of ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_DEFAULT_REGION"])
+    delete process.env[name]
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: "testing",
+    AWS_SECRET_ACCESS_KEY: "testing",
+    AWS_REGION: "us-east-1",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_CONFIG_FILE: path.join(empty, "config"),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(empty, "credentials"),
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true"
+  })
+}
+
+/** A running moto server. */
+export interface Moto {
+  readonly endpoint: string
+  readonly ec2: EC2Client
+  readonly ssm: SSMClient
+  /** Forgets every resource (moto's reset API). */
+  readonly reset: () => Promise<void>
+  readonly stop: () => Promise<void>
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+const live = new Set<ChildProcess>()
+let hooked = false
+
+/** Starts moto_server on 127.0.0.1 and points the SDK's default endpoint (`AWS_ENDPOINT_URL`) at it. */
+export const startMoto = async (): Promise<Moto> => {
+  if (!hooked) {
+    hooked = true
+    process.on("exit", () => {
+      for (const child of live) child.kill("SIGKILL")
+    })
+  }
+  const port = await freePort()
+  const endpoint = `http://127.0.0.1:${port}`
+  const child = spawn(MOTO_SERVER, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] })
+  live.add(child)
+  let log = ""
+  child.stderr!.on("data", (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4000)
+  })
+  const until = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}: ${log}`)
+    const ok = await fetch(`${endpoint}/moto-api/`).then((r) => r.ok, () => false)
+    if (ok) break
+    if (Date.now() > until) {
+      child.kill("SIGKILL")
+      throw new Error(`moto_server did not start on ${endpoint}: ${log}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  process.env.AWS_ENDPOINT_URL = endpoint
+  const config = { region: "us-east-1", endpoint }
+  const ec2 = new EC2Client(config)
+  const ssm = new SSMClient(config)
+  return {
+    endpoint,
+    ec2,
+    ssm,
+    reset: async () => {
+      await fetch(`${endpoint}/moto-api/reset`, { method: "POST" })
+    },
+    stop: async () => {
+      ec2.destroy()
+      ssm.destroy()
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r))
+        child.kill("SIGTERM")
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
+        if (child.exitCode === null) child.kill("SIGKILL")
+      }
+      live.delete(child)
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2"
+import { emptyImage, Provider, type Cluster } from "@skyward/core"
+import { Context, Effect, Layer } from "effect"
+import { awsLayer, type AwsProviderDeps } from "../../src/internal/provider.js"
+import type { AwsProviderOptions } from "../../src/internal/options.js"
+
+/** An x86_64 AMI that moto knows. */
+export const motoAmi = async (ec2: EC2Client, architecture = "x86_64"): Promise<string> => {
+  const images = (await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: "architecture", Values: [architecture] }] }))).Images ?? []
+  return images[0]!.ImageId!
+}
+
+let counter = 0
+/** A fresh pool id, as core makes them. */
+export const poolId = () => `sky-t${process.pid.toString(16)}${(counter++).toString(16).padStart(2, "0")}`
+
+/**
+ * Runs the provider alone (no transport): prepare, provision `nodes`, then `body` with the
+ * cluster; the scope closes after, releasing everything.
+ */
+export const provisioned = <A, E>(
+  options: AwsProviderOptions,
+  deps: AwsProviderDeps,
+  nodes: number,
+  body: (cluster: Cluster) => Effect.Effect<A, E>,
+  id = poolId()
+) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const context = yield* Layer.build(awsLayer(options, deps))
+      const provider = Context.get(context, Provider)
+      const spec = { id, provider: "aws", nodes, concurrency: undefined, executor: "process" as const }
+      yield* provider.prepare({ spec, image: emptyImage })
+      const cluster = yield* provider.provision({ spec, image: emptyImage })
+      return yield* body(cluster)
+    })
+  )
+
+/** A probe that says SSH answers at once (for moto-only tests: nothing is ever connected to). */
+export const answering: NonNullable<AwsProviderDeps["probe"]> = () => Effect.void
