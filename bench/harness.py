@@ -300,7 +300,13 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
                 if key == "warm" and vals else ""
             lines.append(f"| B5 | skyward ({label}, 4 nodes) | {fmt(s.get('median'), 's')} | "
                          f"{fmt(s.get('min'), 's')}–{fmt(s.get('max'), 's')} |  | {tgt} | "
-                         f"import of @skyward/core {fmt(med(rs, 'import_seconds'), 's')} not included |")
+                         f"first pool of a fresh node process; import of @skyward/core {fmt(med(rs, 'import_seconds'), 's')} not included |")
+            again = [r["second_pool_ready_seconds"] for r in rs if "second_pool_ready_seconds" in r]
+            if again:
+                s2 = summary(again)
+                lines.append(f"| B5 | skyward ({label}, 4 nodes, 2nd pool in the same process) | {fmt(s2['median'], 's')} | "
+                             f"{fmt(s2['min'], 's')}–{fmt(s2['max'], 's')} |  | {'met' if s2['median'] <= 0.5 else 'not met'} | "
+                             "code loaded and JIT warm: what a long-lived program pays per pool |")
     rs = data["runs"].get("B6", {}).get("node")
     if rs:
         for key, label, unit, tgt in (("dispatches_per_second", "dispatches/s", "", 200_000),
@@ -355,7 +361,16 @@ def main() -> None:
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run before it is killed")
+    ap.add_argument("--report", metavar="JSON", help="only re-render latest.md and the chart from a latest.json")
     args = ap.parse_args()
+    if args.report:
+        data = json.loads(Path(args.report).read_text())
+        out = Path(args.out)
+        data["targets"] = evaluate(data)
+        write_markdown(data, data["targets"], out / "latest.md")
+        chart(data, out / "efficiency.svg")
+        print((out / "latest.md").read_text())
+        return
     reps = 1 if args.quick else args.reps
     heavy_reps = args.heavy_reps if args.heavy_reps is not None else (reps if args.quick else 1)
     backends = [b for b in args.backends.split(",") if b]
