@@ -1,5 +1,3 @@
-import { defineConfig } from "vitest/config"
+import { skywardTestConfig } from "../../vitest.shared"
 
-export default defineConfig({
-  test: { include: ["test/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 }
-})
+export default skywardTestConfig({ testTimeout: 60_000, fileParallelism: true })

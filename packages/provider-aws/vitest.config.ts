@@ -1,11 +1,3 @@
-import { defineConfig } from "vitest/config"
+import { skywardTestConfig } from "../../vitest.shared"
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["test/setup.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 180_000,
-    fileParallelism: false
-  }
-})
+export default skywardTestConfig({ setupFiles: ["test/setup.ts"], hookTimeout: 180_000 })

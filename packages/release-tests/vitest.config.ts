@@ -1,11 +1,3 @@
-import { defineConfig } from "vitest/config"
+import { skywardTestConfig } from "../../vitest.shared"
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["test/setup.ts"],
-    testTimeout: 300_000,
-    hookTimeout: 300_000,
-    fileParallelism: false
-  }
-})
+export default skywardTestConfig({ testTimeout: 300_000 })

@@ -31,7 +31,7 @@ export const agentPids = (): number[] =>
       }
     })
 
-/** Work folders of local nodes still on disk (in this test file's private TMPDIR, see setup.ts). */
+/** Work folders of local nodes still on disk (in this test file's private TMPDIR, see vitest.private-tmp.ts). */
 export const nodeWorkDirs = (): string[] => fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("skyward-node"))
 
 /** Waits until no agent of ours is left (they get a short grace period to exit). */

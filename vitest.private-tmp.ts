@@ -1,10 +1,7 @@
+// Vitest setup file (core, testing): each test file gets a private TMPDIR, so leak checks see only their own files.
 import fs from "node:fs"
 import path from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
-
-// Test environments are built once per clone and reused by every test file and run.
-process.env.XDG_CACHE_HOME ??= path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../.cache/test")
 
 // A private temp folder per test file: what the pool leaves behind is ours alone to count.
 const parent = process.env.TMPDIR ?? "/tmp"
