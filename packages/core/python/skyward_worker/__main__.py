@@ -16,6 +16,14 @@ def main() -> None:
 
     config = parse_args(sys.argv[1:])
     code = run_agent(config)
+    # os._exit skips atexit, where multiprocessing removes its temporary folder (the forkserver's
+    # pymp-* socket folder): run its finalizers here, or every run leaves one in $TMPDIR
+    try:
+        from multiprocessing import util
+
+        util._run_finalizers()
+    except Exception:  # noqa: BLE001 - best effort on the way out
+        pass
     for stream in (sys.__stderr__, sys.stderr):
         try:
             stream.flush()  # type: ignore[union-attr]

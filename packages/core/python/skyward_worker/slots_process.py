@@ -19,6 +19,7 @@ import time
 from collections import deque
 from functools import partial
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler as _ForkingPickler
 from typing import Any, Deque, Dict, List, Optional, Set, Tuple
 
 from .errors import WorkerLost, error_message, lost_message, qualified_name
@@ -313,22 +314,40 @@ class ProcessExecutor(Executor):
         One task per slot at a time: sending a second one ahead would save a round trip
         for tiny tasks but can leave it stuck behind a long task while other slots idle.
         """
-        item = self._pop_queued()
-        if item is None:
-            self._idle.append(slot)
-        elif self._send(slot, item[0]):
-            self._begin(slot, item[0], item[1])
-        else:
-            self._requeue_front(item)
+        while True:
+            item = self._pop_queued()
+            if item is None:
+                self._idle.append(slot)
+                return
+            sent = self._send(slot, item[0])
+            if sent:
+                self._begin(slot, item[0], item[1])
+            elif sent is not None:
+                self._requeue_front(item)
+            else:
+                continue  # that task was answered with an error; the slot is still free
+            return
 
     def _requeue_front(self, item: Tuple[TaskRequest, Optional[float]]) -> None:
         tid = item[0][0]
         self._queued[tid] = item
         self._order.appendleft(tid)
 
-    def _send(self, slot: _Slot, req: TaskRequest) -> bool:
+    def _send(self, slot: _Slot, req: TaskRequest) -> Optional[bool]:
+        """Hand ``req`` to ``slot``: True when sent, False when the slot died under us (its EOF
+        path respawns it; the task waits for another slot), None when the request itself cannot
+        be pickled for a slot process (e.g. a CBOR ``undefined`` in ``args``): the task is
+        answered with an error and the agent carries on."""
         try:
-            slot.conn.send(req)
+            data = _ForkingPickler.dumps(req)
+        except Exception as exc:  # noqa: BLE001 - whatever the arguments hold
+            self.host.channel.send(error_message(
+                req[0], "pickle", qualified_name(type(exc)),
+                f"the task's arguments cannot be handed to a worker process: {exc}",
+                node=self.node, slot=slot.index))
+            return None
+        try:
+            slot.conn.send_bytes(data)
             return True
         except (OSError, ValueError):
             return False  # the slot died under us; its EOF path respawns it
@@ -350,8 +369,12 @@ class ProcessExecutor(Executor):
         idle = self._idle
         if idle and not self._order:
             slot = idle.popleft()
-            if self._send(slot, req):
+            sent = self._send(slot, req)
+            if sent:
                 self._begin(slot, req, timeout)
+                return
+            if sent is None:  # answered with an error
+                idle.appendleft(slot)
                 return
         self._queued[req[0]] = (req, timeout)
         self._order.append(req[0])

@@ -1,4 +1,4 @@
-import { FrameDecoder, encodeFrames, type Message } from "@skyward/codec"
+import { FrameBatcher, FrameDecoder, type Message } from "@skyward/codec"
 import type { NodeLink, Scheduler, TaskSpec } from "./scheduler.js"
 import type { AgentChannel } from "./transport.js"
 
@@ -15,8 +15,8 @@ export interface AgentHello {
  */
 export class AgentLink implements NodeLink {
   private readonly decoder = new FrameDecoder()
-  private outbox: Message[] = []
-  private flushScheduled = false
+  // Payloads are forwarded as they are: compressing them again in JavaScript costs more than it saves.
+  private readonly outbox: FrameBatcher
   private scheduler: Scheduler | undefined
   private helloListener: ((hello: AgentHello) => void) | undefined
   private closeListener: ((reason: string) => void) | undefined
@@ -31,6 +31,7 @@ export class AgentLink implements NodeLink {
     readonly index: number,
     private readonly channel: AgentChannel
   ) {
+    this.outbox = new FrameBatcher((bytes) => channel.write(bytes), { compressThreshold: Infinity })
     channel.onData((chunk) => this.receive(chunk))
     channel.onDiagnostic((line) => {
       this.diagnostics.push(line)
@@ -79,6 +80,7 @@ export class AgentLink implements NodeLink {
   lost(reason: string): void {
     if (this.closed) return
     this.closed = true
+    this.outbox.close()
     this.closeListener?.(reason)
   }
 
@@ -87,19 +89,7 @@ export class AgentLink implements NodeLink {
   }
 
   private send(message: Message): void {
-    if (this.closed) return
-    this.outbox.push(message)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flush())
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false
-    const batch = this.outbox
-    this.outbox = []
-    if (batch.length > 0 && !this.closed) this.channel.write(encodeFrames(batch))
+    if (!this.closed) this.outbox.push(message)
   }
 
   private receive(chunk: Uint8Array): void {

@@ -15,6 +15,8 @@ export interface AgentSettings {
   readonly env: Readonly<Record<string, string>>
   /** Seconds allowed from agent start to its hello. */
   readonly helloTimeout: number
+  /** Seconds between the agent's heartbeats (a fraction of the pool's `heartbeatTimeout`). */
+  readonly heartbeatInterval: number
 }
 
 /** A node whose agent is up and said hello. */
@@ -27,6 +29,7 @@ const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
   "--node-index", String(node.index),
   "--node-count", String(settings.nodeCount),
   "--executor", settings.executor,
+  "--heartbeat-interval", String(settings.heartbeatInterval),
   ...(settings.concurrency === undefined ? [] : ["--concurrency", String(settings.concurrency)]),
   ...settings.taskHooks.flatMap((hook) => ["--task-hook", hook]),
   ...settings.appHooks.flatMap((hook) => ["--app-hook", hook])

@@ -60,13 +60,20 @@ const makePlan = (options: PoolOptions, image: Image, cluster: Cluster): Bootstr
   modules: uniqueModules([agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])])
 })
 
+/**
+ * Agents beat 4 times per `heartbeatTimeout` (at most once a second), and the watch looks as
+ * often: a silent node is lost within the timeout plus one beat, and a short timeout does not
+ * mistake a live agent for a dead one.
+ */
+const heartbeatInterval = (timeoutSeconds: number): number => Math.min(1, timeoutSeconds / 4)
+
 const heartbeatWatch = (nodes: ReadonlyArray<ReadyNode>, timeoutSeconds: number) =>
   Effect.sync(() => {
     const now = Date.now()
     for (const { link } of nodes)
       if (!link.isClosed && now - link.lastSeen > timeoutSeconds * 1000)
         link.lost(`no heartbeat for ${timeoutSeconds}s`)
-  }).pipe(Effect.repeat(Schedule.spaced("1 second")))
+  }).pipe(Effect.repeat(Schedule.spaced(`${Math.round(heartbeatInterval(timeoutSeconds) * 1000)} millis`)))
 
 const awaitTask = (scheduler: Scheduler, spec: TaskSpec) =>
   Effect.async<TaskOutcome, TaskError>((resume) => {
@@ -152,7 +159,8 @@ export const makeComputePool = (
       taskHooks: options.plugins.flatMap((p) => (p.python?.task ? [p.python.task] : [])),
       appHooks: options.plugins.flatMap((p) => (p.python?.app ? [p.python.app] : [])),
       env: image.env,
-      helloTimeout: 120
+      helloTimeout: 120,
+      heartbeatInterval: heartbeatInterval(options.heartbeatTimeout)
     }
     const ready = yield* Effect.forEach(cluster.nodes, (node) => openNode(transport, node, plan, settings, events), {
       concurrency: "unbounded"

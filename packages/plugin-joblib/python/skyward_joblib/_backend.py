@@ -20,6 +20,8 @@ from ._errors import (
     TaskTimeoutError,
     WorkerLostError,
 )
+from skyward_wire import DEFAULT_MAX_FRAME_BYTES
+
 from ._pickle import dumps, loads
 from ._warnings import reemit, sanitize_warning_filters
 
@@ -84,6 +86,43 @@ def error_from_message(message: Dict[str, Any]) -> BaseException:
             return BridgeError(text)
         return WorkerLostError(text if node is None else f"{text} (node {node})")
     return ProtocolError(f"{kind}: {text}")
+
+
+# A task travels in one frame of at most DEFAULT_MAX_FRAME_BYTES (decompressed); keep room for the rest of it.
+MAX_TASK_BYTES = DEFAULT_MAX_FRAME_BYTES - (1 << 20)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
+def _name(func: Any) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
+
+
+def _culprit(batch: Any, size: bool = False) -> str:
+    """Names what in a joblib batch cannot be pickled (``size``: what is the largest), e.g.
+    ``argument 0 (_thread.lock) of the call to f()``; ``the task`` when it cannot tell."""
+    items = getattr(batch, "items", None)
+    if not isinstance(items, list):
+        return "the task"
+    worst, worst_size = "the task", -1
+    for func, args, kwargs in items:
+        parts = [("the function " + _name(func) + "()", func)]
+        parts += [(f"argument {i} ({type(a).__module__}.{type(a).__qualname__}) of the call to {_name(func)}()", a)
+                  for i, a in enumerate(args)]
+        parts += [(f"argument {k}= ({type(v).__module__}.{type(v).__qualname__}) of the call to {_name(func)}()", v)
+                  for k, v in kwargs.items()]
+        for label, value in parts:
+            try:
+                n = len(dumps(value))
+            except Exception:  # noqa: BLE001
+                if not size:
+                    return label
+                continue
+            if size and n > worst_size:
+                worst, worst_size = label, n
+    return worst if size else "the task"
 
 
 class _Deferred:
@@ -268,9 +307,17 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
             sanitize_warning_filters()
             payload = dumps(func)
         except Exception as exc:  # noqa: BLE001 - reported through the batch, like loky does
-            error = TaskPicklingError(f"could not pickle the task to send it to the workers: {exc!r}")
+            error = TaskPicklingError(f"could not pickle {_culprit(func)} to send it to the workers: {exc!r}")
             error.__cause__ = exc
             future.fail(error, deferred=True)
+            return future
+        if len(payload) > MAX_TASK_BYTES:
+            # the bridge would refuse the frame and drop the connection (and every other pending batch)
+            size, payload = len(payload), b""  # free it before looking for the culprit
+            future.fail(TaskPicklingError(
+                f"{_culprit(func, size=True)} is {_mib(size)} pickled; one task can carry at most "
+                f"{_mib(MAX_TASK_BYTES)} to the workers. Ship large data another way: a file the workers "
+                "read (the Image's files, shared storage), or load it on the workers"), deferred=True)
             return future
         try:
             client = _bridge.get_client()

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto"
 import type { Socket } from "node:net"
-import { FrameDecoder, encodeFrames, type Message, type Submit } from "@skyward/codec"
+import { FrameBatcher, FrameDecoder, type Message, type Submit } from "@skyward/codec"
 import type { ComputePoolShape, TaskError } from "@skyward/core"
 import { BRIDGE_PROTOCOL, toErrorMessage, toStream } from "./protocol.js"
 
@@ -44,8 +44,8 @@ export class BridgeConnection {
   /** Bytes received before the hello frame is complete (parsed by hand, to bound them). */
   private preHello: Buffer | undefined = Buffer.alloc(0)
   private readonly tasks = new Map<number, PendingTask>()
-  private outbox: Message[] = []
-  private flushScheduled = false
+  // Results are forwarded as they are: compressing them again in JavaScript costs more than it saves.
+  private readonly outbox = new FrameBatcher((bytes) => this.write(bytes), { compressThreshold: Infinity })
   private authenticated = false
   private closed = false
   private paused = false
@@ -64,7 +64,11 @@ export class BridgeConnection {
     socket.on("data", (chunk: Buffer) => this.receive(chunk))
     socket.on("drain", () => this.resume())
     socket.on("error", () => this.close())
-    socket.on("close", () => this.close())
+    socket.on("close", () => {
+      const partial = this.preHello?.length ?? this.decoder.buffered
+      if (!this.closed && partial > 0) this.settings.log(`closed a client connection: it ended inside a frame (${partial} bytes of it received)`)
+      this.close()
+    })
   }
 
   /** True once the client presented the right token and protocol. */
@@ -91,7 +95,7 @@ export class BridgeConnection {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.helloTimer)
-    this.outbox = []
+    this.outbox.close()
     const pending = [...this.tasks.values()]
     this.tasks.clear()
     for (const task of pending) {
@@ -230,20 +234,11 @@ export class BridgeConnection {
   }
 
   private send(message: Message): void {
-    if (this.closed) return
-    this.outbox.push(message)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => this.flush())
-    }
+    if (!this.closed) this.outbox.push(message)
   }
 
-  private flush(): void {
-    this.flushScheduled = false
-    const batch = this.outbox
-    this.outbox = []
-    if (batch.length === 0 || this.closed) return
-    this.socket.write(encodeFrames(batch))
+  private write(bytes: Uint8Array): void {
+    this.socket.write(bytes)
     if (!this.paused && this.socket.writableLength > WRITE_HIGH_WATER) {
       this.paused = true
       this.socket.pause()

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcessByStdio } from "node:child_process"
+import fs from "node:fs"
+import path from "node:path"
 import { createInterface } from "node:readline"
 import type { Readable, Writable } from "node:stream"
 import { Effect, type Scope } from "effect"
@@ -57,12 +59,19 @@ export const startAgentProcess = (
 ): Effect.Effect<AgentChannel, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.try({
-      try: () =>
-        spawn(launch.python, ["-m", "skyward_worker", ...launch.args], {
+      try: () => {
+        // the node's temporary files (multiprocessing's forkserver socket, tasks' tempfile) live
+        // in its work folder, removed with it even when the agent itself was killed; unless that
+        // would push the forkserver's socket path (+ ~32 bytes) past the 107 bytes a Unix socket allows
+        const tmp = path.join(launch.workDir, ".tmp")
+        const own = tmp.length + 32 < 104
+        if (own) fs.mkdirSync(tmp, { recursive: true, mode: 0o700 })
+        return spawn(launch.python, ["-m", "skyward_worker", ...launch.args], {
           cwd: launch.workDir,
-          env: { ...process.env, ...launch.env, PYTHONPATH: launch.pythonPath.join(":") },
+          env: { ...process.env, ...(own ? { TMPDIR: tmp } : {}), ...launch.env, PYTHONPATH: launch.pythonPath.join(":") },
           stdio: ["pipe", "pipe", "pipe"]
-        }),
+        })
+      },
       catch: (cause) => new TransportError({ node, message: `cannot start the agent: ${cause}`, cause })
     }),
     stop

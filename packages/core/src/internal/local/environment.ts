@@ -81,7 +81,8 @@ export const ensureLocalEnvironment = (
       Effect.gen(function* () {
         // another pool may have finished it while we waited for the lock
         if (yield* Effect.promise(ready)) return true
-        yield* build
+        // a failed or interrupted build leaves no half-made environment in the cache
+        yield* build.pipe(Effect.onError(() => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))))
         return false
       }),
     (release) => Effect.promise(() => release().catch(() => undefined))

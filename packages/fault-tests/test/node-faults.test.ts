@@ -1,0 +1,167 @@
+// Nodes that die: one agent of three SIGKILLed under a joblib call through `skyward run`, every
+// node lost at once (killed, or frozen so only the heartbeat can tell), and the Node process
+// itself SIGKILLed (its local agents must exit on their own).
+import { execFileSync } from "node:child_process"
+import fs from "node:fs"
+import path from "node:path"
+import { ComputePool, WorkerLost, type PoolEvent, type PoolOptionsInput } from "@skyward/core"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  descendants,
+  entriesOf,
+  fixtures,
+  isTag,
+  killAll,
+  leftoversOf,
+  processesMarked,
+  report,
+  resultLines,
+
+  settle,
+  sleep,
+  startCli,
+  venvPython,
+  waitFor,
+  type CliRun
+} from "./support.js"
+
+const funcs = path.join(fixtures, "fault_funcs.py")
+const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
+  nodes: 2,
+  worker: { concurrency: 2 },
+  image: { files: { "fault_funcs.py": funcs } },
+  ...extra
+})
+
+let runs: CliRun[] = []
+afterEach(async () => {
+  for (const run of runs) run.kill()
+  runs = []
+  expect(await settle(() => descendants(), 8_000)).toEqual([])
+  expect(entriesOf(process.env.TMPDIR!).filter((e) => e.startsWith("skyward-"))).toEqual([])
+})
+
+beforeAll(async () => {
+  // builds (or reuses) the environment once, so the tests time the faults, not pip
+  await ComputePool.use(options({ nodes: 1 }), async () => undefined)
+})
+
+describe("one node of three SIGKILLed mid-run, under joblib through skyward run", () => {
+  it("gives loky's output; the events name the lost node and the retried tasks", async () => {
+    const script = path.join(fixtures, "kill_one.py")
+    const loky = execFileSync(venvPython, [script], { encoding: "utf8", env: { ...process.env, FAULT_N_JOBS: "9" } })
+    const run = startCli(["run", "--json", "--nodes", "3", "--concurrency", "2", "--plugin", "joblib", script])
+    runs.push(run)
+    const victim = await run.when((e): e is Extract<PoolEvent, { _tag: "NodeReady" }> => e._tag === "NodeReady" && e.node === 1)
+    await run.when((e): e is PoolEvent => e._tag === "TaskDone" && e.node === 1)
+    const killedAt = Date.now()
+    process.kill(victim.pid, "SIGKILL")
+    const code = await run.exited
+    expect(code, run.stderr.slice(-3000)).toBe(0)
+    expect(resultLines(run.stdout)).toEqual(resultLines(loky))
+
+    const lost = run.events.filter(isTag("NodeLost"))
+    expect(lost.map((e) => e.node)).toEqual([1])
+    expect(lost[0]!.reason).toMatch(/killed by SIGKILL/)
+    const lostAt = run.timed.find((t) => t.event._tag === "NodeLost")!.at
+    const retried = run.events.filter(isTag("TaskRetried"))
+    // every task the node held ran again, elsewhere, exactly once
+    expect(retried.map((e) => e.task).sort()).toEqual([...lost[0]!.inFlight].sort())
+    expect(retried.every((e) => e.fromNode === 1 && e.attempt === 2)).toBe(true)
+    const done = run.events.filter(isTag("TaskDone"))
+    expect(done).toHaveLength(90)
+    expect(new Set(done.map((e) => e.task)).size).toBe(90)
+    for (const task of lost[0]!.inFlight) expect(done.find((e) => e.task === task)!.node).not.toBe(1)
+    expect(run.events.filter(isTag("TaskFailed"))).toEqual([])
+    const left = await leftoversOf(run)
+    report({
+      fault: "agent SIGKILL, 1 of 3 local nodes, joblib via `skyward run`",
+      happened: `NodeLost node 1 (${lost[0]!.reason}); joblib output = loky's`,
+      detectSeconds: (lostAt - killedAt) / 1000,
+      retried: `${retried.length} (tasks ${retried.map((e) => e.task).join(", ")}), each done once on another node`,
+      correct: true,
+      left
+    })
+    expect(left).toEqual([])
+  })
+})
+
+describe("every node lost", () => {
+  it("killed: the call fails with WorkerLost at once, never hangs", async () => {
+    const ready: Array<Extract<PoolEvent, { _tag: "NodeReady" }>> = []
+    let killedAt = 0
+    let failedAt = 0
+    const error = await ComputePool.use(
+      options({ nodes: 3 }),
+      async (pool) => {
+        const running = pool.map("fault_funcs:sleep", Array.from({ length: 12 }, () => 5))
+        await sleep(500)
+        killedAt = Date.now()
+        killAll(ready.map((e) => e.pid))
+        return running.finally(() => (failedAt = Date.now()))
+      },
+      (event) => void (event._tag === "NodeReady" && ready.push(event))
+    ).catch((e: unknown) => e)
+    const seconds = (failedAt - killedAt) / 1000
+    expect(error).toBeInstanceOf(WorkerLost)
+    expect((error as WorkerLost).message).toMatch(/killed by SIGKILL/)
+    expect(seconds).toBeLessThan(3)
+    report({ fault: "all 3 local agents SIGKILLed", happened: `WorkerLost: ${(error as WorkerLost).message}`, detectSeconds: seconds, retried: "re-queued until no node was left", correct: "yes (fails, no hang)", left: [] })
+  })
+
+  it("frozen (SIGSTOP): the heartbeat watch declares them lost; WorkerLost within the heartbeat window", async () => {
+    const heartbeatTimeout = 3
+    const ready: Array<Extract<PoolEvent, { _tag: "NodeReady" }>> = []
+    let stoppedAt = 0
+    let failedAt = 0
+    const error = await ComputePool.use(
+      options({ heartbeatTimeout }),
+      async (pool) => {
+        const running = pool.map("fault_funcs:sleep", Array.from({ length: 8 }, () => 30))
+        await sleep(500)
+        stoppedAt = Date.now()
+        killAll(ready.map((e) => e.pid), "SIGSTOP")
+        return running.finally(() => (failedAt = Date.now()))
+      },
+      (event) => void (event._tag === "NodeReady" && ready.push(event))
+    ).catch((e: unknown) => e)
+    const closeSeconds = (Date.now() - failedAt) / 1000
+    const seconds = (failedAt - stoppedAt) / 1000
+    expect(error).toBeInstanceOf(WorkerLost)
+    expect((error as WorkerLost).message).toMatch(/no heartbeat/)
+    expect(seconds).toBeLessThan(heartbeatTimeout + 1.5)
+    expect(seconds).toBeGreaterThan(heartbeatTimeout - 0.5)
+    // closing the pool: the frozen agents get their grace period, then SIGKILL
+    expect(closeSeconds).toBeLessThan(5)
+    report({ fault: `both local agents frozen (SIGSTOP), heartbeatTimeout ${heartbeatTimeout} s`, happened: `WorkerLost: ${(error as WorkerLost).message}`, detectSeconds: seconds, retried: "re-queued until no node was left", correct: "yes (fails, no hang)", left: [] })
+  })
+})
+
+describe("the Node process SIGKILLed", () => {
+  it("local agents, their slots and the client script exit on their own within 5 s", async () => {
+    const run = startCli(["run", "--json", "--nodes", "2", "--concurrency", "2", "--plugin", "joblib", path.join(fixtures, "sleepy.py")])
+    runs.push(run)
+    await run.whenOutput("started")
+    await waitFor("4 running tasks", () => run.events.filter(isTag("TaskStarted")).length >= 4, 30_000)
+    const before = processesMarked(run.marker)
+    expect(before.length).toBeGreaterThanOrEqual(7) // 2 agents, 4 slots, the client script (+ forkservers)
+    const killedAt = Date.now()
+    run.child.kill("SIGKILL")
+    const left = await settle(() => processesMarked(run.marker), 5_000)
+    const seconds = (Date.now() - killedAt) / 1000
+    // a dead Node cannot remove its folders: they are the only residue
+    const files = entriesOf(run.tmp).filter((f) => !f.includes("/"))
+    report({
+      fault: "Node (`skyward run`) SIGKILLed while tasks run, 2 local nodes",
+      happened: `${before.length} processes (agents, slots, forkservers, client) exited on their own`,
+      detectSeconds: seconds,
+      retried: "-",
+      correct: "n/a",
+      left: [...left, ...files.map((f) => `folder $TMPDIR/${f} (a SIGKILLed process cannot remove it)`)]
+    })
+    expect(left).toEqual([])
+    expect(seconds).toBeLessThan(5)
+    fs.rmSync(run.tmp, { recursive: true, force: true })
+  })
+})
+

@@ -1,0 +1,132 @@
+// Security: the bridge's private directory and token (checked from other processes and another
+// user), no source path that accepts an unknown SSH host key, and no secret in any output of a
+// run that fails.
+import { execFile } from "node:child_process"
+import fs from "node:fs"
+import path from "node:path"
+import { promisify } from "node:util"
+import { ComputePool } from "@skyward/core"
+import { joblib } from "@skyward/plugin-joblib"
+import { afterEach, describe, expect, it } from "vitest"
+import { fixtures, leftoversOf, repo, report, runCli, tempDir, venvPython, type CliRun } from "./support.js"
+
+const run = promisify(execFile)
+let runs: CliRun[] = []
+afterEach(() => {
+  for (const r of runs) r.kill()
+  runs = []
+})
+
+describe("the client bridge", () => {
+  it("lives in a 0700 directory; clients without the token (another process, another user) are refused", async () => {
+    await ComputePool.use({ nodes: 1, worker: { concurrency: 1 }, plugins: [joblib()] }, async (pool) => {
+      const { SKYWARD_BRIDGE: socket, SKYWARD_TOKEN: token } = pool.client.env as Record<string, string>
+      const dir = path.dirname(socket!)
+      expect(fs.statSync(dir).mode & 0o777).toBe(0o700)
+      expect(fs.statSync(socket!).mode & 0o777).toBe(0o600)
+      const client = path.join(fixtures, "bridge-client.mjs")
+      // another process of this user, without the token / with a wrong one: closed
+      for (const [mode, given] of [["notoken", ""], ["hello", "0".repeat(64)], ["hello", token!.slice(0, 63) + "x"]] as const) {
+        const { stdout } = await run(process.execPath, [client, socket!, mode, given], { timeout: 30_000 })
+        expect(stdout.trim().split("\n"), mode).toEqual(["CLOSED"])
+      }
+      // the real Python client, wrong token: a clear BridgeError
+      const python = await run(venvPython, ["-c", "import skyward_joblib as s\ntry:\n s.BridgeClient(__import__('os').environ['SKYWARD_BRIDGE'], 'wrong')\nexcept s.BridgeError as e: print('refused:', e)"], {
+        env: { ...process.env, SKYWARD_BRIDGE: socket!, PYTHONPATH: pool.client.pythonPath.join(":") }
+      })
+      expect(python.stdout).toMatch(/^refused: .*closed the connection during the handshake \(wrong token or protocol\?\)/)
+      // another user cannot even reach the socket (the directory is 0700)
+      let otherUser = "not run (no setpriv, or not root)"
+      if (process.getuid?.() === 0 && fs.existsSync("/usr/bin/setpriv")) {
+        const { stdout } = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, client, socket!, "hello", token!], { timeout: 30_000 }).catch(
+          (e: { stdout: string }) => ({ stdout: e.stdout })
+        )
+        expect(stdout).toMatch(/ERROR EACCES/)
+        otherUser = "EACCES for uid 65534, even with the token"
+      }
+      report({ fault: "bridge access without the token", happened: `dir 0700, socket 0600; no/wrong token: closed (node and Python clients); ${otherUser}`, correct: true, left: [] })
+    })
+  })
+})
+
+/** Places in source where an SSH host key could be accepted without verification. */
+export const unverifiedHostKeyPaths = (files: ReadonlyArray<{ file: string; text: string }>): string[] => {
+  const found: string[] = []
+  const banned: Array<[RegExp, string]> = [
+    [/hostVerifier\s*:\s*(\([^)]*\)|\w+)\s*=>\s*(true|\{\s*return\s+true)/, "hostVerifier that returns true"],
+    [/hostVerifier\s*:\s*(true|undefined|null)\b/, "hostVerifier set to a constant"],
+    [/verify\s*\(\s*true\s*\)/, "verify(true) without a check"],
+    [/StrictHostKeyChecking\s*[= ]\s*(no|off|accept-new)/i, "StrictHostKeyChecking disabled"],
+    [/UserKnownHostsFile\s*[= ]\s*\/dev\/null/, "known_hosts sent to /dev/null"],
+    [/trustOnFirstUse\s*(\?\?|\|\|)\s*true|trustOnFirstUse\s*=\s*true/, "trust-on-first-use on by default"]
+  ]
+  for (const { file, text } of files) {
+    for (const [pattern, what] of banned) if (pattern.test(text)) found.push(`${file}: ${what}`)
+    // every hostVerifier must decide through verifyHostKey (pinned key or known_hosts)
+    for (const match of text.matchAll(/hostVerifier\s*:/g)) {
+      const body = text.slice(match.index, match.index + 600)
+      if (!/verifyHostKey\s*\(/.test(body)) found.push(`${file}: a hostVerifier that does not call verifyHostKey`)
+    }
+  }
+  return found
+}
+
+describe("SSH host keys", () => {
+  const sources = (): Array<{ file: string; text: string }> =>
+    ["packages", "apps"].flatMap((top) =>
+      fs.readdirSync(path.join(repo, top)).flatMap((name) => {
+        const src = path.join(repo, top, name, "src")
+        if (!fs.existsSync(src)) return []
+        return (fs.readdirSync(src, { recursive: true, encoding: "utf8" }) as string[])
+          .filter((f) => /\.(ts|mts|js|mjs|cjs)$/.test(f))
+          .map((f) => ({ file: path.join(top, name, "src", f), text: fs.readFileSync(path.join(src, f), "utf8") }))
+      })
+    )
+
+  it("the detector finds the patterns it is meant to find", () => {
+    const bad = [
+      "const c = { hostVerifier: () => true }",
+      "hostVerifier: (key) => { return true }",
+      "hostVerifier: (key, verify) => verify(true)",
+      "spawn('ssh', ['-o', 'StrictHostKeyChecking=no'])",
+      "args.push('-o', 'UserKnownHostsFile=/dev/null')",
+      "trustOnFirstUse: options.trustOnFirstUse ?? true"
+    ]
+    for (const text of bad) expect(unverifiedHostKeyPaths([{ file: "x.ts", text }]), text).not.toEqual([])
+    expect(unverifiedHostKeyPaths([{ file: "ok.ts", text: "hostVerifier: (k, verify) => { Effect.runPromise(verifyHostKey(h, p, k, policy)).then((r) => verify(r)) }" }])).toEqual([])
+  })
+
+  it("no source file (packages/*/src, apps/*/src) accepts an unknown host key silently", () => {
+    const files = sources()
+    expect(files.length).toBeGreaterThan(20)
+    const found = unverifiedHostKeyPaths(files)
+    report({ fault: "source grep: SSH paths accepting unknown host keys", happened: `${files.length} source files scanned; ${found.length === 0 ? "none found (the one hostVerifier calls verifyHostKey)" : found.join("; ")}`, correct: found.length === 0, left: [] })
+    expect(found).toEqual([])
+  })
+})
+
+describe("canary secrets", () => {
+  it("never appear in events, logs, errors or --json output of a run that fails", async () => {
+    const canaries = {
+      AWS_ACCESS_KEY_ID: "AKIAFAULTCANARY4242X",
+      AWS_SECRET_ACCESS_KEY: "fAuLtCaNaRy/SeCrEt/kEy+0123456789abcdefXYZ",
+      AWS_SESSION_TOKEN: "FaultCanarySessionToken4242zzzz"
+    }
+    const tokenFile = path.join(tempDir("token"), "token")
+    const result = await runCli(["run", "--json", "--nodes", "2", "--concurrency", "1", "--plugin", "joblib", path.join(fixtures, "canary.py"), tokenFile], {
+      env: { ...canaries, AWS_REGION: "eu-west-1" }
+    })
+    runs.push(result)
+    expect(result.code, result.stderr.slice(-2000)).toBe(1) // the script failed, as planned
+    expect(result.stderr).toMatch(/ValueError: planned failure/)
+    const token = fs.readFileSync(tokenFile, "utf8").trim()
+    expect(token).toMatch(/^[0-9a-f]{64}$/)
+    const output = result.stdout + result.stderr
+    const secrets = { ...canaries, SKYWARD_TOKEN: token }
+    const leaked = Object.entries(secrets).filter(([, value]) => output.includes(value) || output.includes(value.slice(0, 16)))
+    const left = await leftoversOf(result)
+    report({ fault: "canary secrets (AWS keys in env, bridge token) across a failing `skyward run --json`", happened: `${output.length} bytes of output scanned; leaked: ${leaked.map(([k]) => k).join(", ") || "nothing"}`, correct: leaked.length === 0, left })
+    expect(leaked).toEqual([])
+    expect(left).toEqual([])
+  })
+})

@@ -1,0 +1,231 @@
+/**
+ * Shared helpers of the fault suite: running the built `skyward` command, reading its `--json`
+ * events, and finding what a test left behind (processes, temporary files).
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import fs from "node:fs"
+import path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { PoolEvent } from "@skyward/core"
+
+export const here = path.dirname(fileURLToPath(import.meta.url))
+export const repo = path.resolve(here, "../../..")
+export const bin = path.join(repo, "apps/cli/dist/bin.js")
+export const fixtures = path.join(here, "fixtures")
+/** The project's venv: the loky baseline runs here. */
+export const venvPython = path.join(repo, ".venv/bin/python")
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export const waitFor = async <A>(what: string, check: () => A | undefined | false, ms: number, every = 50): Promise<A> => {
+  const until = Date.now() + ms
+  for (;;) {
+    const value = check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await sleep(every)
+  }
+}
+
+/** A private, empty folder for one test (under the worker's private TMPDIR). */
+export const tempDir = (name: string): string => fs.mkdtempSync(path.join(process.env.SKYWARD_FAULTS_TMP ?? "/tmp", `${name}-`))
+
+/** Entries of `dir` (recursively, relative paths); what a run left in its TMPDIR. */
+export const entriesOf = (dir: string): string[] => {
+  if (!fs.existsSync(dir)) return []
+  return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).sort()
+}
+
+// -- processes ----------------------------------------------------------------------------------
+
+const readProc = (pid: number, file: string): string | undefined => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${file}`, "latin1")
+  } catch {
+    return undefined
+  }
+}
+
+const isZombie = (pid: number): boolean => /^State:\s+Z/m.test(readProc(pid, "status") ?? "State: Z")
+
+export const pids = (): number[] =>
+  fs
+    .readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+
+/** Live (non-zombie) processes whose initial environment contains `marker`. */
+export const processesMarked = (marker: string): number[] =>
+  pids().filter((pid) => pid !== process.pid && (readProc(pid, "environ") ?? "").includes(marker) && !isZombie(pid))
+
+export const describeProcess = (pid: number): string => `${pid} ${(readProc(pid, "cmdline") ?? "?").replace(/\0/g, " ").trim()}`
+
+const parentOf = (pid: number): number | undefined => {
+  const stat = readProc(pid, "stat")
+  if (stat === undefined) return undefined
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+}
+
+/** Live descendants of this process (pool agents, slot processes, pip, ...). */
+export const descendants = (root = process.pid): number[] =>
+  pids().filter((pid) => {
+    for (let p = parentOf(pid), hops = 0; p !== undefined && p > 1 && hops < 64; p = parentOf(p), hops++)
+      if (p === root) return !isZombie(pid)
+    return false
+  })
+
+export const alive = (pid: number): boolean => fs.existsSync(`/proc/${pid}`) && !isZombie(pid)
+
+export const killAll = (list: ReadonlyArray<number>, signal: NodeJS.Signals = "SIGKILL") => {
+  for (const pid of list) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Waits until `list()` is empty; returns what is left (described) after `ms`. */
+export const settle = async (list: () => number[], ms = 5_000): Promise<string[]> => {
+  const until = Date.now() + ms
+  for (;;) {
+    const left = list()
+    if (left.length === 0) return []
+    if (Date.now() > until) return left.map(describeProcess)
+    await sleep(50)
+  }
+}
+
+// -- the skyward command -------------------------------------------------------------------------
+
+/** A `skyward` process started by a test; everything it starts carries `marker` in its environment. */
+export interface CliRun {
+  readonly child: ChildProcess
+  readonly marker: string
+  readonly tmp: string
+  stdout: string
+  stderr: string
+  readonly events: PoolEvent[]
+  /** Pool events with the time (ms) they were read. */
+  readonly timed: Array<{ readonly at: number; readonly event: PoolEvent }>
+  readonly startedAt: number
+  /** Resolves with the exit code (null: killed by a signal) once the process closed. */
+  readonly exited: Promise<number | null>
+  /** Resolves with the first event that matches. */
+  readonly when: <E extends PoolEvent>(match: (event: PoolEvent) => event is E, ms?: number) => Promise<E>
+  readonly whenOutput: (text: string, ms?: number) => Promise<void>
+  /** Kills it and every marked process (test clean-up, also after a failure). */
+  readonly kill: () => void
+}
+
+const live = new Set<CliRun>()
+process.on("exit", () => {
+  for (const run of live) run.kill()
+})
+
+/**
+ * Starts `node apps/cli/dist/bin.js <args>` with its own TMPDIR and a marker in its environment
+ * (inherited by the agents, slot processes, pip and the client script).
+ */
+export const startCli = (args: ReadonlyArray<string>, options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string } = {}): CliRun => {
+  const marker = `SKYWARD_FAULT_MARK=${randomUUID()}`
+  const tmp = tempDir("cli")
+  const [key, value] = marker.split("=") as [string, string]
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? repo,
+    env: { ...process.env, TMPDIR: tmp, ...options.env, [key]: value },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const waiters: Array<() => void> = []
+  let partial = ""
+  const run: CliRun = {
+    child,
+    marker,
+    tmp,
+    stdout: "",
+    stderr: "",
+    events: [],
+    timed: [],
+    startedAt: Date.now(),
+    exited: new Promise((resolve) => child.on("close", (code) => resolve(code))),
+    when: (match, ms = 60_000) => waitFor("a pool event", () => run.events.find(match), ms, 20) as never,
+    whenOutput: (text, ms = 60_000) => waitFor(`output ${JSON.stringify(text)}`, () => run.stdout.includes(text) || run.stderr.includes(text), ms, 20).then(() => undefined),
+    kill: () => {
+      child.kill("SIGKILL")
+      killAll(processesMarked(marker))
+      live.delete(run)
+    }
+  }
+  live.add(run)
+  child.stdout!.on("data", (chunk: Buffer) => {
+    run.stdout += chunk.toString()
+    waiters.splice(0).forEach((w) => w())
+  })
+  child.stderr!.on("data", (chunk: Buffer) => {
+    const text = chunk.toString()
+    run.stderr += text
+    partial += text
+    const lines = partial.split("\n")
+    partial = lines.pop()!
+    for (const line of lines) {
+      if (!line.startsWith("{")) continue
+      try {
+        const event = JSON.parse(line) as PoolEvent
+        run.events.push(event)
+        run.timed.push({ at: Date.now(), event })
+      } catch {
+        // a script's own stderr line that looks like JSON
+      }
+    }
+  })
+  void run.exited.then(() => live.delete(run))
+  return run
+}
+
+/** Runs `skyward <args>` to the end (killed after `timeoutMs`). */
+export const runCli = async (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number; readonly cwd?: string } = {}
+): Promise<CliRun & { readonly code: number | null; readonly seconds: number }> => {
+  const run = startCli(args, options)
+  const timer = setTimeout(() => run.kill(), options.timeoutMs ?? 120_000)
+  const code = await run.exited
+  clearTimeout(timer)
+  return Object.assign(run, { code, seconds: (Date.now() - run.startedAt) / 1000 })
+}
+
+/** The lines of `skyward: ...` the command printed on stderr. */
+export const skywardLines = (stderr: string): string[] => stderr.split("\n").filter((l) => l.startsWith("skyward:"))
+
+/** `result:` lines a fixture script printed. */
+export const resultLines = (stdout: string): string[] => stdout.split("\n").filter((l) => l.startsWith("result:"))
+
+export const isTag =
+  <T extends PoolEvent["_tag"]>(tag: T) =>
+  (event: PoolEvent): event is Extract<PoolEvent, { _tag: T }> =>
+    event._tag === tag
+
+/** What a finished CLI run left behind: marked processes and files in its TMPDIR. */
+export const leftoversOf = async (run: CliRun, ms = 5_000): Promise<string[]> => [
+  ...(await settle(() => processesMarked(run.marker), ms)).map((p) => `process ${p}`),
+  ...entriesOf(run.tmp).map((f) => `file ${path.join(run.tmp, f)}`)
+]
+
+/** One row of the closing table (printed by the suite; collected into the report). */
+export const report = (row: {
+  fault: string
+  happened: string
+  detectSeconds?: number | string
+  retried?: number | string
+  correct: boolean | string
+  left: string[] | string
+}): void => {
+  const left = typeof row.left === "string" ? row.left : row.left.length === 0 ? "none" : row.left.join("; ")
+  const detect = row.detectSeconds === undefined ? "-" : typeof row.detectSeconds === "number" ? `${row.detectSeconds.toFixed(2)} s` : row.detectSeconds
+  const line = `| ${row.fault} | ${row.happened} | ${detect} | ${row.retried ?? "-"} | ${row.correct === true ? "yes" : row.correct === false ? "no" : row.correct} | ${left} |`
+  const file = process.env.SKYWARD_FAULTS_REPORT
+  if (file) fs.appendFileSync(file, line + "\n")
+  console.info(`FAULT ${line}`)
+}
