@@ -7,8 +7,8 @@ CLI, the peers from bench/.venv), reads the one `BENCH_RESULT {json}` line each 
 bench/results/latest.{md,json} and bench/results/efficiency.svg.
 
 TODO(ssh): B1-B3 over the SSH transport to namespace hosts (issue 7) are not measured yet: the
-SSH transport/provider is still being built. When `skyward run --provider ssh --hosts ...` exists,
-add a "skyward-ssh" backend to SKYWARD_LAYOUTS' cases below that runs the same case scripts through
+harness does not start namespace SSH hosts yet. `skyward run --provider ssh --hosts ...` exists:
+add a "skyward-ssh" backend (hosts from packages/transport-ssh/test/harness) to SKYWARD_LAYOUTS' cases below that runs the same case scripts through
 it (same slots), and a column for the network-path cost (skyward-ssh / skyward).
 """
 from __future__ import annotations
@@ -249,7 +249,7 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
                                          f"{v:.2f}x" if t["unit"] == "x" else f"{fmt(v)} {t['unit']}".strip())
         met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {t['case']} | {t['target']} | {shown} | {t['compare']} | {met} |")
-    lines += ["", "TODO(ssh): B1–B3 over the SSH transport are not measured yet (the SSH transport is still being built).", ""]
+    lines += ["", "TODO(ssh): B1–B3 over the SSH transport are not measured yet (the harness does not start namespace SSH hosts yet; `skyward run --provider ssh` exists).", ""]
     lines += ["## All measurements", "", "| case | backend | median | min–max | vs skyward | vs target/peer | notes |",
               "|---|---|---|---|---|---|---|"]
     for cid, case in cases.items():
