@@ -39,6 +39,7 @@ export { ensureLocalEnvironment, pipInstallArgs, prepareLocalEnvironment, type L
 export { local, type LocalOptions } from "./internal/local/provider.js"
 export { findLocalPython, type LocalPython } from "./internal/local/python.js"
 export { runCommand, type CommandResult } from "./internal/local/shell.js"
+export { ownedTempDir } from "./internal/local/temp-dir.js"
 export {
   PoolOptionsSchema,
   validatePoolOptions,

@@ -1,7 +1,7 @@
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
-import { ComputePool, RemoteError, TaskTimeout, type PoolEvent, type PoolOptionsInput } from "../src/index.js"
+import { ComputePool, RemoteError, TaskCancelled, TaskTimeout, type PoolEvent, type PoolOptionsInput } from "../src/index.js"
 import { nodeWorkDirs, waitForNoAgents } from "./leaks.js"
 
 const funcs = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "skytest_funcs.py")
@@ -76,6 +76,16 @@ describe("ComputePool on the local provider", () => {
       expect(error).toBeInstanceOf(TaskTimeout)
       expect(await pool.map("skytest_funcs:square", [7])).toEqual([49])
     })
+  })
+
+  it("fails a map still running when the pool closes, instead of leaving it hanging", async () => {
+    let running: Promise<unknown> | undefined
+    await ComputePool.use(options({ nodes: 1, worker: { concurrency: 1 } }), async (pool) => {
+      running = pool.map("skytest_funcs:sleep", [30, 30])
+      running.catch(() => undefined)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    })
+    await expect(running).rejects.toBeInstanceOf(TaskCancelled)
   })
 
   it("re-runs the in-flight tasks of a killed agent on the other node", async () => {

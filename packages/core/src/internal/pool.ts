@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto"
 import { Context, Effect, Either, Layer, Schedule, Stream, type Scope } from "effect"
 import type { Cluster, ClusterSpec } from "./cluster.js"
 import { checkPluginCompatibility } from "./define-plugin.js"
-import { TaskCancelled, type PoolError, type TaskError } from "./errors.js"
+import type { PoolError, TaskError } from "./errors.js"
 import { EventHub, type PoolEvent, type PoolEventListener } from "./events.js"
 import { imageHash, type Image } from "./image.js"
 import { local } from "./local/provider.js"
@@ -103,7 +103,7 @@ const mapAll = <A>(scheduler: Scheduler, fn: string, inputs: Iterable<unknown>, 
               if (--remaining === 0 && !failed) resume(Effect.succeed(results))
             },
             onFailed: (error) => {
-              if (failed || error instanceof TaskCancelled) return
+              if (failed) return // the rest were cancelled by the first failure
               failed = true
               cancelAll()
               resume(Effect.fail(error))

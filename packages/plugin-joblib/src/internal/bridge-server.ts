@@ -3,6 +3,7 @@ import fs from "node:fs/promises"
 import net from "node:net"
 import os from "node:os"
 import path from "node:path"
+import { ownedTempDir } from "@skyward/core"
 import { Effect, type Scope } from "effect"
 import { BridgeConnection, type BridgePool } from "./bridge-connection.js"
 import { BridgeError } from "./errors.js"
@@ -42,15 +43,11 @@ interface Running {
   readonly unsubscribe: () => void
 }
 
+/** The bridge's private (0700) directory; one left by a Node that was killed is removed by the next bridge. */
 const makeDirectory = (parent: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const directory = await fs.mkdtemp(path.join(parent, "skyward-bridge-"))
-      await fs.chmod(directory, 0o700)
-      return directory
-    },
-    catch: (cause) => new BridgeError({ message: `could not create the bridge directory in ${parent}`, cause })
-  })
+  ownedTempDir("skyward-bridge", parent).pipe(
+    Effect.mapError((cause) => new BridgeError({ message: `could not create the bridge directory in ${parent}`, cause }))
+  )
 
 const listen = (server: net.Server, socketPath: string) =>
   Effect.async<void, BridgeError>((resume) => {
@@ -68,7 +65,6 @@ const shutdown = (running: Running) =>
     running.unsubscribe()
     for (const connection of [...running.connections]) connection.close()
     await new Promise<void>((resolve) => running.server.close(() => resolve()))
-    await fs.rm(running.directory, { recursive: true, force: true })
   })
 
 /**
@@ -81,9 +77,9 @@ export const startBridge = (pool: BridgePool, options: BridgeOptions = {}): Effe
   Effect.gen(function* () {
     const log = options.log ?? defaultLog
     const token = randomBytes(32).toString("hex")
+    const directory = yield* makeDirectory(options.tmpdir ?? os.tmpdir())
     const running = yield* Effect.acquireRelease(
       Effect.gen(function* () {
-        const directory = yield* makeDirectory(options.tmpdir ?? os.tmpdir())
         const socketPath = path.join(directory, "bridge.sock")
         const connections = new Set<BridgeConnection>()
         const server = net.createServer((socket) => {

@@ -1,5 +1,4 @@
 import fs from "node:fs/promises"
-import os from "node:os"
 import path from "node:path"
 import { Effect, Layer } from "effect"
 import { BootstrapError, TransportError } from "../errors.js"
@@ -8,14 +7,11 @@ import { Transport, type BootstrapPlan, type NodeSession } from "../transport.js
 import { startAgentProcess } from "./agent-process.js"
 import { prepareLocalEnvironment } from "./environment.js"
 import { runCommand } from "./shell.js"
+import { ownedTempDir } from "./temp-dir.js"
 
 const makeWorkDir = (node: NodeInfo) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: () => fs.mkdtemp(path.join(os.tmpdir(), `skyward-node${node.index}-`)),
-      catch: (cause) => new TransportError({ node: node.index, message: `cannot create a work folder: ${cause}`, cause })
-    }),
-    (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+  ownedTempDir(`skyward-node${node.index}`).pipe(
+    Effect.mapError((cause) => new TransportError({ node: node.index, message: `cannot create a work folder: ${cause.message}`, cause }))
   )
 
 const copyFiles = (files: Readonly<Record<string, string>>, workDir: string, node: number) =>
