@@ -5,9 +5,8 @@ import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import { ComputePool, WorkerLost, type PoolEvent, type PoolOptionsInput } from "@skyward/core"
-import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import {
-  descendants,
   entriesOf,
   fixtures,
   isTag,
@@ -16,13 +15,12 @@ import {
   processesMarked,
   report,
   resultLines,
-
   settle,
   sleep,
   startCli,
+  trackRuns,
   venvPython,
-  waitFor,
-  type CliRun
+  waitFor
 } from "./support.js"
 
 const funcs = path.join(fixtures, "fault_funcs.py")
@@ -33,13 +31,7 @@ const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
   ...extra
 })
 
-let runs: CliRun[] = []
-afterEach(async () => {
-  for (const run of runs) run.kill()
-  runs = []
-  expect(await settle(() => descendants(), 8_000)).toEqual([])
-  expect(entriesOf(process.env.TMPDIR!).filter((e) => e.startsWith("skyward-"))).toEqual([])
-})
+const runs = trackRuns()
 
 beforeAll(async () => {
   // builds (or reuses) the environment once, so the tests time the faults, not pip

@@ -8,6 +8,7 @@ import fs from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { PoolEvent } from "@skyward/core"
+import { afterEach, expect } from "vitest"
 
 export const here = path.dirname(fileURLToPath(import.meta.url))
 export const repo = path.resolve(here, "../../..")
@@ -228,4 +229,18 @@ export const report = (row: {
   const file = process.env.SKYWARD_FAULTS_REPORT
   if (file) fs.appendFileSync(file, line + "\n")
   console.info(`FAULT ${line}`)
+}
+
+/**
+ * The `skyward run`s a test file starts: each is killed after its test, and every test must leave
+ * no process of ours and no `skyward-*` folder in this file's TMPDIR.
+ */
+export const trackRuns = (): CliRun[] => {
+  const runs: CliRun[] = []
+  afterEach(async () => {
+    for (const run of runs.splice(0)) run.kill()
+    expect(await settle(() => descendants(), 8_000)).toEqual([])
+    expect(entriesOf(process.env.TMPDIR!).filter((e) => e.startsWith("skyward-"))).toEqual([])
+  })
+  return runs
 }

@@ -3,8 +3,8 @@
 import fs from "node:fs"
 import path from "node:path"
 import { ComputePool, TaskTimeout, WorkerLost, type PoolOptionsInput, type PromisePool, type TaskError } from "@skyward/core"
-import { afterEach, beforeAll, describe, expect, it } from "vitest"
-import { alive, descendants, entriesOf, fixtures, isTag, leftoversOf, report, runCli, settle, type CliRun } from "./support.js"
+import { beforeAll, describe, expect, it } from "vitest"
+import { alive, fixtures, isTag, leftoversOf, report, runCli, trackRuns } from "./support.js"
 
 const funcs = path.join(fixtures, "fault_funcs.py")
 const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
@@ -14,13 +14,7 @@ const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
   ...extra
 })
 
-let runs: CliRun[] = []
-afterEach(async () => {
-  for (const run of runs) run.kill()
-  runs = []
-  expect(await settle(() => descendants(), 8_000)).toEqual([])
-  expect(entriesOf(process.env.TMPDIR!).filter((e) => e.startsWith("skyward-"))).toEqual([])
-})
+const runs = trackRuns()
 
 beforeAll(async () => {
   await ComputePool.use(options(), async () => undefined)

@@ -229,13 +229,7 @@ class ProcessExecutor(Executor):
             return
         tag = data[0]
         if tag == _TAG_RESULT:
-            tid = slot.task
-            slot.task = None
-            if tid is not None:
-                self._running.pop(tid, None)
-                if slot.deadline is not None:
-                    slot.deadline = None
-                    self._timed -= 1
+            if self._clear_task(slot) is not None:
                 self.host.channel.send_raw(memoryview(data)[1:])
             self._run_next(slot)
         elif tag == _TAG_LOG:
@@ -260,6 +254,10 @@ class ProcessExecutor(Executor):
             self._idle.remove(slot)
         except ValueError:
             pass
+        return self._clear_task(slot)
+
+    def _clear_task(self, slot: _Slot) -> Optional[int]:
+        """Forget the task ``slot`` was running (and its deadline); return its id."""
         tid = slot.task
         slot.task = None
         if tid is not None:
