@@ -1,19 +1,10 @@
-import type { SshKey, SshTarget } from "@skyward/transport-ssh"
+import type { SshTarget } from "@skyward/transport-ssh"
 
-/** One machine of an `ssh()` provider. */
-export interface SshHost {
-  readonly host: string
-  /** Default 22. */
-  readonly port?: number
-  /** Default: the provider's `user`, else the local user name. */
-  readonly user?: string
-  /** Default: the provider's `key`, else ssh-agent / ~/.ssh/id_ed25519 / ~/.ssh/id_rsa. */
-  readonly key?: SshKey
-  /** Pinned host key (`ssh-ed25519 AAAA...` or `SHA256:...`); else known_hosts decides. */
-  readonly hostKey?: string
-  /** Bastion to reach this host through. */
-  readonly jump?: SshTarget
-}
+/**
+ * One machine of an `ssh()` provider: an SSH target whose `user`, `key` and `jump`, when not
+ * given, come from the provider's options.
+ */
+export type SshHost = SshTarget
 
 /**
  * Parses `[user@]host[:port]` (IPv6 as `[addr]` or `user@[addr]:port`), the form of the CLI's
