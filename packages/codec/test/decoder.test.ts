@@ -151,7 +151,10 @@ describe("FrameDecoder", () => {
       [{ type: "result", id: 1, warnings: [new Uint8Array(1), "x"] }, "warnings"],
       [{ type: "log", stream: "stdout", line: null }, "line"],
       [{ type: "heartbeat", seq: true }, "seq"],
-      [{ type: "blob", hash: "h" }, "data"]
+      [{ type: "blob", hash: "h" }, "data"],
+      [{ type: "blob", hash: "h", data: new Uint8Array(1), offset: -1 }, "offset"],
+      [{ type: "blob", hash: "h", data: new Uint8Array(1), total: "big" }, "total"],
+      [{ type: "error", id: 1, kind: "missing", excType: "", message: "", traceback: "" }, "kind"]
     ]
     for (const [value, field] of cases) {
       const e = pushError(frameValue(value))

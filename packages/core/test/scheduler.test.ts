@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { EventHub, Scheduler, TaskCancelled, WorkerLost, type NodeLink, type TaskError, type TaskOutcome } from "../src/index.js"
+import { BlobStore } from "../src/internal/blob-store.js"
 
 /** A node that records what the scheduler sent it; the test answers for the agent. */
 const recordingNode = (index: number, capacity: number) => {
@@ -89,5 +90,74 @@ describe("Scheduler", () => {
     expect(a.submitted).toEqual([running])
     scheduler.failed(0, running, { kind: "cancelled", excType: "", message: "", traceback: "" })
     expect(a.submitted).toEqual([running, 3])
+  })
+})
+
+describe("Scheduler and blobs", () => {
+  /** A node that remembers which blobs it was sent, as the agent link does. */
+  const blobNode = (index: number, capacity: number) => {
+    const held = new Set<string>()
+    const submitted: number[] = []
+    const link: NodeLink = {
+      index,
+      capacity,
+      sendSubmit: (id, spec) => {
+        spec.blobs?.forEach((hash) => held.add(hash))
+        submitted.push(id)
+      },
+      sendCancel: () => undefined,
+      holds: (hashes) => hashes.every((hash) => held.has(hash)),
+      forgetBlobs: () => held.clear()
+    }
+    return { link, held, submitted }
+  }
+
+  it("prefers a free node that holds a task's blobs over the least-loaded one", () => {
+    const scheduler = new Scheduler({ retries: 0, events: new EventHub() })
+    const a = blobNode(0, 2)
+    const b = blobNode(1, 2)
+    scheduler.addNode(a.link)
+    scheduler.addNode(b.link)
+    const { callbacks } = collect()
+    scheduler.submit({ kind: "pickle", blobs: ["x"] }, callbacks())
+    scheduler.submit({ kind: "pickle", blobs: ["x"] }, callbacks())
+    expect(a.submitted).toEqual([1, 2]) // b was less loaded for the second, but a holds "x"
+    scheduler.submit({ kind: "pickle", blobs: ["x"] }, callbacks())
+    expect(b.submitted).toEqual([3]) // a is full: b gets it (and "x" with it)
+  })
+
+  it("sends a task again, blobs first, when its node dropped them; not counted as an attempt", () => {
+    const scheduler = new Scheduler({ retries: 0, events: new EventHub() })
+    const a = blobNode(0, 1)
+    scheduler.addNode(a.link)
+    const { done, failed, callbacks } = collect()
+    scheduler.submit({ kind: "pickle", blobs: ["x"] }, callbacks())
+    const dropped = { kind: "blob", excType: "skyward.BlobMissing", message: "this node does not hold blob x", traceback: "" }
+    scheduler.failed(0, 1, dropped)
+    expect(a.held.size).toBe(1) // forgotten, then sent again with the resubmission
+    expect(a.submitted).toEqual([1, 1])
+    scheduler.completed(0, 1, outcome(0))
+    expect(done.get(0)).toBeDefined()
+    // a node that keeps dropping them: the task fails after a few rounds instead of looping
+    scheduler.submit({ kind: "pickle", blobs: ["y"] }, callbacks())
+    for (let i = 0; i < 4; i++) scheduler.failed(0, 2, dropped)
+    expect(failed.get(1)?.message).toContain("does not hold blob")
+  })
+})
+
+describe("BlobStore", () => {
+  it("keeps pinned blobs, and unpinned ones least recently used first within its budget", () => {
+    const store = new BlobStore(10)
+    const bytes = (n: number) => new Uint8Array(n)
+    store.put("a", bytes(4))
+    store.put("b", bytes(4))
+    store.pin(["a"])
+    store.put("c", bytes(8)) // over budget: b goes (a is pinned, c was just put)
+    expect(store.missing(["a", "b", "c"])).toEqual(["b"])
+    store.unpin(["a"])
+    expect(store.missing(["a", "c"])).toEqual(["a"]) // a is the oldest unpinned once over budget
+    store.put("huge", bytes(100)) // larger than the budget: kept until something else is put
+    expect(store.get("huge")?.byteLength).toBe(100)
+    expect(store.missing(["c"])).toEqual(["c"])
   })
 })

@@ -123,6 +123,9 @@ class EchoPool implements BridgePool {
     callbacks?.onFailed(new TaskCancelled({ reason: "cancelled" }))
   }
   subscribe = (): (() => void) => () => undefined
+  blobs = new Map<string, Uint8Array>()
+  putBlob = (hash: string, data: Uint8Array): void => void this.blobs.set(hash, data)
+  missingBlobs = (hashes: ReadonlyArray<string>): string[] => hashes.filter((hash) => !this.blobs.has(hash))
 }
 
 const openBridge = async (pool: BridgePool, log: (line: string) => void) => {

@@ -19,12 +19,15 @@ class FakePool implements BridgePool {
   totalSlots = 4
   readonly cancelled: number[] = []
   readonly held = new Map<number, TaskCallbacks>()
+  readonly blobs = new Map<string, Uint8Array>()
+  readonly dispatched: TaskSpec[] = []
   hold = false
   private nextId = 1
   private listeners: Array<(event: PoolEvent) => void> = []
 
   dispatch = (spec: TaskSpec, callbacks: TaskCallbacks): number => {
     const id = this.nextId++
+    this.dispatched.push(spec)
     if (this.hold) this.held.set(id, callbacks)
     else
       setImmediate(() => {
@@ -34,6 +37,10 @@ class FakePool implements BridgePool {
       })
     return id
   }
+
+  putBlob = (hash: string, data: Uint8Array): void => void this.blobs.set(hash, data)
+
+  missingBlobs = (hashes: ReadonlyArray<string>): string[] => hashes.filter((hash) => !this.blobs.has(hash))
 
   cancel = (id: number): void => {
     this.cancelled.push(id)
@@ -172,6 +179,30 @@ describe("the client bridge", () => {
     expect(Buffer.from(byId.get(1)!).equals(Buffer.from(big))).toBe(true)
     expect([...byId.get(2)!]).toEqual([1, 2, 3])
     client.socket.destroy()
+  })
+
+  it("assembles blobs from chunks for the pool, and asks again for a blob the pool does not hold", async () => {
+    const pool = new FakePool()
+    const lines: string[] = []
+    const { bridge } = await open(pool, { log: (line) => lines.push(line) })
+    const client = await connect(bridge.socketPath, bridge.token)
+    const hash = "ab".repeat(32)
+    const data = new Uint8Array(1000).map((_, i) => i % 256)
+    client.send({ type: "submit", id: 1, kind: "pickle", payload: new Uint8Array([1]), blobs: [hash] })
+    await client.until((ms) => ms.some((m) => m.type === "error"))
+    expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 1, kind: "blob", message: expect.stringContaining(hash) })
+    expect(pool.dispatched).toEqual([])
+    client.send({ type: "blob", hash, data: data.subarray(0, 600), offset: 0, total: 1000 })
+    client.send({ type: "blob", hash, data: data.subarray(600), offset: 600, total: 1000 })
+    client.send({ type: "submit", id: 1, kind: "pickle", payload: new Uint8Array([1]), blobs: [hash] })
+    await client.until((ms) => ms.some((m) => m.type === "result"))
+    expect(Buffer.from(pool.blobs.get(hash)!).equals(Buffer.from(data))).toBe(true)
+    expect(pool.dispatched[0]?.blobs).toEqual([hash])
+    // a blob that is not named by a content hash closes that connection, with a logged reason
+    client.send({ type: "blob", hash: "../../etc/passwd", data })
+    await client.until(() => client.isClosed()).catch(() => undefined)
+    expect(client.isClosed()).toBe(true)
+    expect(lines.join("\n")).toMatch(/expected a SHA-256 in hex/)
   })
 
   it("announces a new slot count when the pool loses a node", async () => {

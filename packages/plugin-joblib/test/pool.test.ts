@@ -89,6 +89,34 @@ describe("the joblib plugin", () => {
     expect(fs.existsSync(directory)).toBe(false)
   })
 
+  it.runIf(fs.existsSync(venvPython))("sends a large argument to each node once for the pool's lifetime, again once it changed", async () => {
+    await ComputePool.use({ nodes: 2, worker: { concurrency: 1 }, plugins: [joblib()] }, async (pool) => {
+      const sent: Array<{ node: number; hash: string; bytes: number }> = []
+      pool.subscribe((event) => {
+        if (event._tag === "BlobSent") sent.push(event)
+      })
+      const script = [
+        `import ${ACTIVATE_MODULE}, pickle`,
+        "from joblib import Parallel, delayed",
+        "data = bytearray(range(256)) * 8192  # 2 MiB: out of band, as a numpy array would be",
+        "def tail(buf, i): return (type(buf).__name__, bytes(buf[-2:]), buf.readonly)",
+        "call = lambda n: Parallel(n_jobs=-1, batch_size=1)(delayed(tail)(pickle.PickleBuffer(data), i) for i in range(n))",
+        "first, second = call(8), call(8)",
+        "data[-1] = 0  # changed in place between calls: content, not identity, decides",
+        "print(first == second, first[0], call(2)[0])"
+      ].join("\n")
+      const { stdout } = await run(venvPython, ["-c", script], {
+        env: { ...process.env, ...pool.client.env, PYTHONPATH: pool.client.pythonPath.join(path.delimiter) },
+        timeout: 60_000
+      })
+      expect(stdout.trim()).toBe("True ('memoryview', b'\\xfe\\xff', True) ('memoryview', b'\\xfe\\x00', True)")
+      const [original, changed] = [...new Set(sent.map((s) => s.hash))]
+      expect(sent.filter((s) => s.hash === original).map((s) => s.node).sort()).toEqual([0, 1])
+      expect(sent.filter((s) => s.hash === changed).length).toBeGreaterThanOrEqual(1)
+      expect(sent.every((s) => s.bytes === 2 * 1024 * 1024)).toBe(true)
+    })
+  })
+
   it("starts one bridge per pool even when listed twice", async () => {
     await ComputePool.use({ nodes: 1, worker: { concurrency: 1 }, plugins: [joblib(), joblib()] }, async (pool) => {
       // the second plugin found the first one's bridge and contributed nothing

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._constants import DEFAULT_COMPRESS_THRESHOLD, DEFAULT_MAX_FRAME_BYTES, LZ4_TAG, PROTOCOL_VERSION
 from ._decoder import FrameDecoder
-from ._encoder import encode_frame, encode_frames
+from ._encoder import encode_frame, encode_frame_parts, encode_frames
 from ._errors import FrameTooLarge, InvalidCbor, InvalidMessage, WireError
 from ._validate import validate_message
 
@@ -41,5 +41,6 @@ __all__ = [
     "WireError",
     "decode_message",
     "encode_frame",
+    "encode_frame_parts",
     "encode_frames",
 ]

@@ -111,6 +111,14 @@ def encode_frame(message: Mapping[str, Any], compress_threshold: int = DEFAULT_C
     return b"".join(parts)
 
 
+def encode_frame_parts(
+    message: Mapping[str, Any], compress_threshold: int = DEFAULT_COMPRESS_THRESHOLD
+) -> list[Part]:
+    """:func:`encode_frame` without the final join: the frame as parts (byte fields are views
+    of the caller's buffers, not copies), for ``socket.sendmsg`` of large data."""
+    return _plan(message, compress_threshold)[0]
+
+
 def encode_frames(
     messages: Iterable[Mapping[str, Any]], compress_threshold: int = DEFAULT_COMPRESS_THRESHOLD
 ) -> bytes:

@@ -11,7 +11,7 @@ FieldSpec = tuple[str, FieldKind, bool]  # name, kind, required
 
 _ROLES: Final = ("agent", "client", "server")
 _SUBMIT_KINDS: Final = ("pickle", "call")
-_ERROR_KINDS: Final = ("user", "timeout", "cancelled", "lost", "pickle", "protocol")
+_ERROR_KINDS: Final = ("user", "timeout", "cancelled", "lost", "pickle", "protocol", "blob")
 _STREAMS: Final = ("stdout", "stderr", "agent")
 
 MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
@@ -75,6 +75,8 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
     "blob": (
         ("hash", "text", True),
         ("data", "bytes", True),
+        ("offset", "uint", False),
+        ("total", "uint", False),
     ),
     "shutdown": (("reason", "text", False),),
 }

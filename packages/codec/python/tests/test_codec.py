@@ -159,6 +159,9 @@ def test_unknown_type() -> None:
         ({"type": "heartbeat", "seq": True}, "seq"),
         ({"type": "heartbeat", "seq": 1, "time": False}, "time"),
         ({"type": "blob", "hash": "h"}, "data"),
+        ({"type": "blob", "hash": "h", "data": b"x", "offset": -1}, "offset"),
+        ({"type": "blob", "hash": "h", "data": b"x", "total": "big"}, "total"),
+        ({"type": "error", "id": 1, "kind": "missing", "excType": "", "message": "", "traceback": ""}, "kind"),
     ],
 )
 def test_wrong_field_is_named(value: dict[str, object], field: str) -> None:
@@ -253,3 +256,15 @@ def test_non_wire_errors_are_wrapped() -> None:
     deep = b"\x81" * 5000 + b"\x00"
     body = b"\xa3" + cbor2.dumps("type") + cbor2.dumps("result") + cbor2.dumps("id") + b"\x01" + cbor2.dumps("value") + deep
     assert isinstance(feed_error(frame_of(body)), InvalidCbor)
+
+
+def test_a_blob_chunk_travels_as_views_of_the_callers_buffer() -> None:
+    from skyward_wire import encode_frame_parts
+
+    data = bytearray(range(256)) * 100
+    chunk = memoryview(data)[1000:9000]
+    parts = encode_frame_parts({"type": "blob", "hash": "h", "data": chunk, "offset": 1000, "total": len(data)},
+                               1 << 62)
+    assert any(isinstance(p, memoryview) and p.obj is data for p in parts)  # no copy of the chunk
+    [message] = FrameDecoder().feed(b"".join(parts))
+    assert message == {"type": "blob", "hash": "h", "data": bytes(chunk), "offset": 1000, "total": len(data)}

@@ -56,7 +56,7 @@ export interface Result {
 }
 
 /** The `kind` of an `error` message. */
-export type ErrorKind = "user" | "timeout" | "cancelled" | "lost" | "pickle" | "protocol"
+export type ErrorKind = "user" | "timeout" | "cancelled" | "lost" | "pickle" | "protocol" | "blob"
 
 /** `error`: a task (or, with `id: 0` and kind `protocol`, the connection) failed. */
 export interface ErrorMessage {
@@ -98,11 +98,16 @@ export interface Log {
   readonly level?: string
 }
 
-/** `blob`: content-addressed data a later payload refers to (node -> agent). */
+/**
+ * `blob`: content-addressed data a later payload refers to (client -> server, node -> agent). A
+ * large blob travels in chunks: `data` is the part starting at `offset` of a blob of `total` bytes.
+ */
 export interface Blob {
   readonly type: "blob"
   readonly hash: string
   readonly data: Uint8Array
+  readonly offset?: number
+  readonly total?: number
 }
 
 /** `shutdown`: the sender is going away, both ways. */
@@ -134,7 +139,7 @@ export type FieldSpec = readonly [name: string, kind: FieldKind, required: boole
 
 const ROLES = ["agent", "client", "server"] as const
 const SUBMIT_KINDS = ["pickle", "call"] as const
-const ERROR_KINDS = ["user", "timeout", "cancelled", "lost", "pickle", "protocol"] as const
+const ERROR_KINDS = ["user", "timeout", "cancelled", "lost", "pickle", "protocol", "blob"] as const
 const STREAMS = ["stdout", "stderr", "agent"] as const
 
 /** The fields of each message type, in the order they are checked (the PROTOCOL.md table). */
@@ -198,7 +203,9 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
   ],
   blob: [
     ["hash", "text", true],
-    ["data", "bytes", true]
+    ["data", "bytes", true],
+    ["offset", "uint", false],
+    ["total", "uint", false]
   ],
   shutdown: [["reason", "text", false]]
 }

@@ -8,11 +8,11 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Optional
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from skyward_wire import PROTOCOL_VERSION, FrameDecoder, WireError
 
-from .blobs import BlobStore
+from .blobs import BlobMissing, BlobStore
 from .channel import Channel, protect_stdout
 from .cli import Config
 from .errors import HookError, ProtocolError, error_message, qualified_name
@@ -35,6 +35,7 @@ class Agent:
         self.channel = channel
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.blobs = BlobStore(config.max_blob_bytes)
+        self._refused: Dict[str, str] = {}  # blobs that could not be kept, and why
         self.exit_code = EXIT_OK
         self._stopping = False
         self._calls: Deque[Callable[[], None]] = deque()
@@ -111,7 +112,8 @@ class Agent:
 
     def _on_input(self, data: bytes) -> None:
         if not data:
-            self.stop()  # EOF: Node is gone or closed us
+            self.log("input closed; stopping")  # Node is gone or closed us
+            self.stop()
             return
         try:
             messages = self._decoder.feed(data)
@@ -129,9 +131,9 @@ class Agent:
         elif kind == "cancel":
             self.executor.cancel(m["id"])
         elif kind == "blob":
-            if not self.blobs.put(m["hash"], m["data"]):
-                self.log(f"blob {m['hash']} ({len(m['data'])} bytes) exceeds --max-blob-bytes; dropped")
+            self._on_blob(m)
         elif kind == "shutdown":
+            self.log(f"asked to shut down ({m.get('reason', 'no reason given')}); stopping")
             self.stop()
         elif kind in ("heartbeat", "hello"):
             pass
@@ -155,9 +157,34 @@ class Agent:
             self.channel.send(error_message(tid, "protocol", qualified_name(ProtocolError), problem,
                                             node=self.config.node_index))
             return
+        paths: Optional[Tuple[str, ...]] = None
+        blobs = m.get("blobs")
+        if blobs:
+            refused = next((self._refused[b] for b in blobs if b in self._refused), None)
+            if refused is not None:
+                self.channel.send(error_message(tid, "pickle", "skyward.BlobTooLarge", refused,
+                                                node=self.config.node_index))
+                return
+            try:
+                paths = self.blobs.paths(blobs)
+            except BlobMissing as exc:  # Node sends it again, then the task
+                self.channel.send(error_message(tid, "blob", "skyward.BlobMissing",
+                                                f"this node does not hold blob {exc}",
+                                                node=self.config.node_index))
+                return
         timeout = m.get("timeout")
-        self.executor.submit((tid, kind, payload, fn, args),
+        self.executor.submit((tid, kind, payload, fn, args, paths),
                              float(timeout) if timeout and timeout > 0 else None)
+
+    def _on_blob(self, m: Dict[str, Any]) -> None:
+        key, data = m["hash"], m["data"]
+        try:
+            problem = self.blobs.put(key, data, m.get("offset", 0), m.get("total"))
+        except OSError as exc:
+            problem = f"cannot store blob {key}: {exc}"
+        if problem is not None:
+            self.log(f"{problem}; dropped")
+            self._refused[key] = problem
 
     def _on_wake(self) -> None:
         try:
@@ -222,6 +249,7 @@ class Agent:
             self.log(f"frame stream closed: {exc}")
         finally:
             self.executor.shutdown()
+            self.blobs.close()
             try:
                 channel.flush()
             except OSError:
@@ -252,6 +280,7 @@ def run_agent(config: Config) -> int:
     agent = Agent(config, channel)
 
     def on_signal(signum: int, frame: Any) -> None:
+        agent.log(f"got {signal.Signals(signum).name}; stopping")
         agent.stop()
 
     signal.signal(signal.SIGTERM, on_signal)

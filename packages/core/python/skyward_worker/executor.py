@@ -8,8 +8,8 @@ from .channel import Channel
 from .cli import Config
 from .errors import TaskCancelled, TaskTimeout, error_message, qualified_name
 
-# (id, kind, payload, fn, args): what the agent hands to a slot (cheap to pickle).
-TaskRequest = Tuple[int, str, Optional[bytes], Optional[str], Optional[list]]
+# (id, kind, payload, fn, args, blob paths): what the agent hands to a slot (cheap to pickle).
+TaskRequest = Tuple[int, str, Optional[bytes], Optional[str], Optional[list], Optional[Tuple[str, ...]]]
 
 # Slot process -> agent messages are ``tag + bytes`` (see slot_child).
 TAG_READY = b"I"  # the slot is ready for tasks

@@ -8,12 +8,13 @@ import sys
 import threading
 import warnings
 from time import perf_counter
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import cloudpickle
 from skyward_wire import encode_frame
 
 from . import _state
+from .blobs import BlobMissing, MappedBlobs
 from .errors import (
     error_message,
     format_remote_traceback,
@@ -31,6 +32,7 @@ _SKIP_FILES = (__file__,)
 _PLAIN = frozenset((type(None), bool, int, float, str, bytes))
 _pickle_dumps = pickle.dumps
 _MAX_PARTIAL_LINE = 64 * 1024
+_mapped = MappedBlobs()  # per process: slot processes and the agent's threads map blobs once
 
 
 class TaskContext:
@@ -214,11 +216,16 @@ class TaskRunner:
             self._functions[name] = fn
         return fn
 
-    def _load(self, tid: int, kind: str, payload: Optional[bytes], fn_name: Optional[str]
-              ) -> Callable[..., Any]:
+    def _load(self, tid: int, kind: str, payload: Optional[bytes], fn_name: Optional[str],
+              blobs: Optional[Tuple[str, ...]]) -> Callable[..., Any]:
         if kind == "pickle":
             try:
-                fn = cloudpickle.loads(payload)  # type: ignore[arg-type]
+                buffers = _mapped.buffers(blobs) if blobs else None
+                fn = cloudpickle.loads(payload, buffers=buffers)  # type: ignore[arg-type]
+            except BlobMissing as exc:  # dropped since the agent looked: Node sends it again
+                raise _Failed(error_message(tid, "blob", "skyward.BlobMissing",
+                                            f"this node does not hold blob {exc}",
+                                            node=self.node, slot=self.slot))
             except BaseException as exc:  # noqa: BLE001
                 if _state.terminating:
                     raise
@@ -251,8 +258,8 @@ class TaskRunner:
     # -- running -------------------------------------------------------------------------
 
     def _call(self, tid: int, kind: str, payload: Optional[bytes], fn_name: Optional[str],
-              args: Optional[list]) -> Any:
-        fn = self._load(tid, kind, payload, fn_name)
+              args: Optional[list], blobs: Optional[Tuple[str, ...]]) -> Any:
+        fn = self._load(tid, kind, payload, fn_name, blobs)
         try:
             return fn(*args) if args else fn()
         except BaseException as exc:  # noqa: BLE001 - user code may raise anything
@@ -262,7 +269,7 @@ class TaskRunner:
 
     def run(self, req: TaskRequest) -> bytes:
         """Run ``req`` and return the encoded ``result`` or ``error`` frame for it."""
-        tid, kind, payload, fn_name, args = req
+        tid, kind, payload, fn_name, args, blobs = req
         ctx = TaskContext(tid, self.slot, self.node, self.emit)
         _state.enter(ctx, self.process_wide)
         failed: Optional[Dict[str, Any]] = None
@@ -274,13 +281,13 @@ class TaskRunner:
                 with warnings.catch_warnings(record=True) as records:  # type: ignore[assignment]
                     warnings.simplefilter("always")
                     try:
-                        value = self._call(tid, kind, payload, fn_name, args)
+                        value = self._call(tid, kind, payload, fn_name, args, blobs)
                     except _Failed as f:
                         failed = f.message
             else:
                 records = ctx.warnings
                 try:
-                    value = self._call(tid, kind, payload, fn_name, args)
+                    value = self._call(tid, kind, payload, fn_name, args, blobs)
                 except _Failed as f:
                     failed = f.message
             duration = perf_counter() - start

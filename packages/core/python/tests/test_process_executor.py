@@ -327,12 +327,51 @@ def test_bad_submit_is_protocol_error(start_agent):
     assert a.value(10) == 10
 
 
-def test_blob_is_accepted(start_agent):
+def _with_blob(array_bytes: bytes):
+    """A payload whose large buffer travels out of band, and that buffer's blob name."""
+    import hashlib
+    import pickle
+
+    buffers: list = []
+    data = pickle.PickleBuffer(bytearray(array_bytes))
+    payload = cloudpickle.dumps(lambda: (type(data).__name__, bytes(data)[-3:], data.readonly),
+                                protocol=5, buffer_callback=lambda b: buffers.append(b) or False)
+    assert len(buffers) == 1
+    return payload, hashlib.sha256(array_bytes).hexdigest()
+
+
+@pytest.mark.parametrize("executor", ["process", "thread"])
+def test_blob_sent_in_chunks_is_mapped_into_the_task(start_agent, executor):
+    a = start_agent("--concurrency", "1", "--executor", executor)
+    content = os.urandom(3000) + b"end"
+    payload, name = _with_blob(content)
+    for offset in range(0, len(content), 1024):
+        a.send({"type": "blob", "hash": name, "data": content[offset:offset + 1024],
+                "offset": offset, "total": len(content)})
+    a.send({"type": "submit", "id": 1, "kind": "pickle", "payload": payload, "blobs": [name]})
+    assert a.value(1) == ("memoryview", b"end", True)
+
+
+def test_task_with_a_blob_the_node_lacks_is_answered_with_kind_blob(start_agent):
+    a = start_agent("--concurrency", "1")
+    payload, name = _with_blob(b"x" * 2000)
+    a.send({"type": "submit", "id": 1, "kind": "pickle", "payload": payload, "blobs": [name]})
+    assert a.answer(1)["kind"] == "blob"
+    a.send({"type": "blob", "hash": name, "data": b"x" * 2000})
+    a.send({"type": "submit", "id": 2, "kind": "pickle", "payload": payload, "blobs": [name]})
+    assert a.value(2)[1] == b"xxx"
+
+
+def test_blob_over_the_budget_fails_its_task_clearly(start_agent):
     a = start_agent("--concurrency", "1", "--max-blob-bytes", "10")
-    a.send({"type": "blob", "hash": "abc", "data": b"0123456789abc"})
-    a.send({"type": "blob", "hash": "def", "data": b"small"})
-    a.submit(1, lambda: 1)
-    assert a.value(1) == 1
+    payload, name = _with_blob(b"y" * 2000)
+    a.send({"type": "blob", "hash": name, "data": b"y" * 2000})
+    a.send({"type": "submit", "id": 1, "kind": "pickle", "payload": payload, "blobs": [name]})
+    m = a.answer(1)
+    assert (m["kind"], m["excType"]) == ("pickle", "skyward.BlobTooLarge")
+    assert "--max-blob-bytes" in m["message"]
+    a.submit(2, lambda: 2)
+    assert a.value(2) == 2
 
 
 def test_big_payload_and_result(start_agent):

@@ -1,26 +1,60 @@
 """Unit tests of the agent's pure parts."""
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
-from skyward_worker.blobs import BlobStore
+from skyward_worker.blobs import BlobMissing, BlobStore, MappedBlobs
 from skyward_worker.cli import parse_args
 from skyward_worker.errors import lost_message, qualified_name
 
 
-def test_blob_store_lru_by_bytes():
-    store = BlobStore(10)
-    assert store.put("a", b"1234")
-    assert store.put("b", b"1234")
-    assert store.get("a") == b"1234"  # a is now most recent
-    assert store.put("c", b"1234")  # evicts b
-    assert "b" not in store and "a" in store and "c" in store
+A = "a" * 64
+B = "b" * 64
+C = "c" * 64
+
+
+def test_blob_store_keeps_files_lru_by_bytes(tmp_path):
+    store = BlobStore(10, str(tmp_path))
+    assert store.put(A, b"1234") is None
+    assert store.put(B, b"1234") is None
+    assert open(store.path(A), "rb").read() == b"1234"  # a is now the most recent
+    assert store.put(C, b"1234") is None  # evicts b, and its file
+    assert B not in store and A in store and C in store
     assert store.total_bytes == 8
-    assert not store.put("huge", b"x" * 11)
-    assert store.put("a", b"12")
-    assert store.total_bytes == 6
+    with pytest.raises(BlobMissing):
+        store.path(B)
+    assert "exceeds --max-blob-bytes" in (store.put("d" * 64, b"x" * 11) or "")
+    assert "not a content hash" in (store.put("../x", b"1") or "")
+    folder = os.path.dirname(store.path(A))
+    store.close()
+    assert not os.path.exists(folder)
+
+
+def test_blob_store_assembles_chunks_and_maps_them(tmp_path):
+    store = BlobStore(1 << 20, str(tmp_path))
+    data = os.urandom(1000)
+    assert store.put(A, data[:400], 0, 1000) is None
+    assert A not in store  # not complete yet
+    assert store.put(A, data[400:], 400, 1000) is None
+    [view] = MappedBlobs().buffers(store.paths([A]))
+    assert view.readonly and bytes(view) == data
+    assert "outside" in (store.put(B, b"xx", 999, 1000) or "")
+    store.close()
+
+
+def test_blob_folders_of_dead_agents_are_swept(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"skyward-blobs-{dead.stdout.strip()}-x"
+    orphan.mkdir()
+    store = BlobStore(100, str(tmp_path))
+    store.put(A, b"1")
+    assert not orphan.exists()
+    store.close()
 
 
 def test_cli_defaults_and_options():

@@ -1,4 +1,5 @@
 import { FrameBatcher, FrameDecoder, type Message } from "@skyward/codec"
+import { BLOB_CHUNK_BYTES, type BlobStore } from "./blob-store.js"
 import type { NodeLink, Scheduler, TaskSpec } from "./scheduler.js"
 import type { AgentChannel } from "./transport.js"
 
@@ -18,6 +19,10 @@ export class AgentLink implements NodeLink {
   // Payloads are forwarded as they are: compressing them again in JavaScript costs more than it saves.
   private readonly outbox: FrameBatcher
   private scheduler: Scheduler | undefined
+  private blobs: BlobStore | undefined
+  /** Hashes of the blobs sent to this agent (it may have dropped some since: it then says so). */
+  private readonly held = new Set<string>()
+  private onBlobSent: ((hash: string, bytes: number) => void) | undefined
   private helloListener: ((hello: AgentHello) => void) | undefined
   private closeListener: ((reason: string) => void) | undefined
   private closed = false
@@ -37,7 +42,13 @@ export class AgentLink implements NodeLink {
       this.diagnostics.push(line)
       if (this.diagnostics.length > 50) this.diagnostics.shift()
     })
-    channel.onClose((reason) => this.lost(reason))
+    channel.onClose((reason) => this.lost(this.withLastWords(reason)))
+  }
+
+  /** `reason`, plus the agent's own last stderr line when it said one (why it stopped). */
+  private withLastWords(reason: string): string {
+    const own = this.diagnostics.findLast((line) => line.startsWith("skyward_worker["))
+    return own === undefined ? reason : `${reason} (it last said: ${own.replace(/^skyward_worker\[\d+\]: /, "")})`
   }
 
   /** Calls `listener` once the agent said hello. */
@@ -50,21 +61,47 @@ export class AgentLink implements NodeLink {
     this.closeListener = listener
   }
 
-  /** From now on, task messages go to `scheduler`. */
-  attach(scheduler: Scheduler, capacity: number): void {
+  /** From now on, task messages go to `scheduler`; the blobs tasks refer to come from `blobs`. */
+  attach(scheduler: Scheduler, capacity: number, blobs?: BlobStore, onBlobSent?: (hash: string, bytes: number) => void): void {
     this.scheduler = scheduler
     this.capacity = capacity
+    this.blobs = blobs
+    this.onBlobSent = onBlobSent
   }
 
   sendSubmit(id: number, spec: TaskSpec): void {
+    if (spec.blobs !== undefined) for (const hash of spec.blobs) this.sendBlob(hash)
     this.send({
       type: "submit",
       id,
       kind: spec.kind,
       ...(spec.payload === undefined ? {} : { payload: spec.payload }),
       ...(spec.fn === undefined ? {} : { fn: spec.fn }),
-      ...(spec.args === undefined ? {} : { args: [...spec.args] })
+      ...(spec.args === undefined ? {} : { args: [...spec.args] }),
+      ...(spec.blobs === undefined ? {} : { blobs: [...spec.blobs] })
     } as Message)
+  }
+
+  /** True when every blob of `hashes` was sent to this agent already. */
+  holds(hashes: ReadonlyArray<string>): boolean {
+    return hashes.every((hash) => this.held.has(hash))
+  }
+
+  /** The agent dropped blobs it was sent: send them again when a task needs them. */
+  forgetBlobs(): void {
+    this.held.clear()
+  }
+
+  /** Sends the blob `hash` once, in chunks, ahead of the first task that needs it. */
+  private sendBlob(hash: string): void {
+    if (this.held.has(hash)) return
+    const data = this.blobs?.get(hash)
+    if (data === undefined) return // the agent answers the task with an error of kind "blob"
+    const total = data.byteLength
+    for (let offset = 0; offset < total || offset === 0; offset += BLOB_CHUNK_BYTES)
+      this.send({ type: "blob", hash, data: data.subarray(offset, offset + BLOB_CHUNK_BYTES), offset, total })
+    this.held.add(hash)
+    this.onBlobSent?.(hash, total)
   }
 
   sendCancel(id: number): void {

@@ -14,6 +14,8 @@ export interface PromisePool {
   readonly submit: (payload: Uint8Array, options?: TaskOptions) => Promise<TaskOutcome>
   readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Promise<A[]>
   readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
+  readonly putBlob: ComputePoolShape["putBlob"]
+  readonly missingBlobs: ComputePoolShape["missingBlobs"]
   readonly cancel: (id: number) => void
   readonly subscribe: (listener: PoolEventListener) => () => void
   /** The Effect-style pool underneath. */
@@ -37,6 +39,8 @@ const toPromisePool = (pool: ComputePoolShape): PromisePool => ({
   submit: (payload, options) => runPromise(pool.submit(payload, options)),
   map: (fn, inputs, options) => runPromise(pool.map(fn, inputs, options)),
   dispatch: pool.dispatch,
+  putBlob: pool.putBlob,
+  missingBlobs: pool.missingBlobs,
   cancel: pool.cancel,
   subscribe: pool.subscribe,
   effect: pool

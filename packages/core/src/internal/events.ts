@@ -10,6 +10,7 @@ export type PoolEvent =
   | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
   | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string }
   | { readonly _tag: "TaskRetried"; readonly task: number; readonly fromNode: number; readonly attempt: number }
+  | { readonly _tag: "BlobSent"; readonly node: number; readonly hash: string; readonly bytes: number }
   | { readonly _tag: "Log"; readonly node: number; readonly stream: string; readonly line: string; readonly task?: number }
 
 /** A synchronous event listener; returns nothing, must not throw. */

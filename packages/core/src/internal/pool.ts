@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { Context, Effect, Either, Layer, Schedule, Stream, type Scope } from "effect"
 import type { Cluster, ClusterSpec } from "./cluster.js"
+import { BlobStore } from "./blob-store.js"
 import { checkPluginCompatibility } from "./define-plugin.js"
 import type { PoolError, TaskError } from "./errors.js"
 import { EventHub, type PoolEvent, type PoolEventListener } from "./events.js"
@@ -34,14 +35,40 @@ export interface ComputePoolShape {
   readonly submit: (payload: Uint8Array, options?: TaskOptions) => Effect.Effect<TaskOutcome, TaskError>
   /** Calls `fn` ("module:function" on the workers) on every input; results in input order. */
   readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Effect.Effect<A[], TaskError>
-  /** Low level, callback style (what bridges use): queues a task, returns its id. */
+  /**
+   * Low level, callback style (what bridges use): queues a task, returns its id. The blobs its
+   * `spec.blobs` names must have been given to `putBlob`; they are kept until the task ends.
+   */
   readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
+  /** Keeps a blob (a large pickle buffer, by its content hash) for tasks to refer to. */
+  readonly putBlob: (hash: string, data: Uint8Array) => void
+  /** The hashes of `hashes` the pool does not hold (never given, or dropped to stay in budget). */
+  readonly missingBlobs: (hashes: ReadonlyArray<string>) => string[]
   /** Cancels a task given by `dispatch`. */
   readonly cancel: (id: number) => void
   /** Every event from now on. */
   readonly events: Stream.Stream<PoolEvent>
   /** Synchronous listener for events; returns the function that detaches it. */
   readonly subscribe: (listener: PoolEventListener) => () => void
+}
+
+/** Bytes of blobs no pending task refers to that the pool keeps for later tasks. */
+const BLOB_BUDGET_BYTES = 2 * 1024 ** 3
+
+/** Pins a task's blobs until its callbacks fire. */
+const pinned = (store: BlobStore, hashes: ReadonlyArray<string>, callbacks: TaskCallbacks): TaskCallbacks => {
+  store.pin(hashes)
+  return {
+    ...callbacks,
+    onDone: (outcome) => {
+      store.unpin(hashes)
+      callbacks.onDone(outcome)
+    },
+    onFailed: (error) => {
+      store.unpin(hashes)
+      callbacks.onFailed(error)
+    }
+  }
 }
 
 const newClusterId = () => `sky-${randomBytes(4).toString("hex")}`
@@ -167,6 +194,7 @@ export const makeComputePool = (
     })
 
     const scheduler = new Scheduler({ retries: options.retries, events, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) })
+    const blobs = new BlobStore(BLOB_BUDGET_BYTES)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         scheduler.close("the pool closed")
@@ -174,7 +202,7 @@ export const makeComputePool = (
       })
     )
     for (const { link, hello } of ready) {
-      link.attach(scheduler, hello.slots)
+      link.attach(scheduler, hello.slots, blobs, (hash, bytes) => events.emit({ _tag: "BlobSent", node: link.index, hash, bytes }))
       link.onClose((reason) => scheduler.nodeLost(link.index, reason))
       scheduler.addNode(link)
       if (link.isClosed) scheduler.nodeLost(link.index, "the agent exited")
@@ -192,7 +220,9 @@ export const makeComputePool = (
       client,
       submit: (payload, taskOptions = {}) => awaitTask(scheduler, { kind: "pickle", payload, ...taskOptions }),
       map: (fn, inputs, taskOptions = {}) => mapAll(scheduler, fn, inputs, taskOptions),
-      dispatch: (taskSpec, callbacks) => scheduler.submit(taskSpec, callbacks),
+      dispatch: (taskSpec, callbacks) => scheduler.submit(taskSpec, taskSpec.blobs?.length ? pinned(blobs, taskSpec.blobs, callbacks) : callbacks),
+      putBlob: (hash, data) => blobs.put(hash, data),
+      missingBlobs: (hashes) => blobs.missing(hashes),
       cancel: (id) => scheduler.cancel(id),
       events: Stream.asyncPush<PoolEvent>((emit) =>
         Effect.acquireRelease(

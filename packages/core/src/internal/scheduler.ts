@@ -14,6 +14,8 @@ export interface TaskSpec {
   readonly args?: ReadonlyArray<unknown>
   /** Seconds before the task is cancelled; overrides the pool's timeout. */
   readonly timeout?: number
+  /** Content hashes of the blobs (large pickle buffers) the payload refers to. */
+  readonly blobs?: ReadonlyArray<string>
 }
 
 /** What a finished task gives back. */
@@ -40,7 +42,14 @@ export interface NodeLink {
   readonly capacity: number
   readonly sendSubmit: (id: number, spec: TaskSpec) => void
   readonly sendCancel: (id: number) => void
+  /** True when the node holds every blob of `hashes` already. */
+  readonly holds?: (hashes: ReadonlyArray<string>) => boolean
+  /** The node dropped blobs it held: they are sent again when needed. */
+  readonly forgetBlobs?: () => void
 }
+
+/** How often a task goes back to the queue because its node no longer held its blobs. */
+const MAX_BLOB_RESENDS = 3
 
 /** An agent's `error` message, reduced to what the scheduler needs. */
 export interface AgentFailure {
@@ -66,6 +75,7 @@ interface TaskRecord {
   readonly callbacks: TaskCallbacks
   state: State
   attempts: number
+  blobResends: number
   node: NodeState | undefined
   timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -134,7 +144,7 @@ export class Scheduler {
   /** Queues a task; returns its id (for `cancel`). */
   submit(spec: TaskSpec, callbacks: TaskCallbacks): number {
     const id = this.nextId++
-    const record: TaskRecord = { id, spec, callbacks, state: State.Queued, attempts: 0, node: undefined, timer: undefined }
+    const record: TaskRecord = { id, spec, callbacks, state: State.Queued, attempts: 0, blobResends: 0, node: undefined, timer: undefined }
     if (this.closedReason !== undefined) {
       callbacks.onFailed(new TaskCancelled({ reason: this.closedReason }))
       return id
@@ -179,7 +189,15 @@ export class Scheduler {
   failed(nodeIndex: number, id: number, failure: AgentFailure): void {
     const record = this.release(nodeIndex, id)
     if (record === undefined) return
-    if (record.state !== State.Settled) {
+    if (failure.kind === "blob") this.nodes.get(nodeIndex)?.link.forgetBlobs?.()
+    if (record.state === State.Running && failure.kind === "blob" && record.blobResends < MAX_BLOB_RESENDS) {
+      // the node dropped a blob the task needs: not the task's fault; it goes again, blobs first
+      record.blobResends++
+      record.attempts--
+      record.state = State.Queued
+      this.tasks.set(record.id, record)
+      this.queue.unshift(record)
+    } else if (record.state !== State.Settled) {
       if (failure.kind === "lost") this.retryOrFail(record, nodeIndex, failure.message)
       else this.finishWithError(record, toTaskError(failure, nodeIndex, record.spec.timeout ?? this.options.timeout), nodeIndex)
     }
@@ -229,10 +247,11 @@ export class Scheduler {
 
   private pump(): void {
     for (;;) {
-      const node = this.ready.peek()
+      let node = this.ready.peek()
       if (node === undefined || node.load >= 0 || this.queue.length === 0) return
       const record = this.queue.shift()!
       if (record.state !== State.Queued) continue
+      if (record.spec.blobs !== undefined) node = this.holderOf(record.spec.blobs) ?? node
       record.state = State.Running
       record.node = node
       record.attempts++
@@ -243,6 +262,12 @@ export class Scheduler {
       if (timeout !== undefined) record.timer = setTimeout(() => this.timedOut(record, timeout), timeout * 1000)
       node.link.sendSubmit(record.id, record.spec)
     }
+  }
+
+  /** A node with a free slot that holds all of `blobs` already: better than one they must be sent to. */
+  private holderOf(blobs: ReadonlyArray<string>): NodeState | undefined {
+    for (const node of this.nodes.values()) if (node.alive && node.load < 0 && node.link.holds?.(blobs)) return node
+    return undefined
   }
 
   private timedOut(record: TaskRecord, seconds: number): void {

@@ -22,7 +22,7 @@ from ._errors import (
 )
 from skyward_wire import DEFAULT_MAX_FRAME_BYTES
 
-from ._pickle import dumps, loads
+from ._pickle import BlobHashes, dumps, dumps_with_blobs, loads
 from ._warnings import reemit, sanitize_warning_filters
 
 try:  # the same cause type loky attaches, so tracebacks read the same
@@ -279,6 +279,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
         self._futures_lock = threading.Lock()
         self._futures: Dict[int, BatchFuture] = {}
         self._timeout: Optional[float] = backend_kwargs.get("task_timeout")
+        self._hashes = BlobHashes()
 
     # -- sizing --------------------------------------------------------------------------
 
@@ -295,7 +296,14 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     def configure(self, n_jobs: Optional[int] = 1, parallel: Any = None, prefer: Any = None,
                   require: Any = None, **backend_kwargs: Any) -> int:
         self.parallel = parallel
+        self._hashes.clear()
         return self.effective_n_jobs(n_jobs)
+
+    def start_call(self) -> None:
+        self._hashes.clear()  # an array may have changed since the last call: hash it again
+
+    def stop_call(self) -> None:
+        self._hashes.clear()
 
     # -- running -------------------------------------------------------------------------
 
@@ -305,7 +313,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
             future.add_done_callback(callback)
         try:
             sanitize_warning_filters()
-            payload = dumps(func)
+            payload, blobs = dumps_with_blobs(func, self._hashes)
         except Exception as exc:  # noqa: BLE001 - reported through the batch, like loky does
             error = TaskPicklingError(f"could not pickle {_culprit(func)} to send it to the workers: {exc!r}")
             error.__cause__ = exc
@@ -322,7 +330,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
         try:
             client = _bridge.get_client()
             with self._futures_lock:
-                client.submit(payload, future, self._timeout)
+                client.submit(payload, future, self._timeout, blobs)
                 if not future.done():
                     self._futures[future.task_id] = future
         except BridgeError as exc:

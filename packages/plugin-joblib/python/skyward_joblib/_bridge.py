@@ -13,11 +13,12 @@ import queue
 import socket
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
-from skyward_wire import FrameDecoder, WireError, encode_frame
+from skyward_wire import FrameDecoder, WireError, encode_frame, encode_frame_parts
 
 from ._errors import BridgeError, ProtocolError
+from ._pickle import BlobRef
 
 PROTOCOL = 1
 ENV_SOCKET = "SKYWARD_BRIDGE"
@@ -25,6 +26,12 @@ ENV_TOKEN = "SKYWARD_TOKEN"
 
 _READ_SIZE = 1 << 20
 _WRITE_BATCH = 4 << 20
+_BLOB_CHUNK = 16 << 20
+_NO_COMPRESSION = 1 << 62  # blobs are mostly numbers: LZ4 would cost more than it saves
+_MAX_BLOB_RESENDS = 3
+_NOTHING: Any = object()
+
+_Outgoing = Optional[Union[bytes, BlobRef]]
 
 
 class TaskHandle(Protocol):
@@ -59,7 +66,10 @@ class BridgeClient:
         self._next_id = 1
         self._closed = False
         self._close_reason = ""
-        self._outbox: "queue.SimpleQueue[Optional[bytes]]" = queue.SimpleQueue()
+        self._outbox: "queue.SimpleQueue[_Outgoing]" = queue.SimpleQueue()
+        self._sent_blobs: Set[str] = set()
+        # what a task with blobs needs to go again if the bridge dropped them: payload, blobs, timeout, tries
+        self._resend: Dict[int, Tuple[bytes, Sequence[BlobRef], Optional[float], int]] = {}
         self._slots_changed = threading.Condition(self._lock)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -102,8 +112,10 @@ class BridgeClient:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(self, payload: bytes, handle: TaskHandle, timeout: Optional[float] = None) -> int:
-        """Queues ``payload`` (cloudpickle of a zero-argument callable); returns the task id.
+    def submit(self, payload: bytes, handle: TaskHandle, timeout: Optional[float] = None,
+               blobs: Sequence[BlobRef] = ()) -> int:
+        """Queues ``payload`` (cloudpickle of a zero-argument callable) and the ``blobs`` it refers
+        to that this connection has not sent yet; returns the task id.
 
         Raises :class:`BridgeError` if the connection is closed; otherwise ``handle.finish`` is
         called exactly once, later, from the reader thread.
@@ -115,12 +127,37 @@ class BridgeClient:
             self._next_id += 1
             handle.task_id = task_id
             self._pending[task_id] = handle
+            if blobs:
+                self._resend[task_id] = (payload, blobs, timeout, 0)
+        self._send_submit(task_id, payload, blobs, timeout)
+        return task_id
+
+    def _send_submit(self, task_id: int, payload: bytes, blobs: Sequence[BlobRef],
+                     timeout: Optional[float]) -> None:
         message: Dict[str, Any] = {"type": "submit", "id": task_id, "kind": "pickle",
                                    "payload": payload}
         if timeout is not None:
             message["timeout"] = float(timeout)
+        if blobs:
+            message["blobs"] = [blob.hash for blob in blobs]
+            with self._lock:
+                new = [blob for blob in blobs if blob.hash not in self._sent_blobs]
+                self._sent_blobs.update(blob.hash for blob in new)
+            for blob in new:
+                self._outbox.put(blob)
         self._outbox.put(encode_frame(message))
-        return task_id
+
+    def _resubmit(self, task_id: int, missing: str) -> bool:
+        """The bridge dropped blobs a task needs (``missing``): send them and the task again."""
+        with self._lock:
+            entry = self._resend.get(task_id)
+            if entry is None or entry[3] >= _MAX_BLOB_RESENDS or task_id not in self._pending:
+                return False
+            payload, blobs, timeout, tries = entry
+            self._resend[task_id] = (payload, blobs, timeout, tries + 1)
+            self._sent_blobs.difference_update(blob.hash for blob in blobs if blob.hash in missing)
+        self._send_submit(task_id, payload, blobs, timeout)
+        return True
 
     def cancel(self, task_id: int) -> None:
         """Asks the pool to cancel a task; its handle still gets its ``error``."""
@@ -130,6 +167,7 @@ class BridgeClient:
     def forget(self, task_id: int) -> Optional[TaskHandle]:
         """Stops tracking a task (its answer, if any, will be ignored)."""
         with self._lock:
+            self._resend.pop(task_id, None)
             return self._pending.pop(task_id, None)
 
     @property
@@ -145,11 +183,16 @@ class BridgeClient:
 
     def _write_loop(self) -> None:
         out = self._outbox
+        after: _Outgoing = _NOTHING  # taken from the queue while batching, handled next
         try:
             while True:
-                item = out.get()
+                item = out.get() if after is _NOTHING else after
+                after = _NOTHING
                 if item is None:
                     return
+                if isinstance(item, BlobRef):
+                    self._write_blob(item)
+                    continue
                 parts = [item]
                 size = len(item)
                 while size < _WRITE_BATCH:
@@ -157,14 +200,24 @@ class BridgeClient:
                         more = out.get_nowait()
                     except queue.Empty:
                         break
-                    if more is None:
-                        self._sock.sendall(b"".join(parts))
-                        return
+                    if not isinstance(more, bytes):
+                        after = more
+                        break
                     parts.append(more)
                     size += len(more)
                 self._sock.sendall(parts[0] if len(parts) == 1 else b"".join(parts))
         except OSError as exc:
             self._shutdown(f"writing to the bridge failed: {exc}")
+
+    def _write_blob(self, blob: BlobRef) -> None:
+        """Sends a blob in chunks, straight from the caller's buffer (no copy of it is made)."""
+        total = blob.data.nbytes
+        for offset in range(0, max(total, 1), _BLOB_CHUNK):
+            chunk = blob.data[offset:offset + _BLOB_CHUNK]
+            message = {"type": "blob", "hash": blob.hash, "data": chunk, "offset": offset,
+                       "total": total}
+            for part in encode_frame_parts(message, _NO_COMPRESSION):
+                self._sock.sendall(part)
 
     def _read_loop(self) -> None:
         reason = "the bridge closed the connection (the pool was closed)"
@@ -184,8 +237,12 @@ class BridgeClient:
 
     def _handle(self, message: Dict[str, Any]) -> None:
         kind = message.get("type")
+        if kind == "error" and message.get("kind") == "blob":
+            if self._resubmit(message.get("id", 0), str(message.get("message", ""))):
+                return
         if kind == "result" or kind == "error":
             with self._lock:
+                self._resend.pop(message.get("id", 0), None)
                 handle = self._pending.pop(message.get("id", 0), None)
             if handle is not None:
                 _call(handle.finish, message)
@@ -213,6 +270,7 @@ class BridgeClient:
             self._close_reason = reason
             handles = list(self._pending.values())
             self._pending.clear()
+            self._resend.clear()
             self._slots_changed.notify_all()
         self._outbox.put(None)
         try:

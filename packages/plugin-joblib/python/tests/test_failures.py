@@ -9,6 +9,7 @@ from joblib import Parallel, delayed, parallel_config
 
 import skyward_joblib
 from fake_bridge import FakeBridge
+from skyward_wire import encode_frame
 from skyward_joblib import BridgeError, SkywardBackend, _bridge
 from skyward_joblib._backend import BatchFuture
 from skyward_joblib._bridge import BridgeClient
@@ -114,3 +115,32 @@ def test_abort_cancels_running_tasks_on_the_pool() -> None:
         start = time.monotonic()
         assert Parallel(n_jobs=-1)(delayed(square)(i) for i in range(16)) == [i * i for i in range(16)]
         assert time.monotonic() - start < 20
+
+
+def test_a_blob_the_bridge_dropped_is_sent_again_with_its_task(private_client) -> None:  # type: ignore[no-untyped-def]
+    import cloudpickle
+    import pickle
+
+    submits = []
+
+    def on_submit(bridge, conn, message):  # type: ignore[no-untyped-def]
+        submits.append(message)
+        if len(submits) == 1:  # as if the pool had dropped the blob to stay in its budget
+            reply = {"type": "error", "id": message["id"], "kind": "blob", "excType": "skyward.BlobMissing",
+                     "message": f"the pool does not hold blob(s) {message['blobs'][0]}", "traceback": ""}
+        else:
+            reply = {"type": "result", "id": message["id"], "payload": cloudpickle.dumps([42])}
+        conn.sendall(encode_frame(reply))
+
+    bridge = FakeBridge(slots=2, on_submit=on_submit)
+    private_client(bridge)
+    data = bytearray(3 << 20)
+    with parallel_config(backend="skyward"):
+        out = Parallel(n_jobs=2, batch_size=1)(delayed(len)(pickle.PickleBuffer(data)) for _ in range(2))
+    assert out == [42, 42]
+    blobs = [m for m in bridge.received if m["type"] == "blob"]
+    assert len(submits) == 3 and submits[0]["id"] == submits[2]["id"]
+    assert submits[0]["blobs"] == submits[1]["blobs"] == submits[2]["blobs"]
+    assert {m["hash"] for m in blobs} == set(submits[0]["blobs"])
+    assert sum(len(m["data"]) for m in blobs) == 2 * len(data)  # once, then once more after the drop
+    assert all(m["total"] == len(data) for m in blobs)

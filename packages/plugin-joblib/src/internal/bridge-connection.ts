@@ -1,14 +1,25 @@
 import { timingSafeEqual } from "node:crypto"
 import type { Socket } from "node:net"
-import { FrameBatcher, FrameDecoder, type Message, type Submit } from "@skyward/codec"
+import { type Blob, FrameBatcher, FrameDecoder, type Message, type Submit } from "@skyward/codec"
 import type { ComputePoolShape, TaskError } from "@skyward/core"
 import { BRIDGE_PROTOCOL, toErrorMessage, toStream } from "./protocol.js"
 
 /** What the bridge needs of a pool: slots, dispatch/cancel, and its events. */
-export type BridgePool = Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe">
+export type BridgePool = Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe" | "putBlob" | "missingBlobs">
 
 /** Bytes an unauthenticated peer may make us buffer before its `hello` (a hello is ~100 bytes). */
 const PRE_HELLO_LIMIT = 64 * 1024
+/** The largest blob a client may send (one pickle buffer); the pool keeps blobs in memory. */
+const MAX_BLOB_BYTES = 8 * 1024 ** 3
+/** A blob's name: a SHA-256 in hex. */
+const BLOB_HASH = /^[0-9a-f]{64}$/
+
+/** A blob arriving in chunks. */
+interface PartialBlob {
+  readonly data: Uint8Array
+  received: number
+}
+
 /** Above this many queued output bytes the connection stops reading until the socket drains. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024
 
@@ -44,6 +55,7 @@ export class BridgeConnection {
   /** Bytes received before the hello frame is complete (parsed by hand, to bound them). */
   private preHello: Buffer | undefined = Buffer.alloc(0)
   private readonly tasks = new Map<number, PendingTask>()
+  private readonly partialBlobs = new Map<string, PartialBlob>()
   // Results are forwarded as they are: compressing them again in JavaScript costs more than it saves.
   private readonly outbox = new FrameBatcher((bytes) => this.write(bytes), { compressThreshold: Infinity })
   private authenticated = false
@@ -96,6 +108,7 @@ export class BridgeConnection {
     this.closed = true
     clearTimeout(this.helloTimer)
     this.outbox.close()
+    this.partialBlobs.clear()
     const pending = [...this.tasks.values()]
     this.tasks.clear()
     for (const task of pending) {
@@ -179,6 +192,8 @@ export class BridgeConnection {
     switch (message.type) {
       case "submit":
         return this.submit(message)
+      case "blob":
+        return this.receiveBlob(message)
       case "cancel": {
         const task = this.tasks.get(message.id)
         if (task !== undefined && task.poolId >= 0) this.pool.cancel(task.poolId)
@@ -197,6 +212,8 @@ export class BridgeConnection {
     if (message.kind !== "pickle" || message.payload === undefined)
       return this.send(protocolError(id, "submit needs kind \"pickle\" and a payload"))
     if (this.tasks.has(id)) return this.send(protocolError(id, `task id ${id} is already pending`))
+    const missing = message.blobs === undefined ? [] : this.pool.missingBlobs(message.blobs)
+    if (missing.length > 0) return this.send(blobError(id, missing))
     const task: PendingTask = { poolId: -1, done: false }
     this.tasks.set(id, task)
     const finish = (): boolean => {
@@ -206,7 +223,12 @@ export class BridgeConnection {
       return true
     }
     task.poolId = this.pool.dispatch(
-      { kind: "pickle", payload: message.payload, ...(message.timeout === undefined ? {} : { timeout: message.timeout }) },
+      {
+        kind: "pickle",
+        payload: message.payload,
+        ...(message.timeout === undefined ? {} : { timeout: message.timeout }),
+        ...(message.blobs === undefined ? {} : { blobs: message.blobs })
+      },
       {
         onStarted: (node, slot) => {
           if (!task.done) this.send({ type: "started", id, slot, node })
@@ -233,6 +255,34 @@ export class BridgeConnection {
     )
   }
 
+  /** Assembles a blob from its chunks; a complete one goes to the pool. */
+  private receiveBlob(message: Blob): void {
+    const { hash, data } = message
+    const offset = message.offset ?? 0
+    const total = message.total ?? data.byteLength
+    if (!BLOB_HASH.test(hash)) return this.dropConnection(`a blob named ${JSON.stringify(hash.slice(0, 80))} (expected a SHA-256 in hex)`)
+    if (total > MAX_BLOB_BYTES) return this.dropConnection(`a blob of ${total} bytes (at most ${MAX_BLOB_BYTES})`)
+    let partial = this.partialBlobs.get(hash)
+    if (partial === undefined) {
+      if (offset === 0 && data.byteLength === total) return this.pool.putBlob(hash, data)
+      partial = { data: new Uint8Array(total), received: 0 }
+      this.partialBlobs.set(hash, partial)
+    }
+    if (partial.data.byteLength !== total || offset + data.byteLength > total)
+      return this.dropConnection(`a chunk of blob ${hash} at ${offset}+${data.byteLength} outside its ${total} bytes`)
+    partial.data.set(data, offset)
+    partial.received += data.byteLength
+    if (partial.received >= total) {
+      this.partialBlobs.delete(hash)
+      this.pool.putBlob(hash, partial.data)
+    }
+  }
+
+  private dropConnection(what: string): void {
+    this.settings.log(`closed a client connection: it sent ${what}`)
+    this.close()
+  }
+
   private send(message: Message): void {
     if (!this.closed) this.outbox.push(message)
   }
@@ -252,6 +302,16 @@ export class BridgeConnection {
     }
   }
 }
+
+/** Tells the client to send these blobs again, then the task (the pool dropped them to stay in budget). */
+const blobError = (id: number, missing: ReadonlyArray<string>): Message => ({
+  type: "error",
+  id,
+  kind: "blob",
+  excType: "skyward.BlobMissing",
+  message: `the pool does not hold blob(s) ${missing.join(", ")}`,
+  traceback: ""
+})
 
 const protocolError = (id: number, message: string): Message => ({
   type: "error",
