@@ -1,8 +1,10 @@
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
+import { HelpDoc, ValidationError } from "@effect/cli"
 import { describe, expect, it } from "vitest"
 import { splitScriptArgs } from "../src/index.js"
+import { validationMessage } from "../src/internal/argv.js"
 import { skyward } from "./cli.js"
 
 const script = path.join(os.tmpdir(), `skyward-cli-ok-${process.pid}.py`)
@@ -49,11 +51,94 @@ describe("skyward run refuses bad input with one line and exit code 2", () => {
     expect(oneLine(result.stderr)[0]).toMatch(/config exploded/)
   })
 
-  it("an unknown option or a wrong type", async () => {
-    for (const args of [["--bogus"], ["--nodes", "two"], ["--executor", "fork"]]) {
+  it("an unknown option or a wrong type: one line naming the option, also with --json", async () => {
+    for (const [args, message] of [
+      [["--bogus"], "skyward: unknown option --bogus (see skyward run --help)"],
+      [["--nodez", "2"], "skyward: unknown option --nodez; did you mean --nodes? (see skyward run --help)"],
+      [["--nodes", "two"], 'skyward: --nodes expects an integer, got "two"'],
+      [["--json", "--timeout", "soon"], 'skyward: --timeout expects a number, got "soon"'],
+      [["--executor", "fork"], 'skyward: --executor expects process or thread, got "fork"']
+    ] as const) {
       const result = await skyward(["run", ...args, script])
       expect(result.code, args.join(" ")).toBe(2)
+      expect(result.stderr.trim().split("\n"), args.join(" ")).toEqual([message])
     }
+  })
+
+  it("skyward ls / down: wrong options are refused the same way", async () => {
+    for (const [args, message] of [
+      [["ls", "--regoin", "x"], "skyward: unknown option --regoin; did you mean --region? (see skyward ls --help)"],
+      [["ls", "--json=maybe"], 'skyward: --json takes no value, got "maybe"'],
+      [["down", "--all", "--bogus"], "skyward: unknown option --bogus (see skyward down --help)"],
+      [["down", "pool-a", "pool-b"], 'skyward: unexpected argument "pool-b" (see skyward down --help)']
+    ] as const) {
+      const result = await skyward(args)
+      expect(result.code, args.join(" ")).toBe(2)
+      expect(result.stderr.trim().split("\n"), args.join(" ")).toEqual([message])
+    }
+  })
+})
+
+describe("the command line check names the option", () => {
+  const refusal = (args: ReadonlyArray<string>) => {
+    try {
+      splitScriptArgs(args)
+    } catch (error) {
+      return (error as Error).message
+    }
+    return undefined
+  }
+
+  it.each([
+    [["run", "--nodes", "two", "a.py"], '--nodes expects an integer, got "two"'],
+    [["run", "--nodes=1.5", "a.py"], '--nodes expects an integer, got "1.5"'],
+    [["run", "--concurrency", "many", "a.py"], '--concurrency expects an integer, got "many"'],
+    [["run", "--retries", "x", "a.py"], '--retries expects an integer, got "x"'],
+    [["run", "--timeout", "soon", "a.py"], '--timeout expects a number, got "soon"'],
+    [["run", "--ttl", "forever", "a.py"], '--ttl expects a number, got "forever"'],
+    [["run", "--provider", "cloud9", "a.py"], '--provider expects local, ssh or aws, got "cloud9"'],
+    [["run", "--executor", "fork", "a.py"], '--executor expects process or thread, got "fork"'],
+    [["run", "--allocation", "cheap", "a.py"], '--allocation expects spot, on-demand or spot-if-available, got "cheap"'],
+    [["run", "--address", "nowhere", "a.py"], '--address expects public or private, got "nowhere"'],
+    [["run", "--log-level", "loud", "a.py"], '--log-level expects all, trace, debug, info, warning, error, fatal or none, got "loud"'],
+    [["run", "--identity", os.tmpdir(), "a.py"], `--identity expects a file, got the directory ${JSON.stringify(os.tmpdir())}`],
+    [["run", "--quiet=maybe", "a.py"], '--quiet takes no value, got "maybe"'],
+    [["run", "--nodes", "2", "--nodes", "3", "a.py"], "--nodes may be given only once"],
+    [["run", "--nodes"], "--nodes needs a value: an integer"],
+    [["run", "--hosts"], "--hosts needs a value"],
+    [["run", "--quiet"], "missing <script.py> (see skyward run --help)"],
+    [["run", "--nodez", "2", "a.py"], "unknown option --nodez; did you mean --nodes? (see skyward run --help)"],
+    [["run", "--bogus", "a.py"], "unknown option --bogus (see skyward run --help)"],
+    [["ls", "--nodes", "2"], "--nodes is an option of skyward run, not of skyward ls (see skyward ls --help)"],
+    [["ls", "extra"], 'unexpected argument "extra" (see skyward ls --help)'],
+    [["down", "--all=maybe"], '--all takes no value, got "maybe"'],
+    [["--bogus"], "unknown option --bogus (see skyward --help)"],
+    [["bogus"], 'unknown command "bogus"; use one of down, ls or run (see skyward --help)']
+  ])("%j: %s", (args, message) => {
+    expect(refusal(args)).toBe(message)
+  })
+
+  it("accepts what @effect/cli accepts", () => {
+    for (const args of [
+      ["run", "--nodes", "-3", "--timeout", "1e3", "--retries=0", "a.py"],
+      ["run", "--quiet", "false", "--provider=aws", "--allocation", "spot", "a.py"],
+      ["run", "--log-level", "debug", "--pip", "a", "--pip", "b", "a.py"],
+      ["--log-level", "debug", "run", "a.py"],
+      ["ls", "--json", "--region", "eu-west-1"],
+      ["down", "pool-1", "--region", "eu-west-1"],
+      ["down", "--all"]
+    ])
+      expect(refusal(args), args.join(" ")).toBeUndefined()
+  })
+
+  it("an @effect/cli error that gets past the check is still one line", () => {
+    const doc = HelpDoc.blocks([HelpDoc.p("Received unknown argument: 'x'"), HelpDoc.p("second paragraph")])
+    expect(validationMessage(ValidationError.invalidValue(doc))).toBe("Received unknown argument: 'x'; second paragraph")
+    expect(validationMessage(ValidationError.invalidArgument(HelpDoc.empty))).toBe("invalid command line (InvalidArgument; see skyward --help)")
+  })
+
+  it("--help anywhere shows the command's help instead of a complaint", () => {
+    expect(splitScriptArgs(["run", "--nodes", "two", "--help"])).toEqual({ ours: ["run", "--help"], theirs: [] })
   })
 })
 
@@ -62,6 +147,10 @@ describe("script arguments", () => {
     expect(splitScriptArgs(["run", "--nodes", "2", "a.py", "--nodes", "9", "x"])).toEqual({
       ours: ["run", "--nodes", "2", "a.py"],
       theirs: ["--nodes", "9", "x"]
+    })
+    expect(splitScriptArgs(["run", "--log-level", "debug", "--", "a.py", "--bogus"])).toEqual({
+      ours: ["run", "--log-level", "debug", "a.py"],
+      theirs: ["--bogus"]
     })
   })
 })

@@ -18,15 +18,16 @@ const refused = async (args: string[], pattern: RegExp, code = 2) => {
   runs.push(result)
   const label = args.join(" ")
   expect(result.code, `${label}\n${result.stderr}`).toBe(code)
-  // @effect/cli prints its own validation block; ours is one `skyward:` line
-  const text = skywardLines(result.stderr).join("\n") || result.stderr
+  // one `skyward:` line and nothing else (no @effect/cli block, no stack trace)
+  const text = result.stderr.trim()
+  expect(skywardLines(result.stderr), `${label}\n${result.stderr}`).toEqual([text])
   expect(text, label).toMatch(pattern)
   expect(await leftoversOf(result, 2_000), label).toEqual([])
   return result
 }
 
 /** Runs the CLI's `main` in this process (the same code as the command; no 2 s Node start-up per case). */
-const mainHere = async (args: string[]): Promise<{ code: number; output: string }> => {
+const mainHere = async (args: string[], command = ["run", "--quiet"]): Promise<{ code: number; output: string }> => {
   const { main } = await import("@skyward/cli")
   let output = ""
   const capture = (...parts: unknown[]) => void (output += parts.map(String).join(" ") + "\n")
@@ -37,7 +38,7 @@ const mainHere = async (args: string[]): Promise<{ code: number; output: string 
     vi.spyOn(console, "error").mockImplementation(capture)
   ]
   try {
-    const code = await main(["node", "skyward", "run", "--quiet", ...args])
+    const code = await main(["node", "skyward", ...command, ...args])
     return { code, output }
   } finally {
     for (const spy of spies) spy.mockRestore()
@@ -48,18 +49,26 @@ describe("CLI options with a wrong type or range", () => {
   const cases: Array<[string[], RegExp]> = [
     [["--nodes", "0", ok], /nodes: must be a positive integer/],
     [["--nodes", "-3", ok], /nodes: must be a positive integer/],
-    [["--nodes", "1.5", ok], /'1\.5' is not a integer/],
-    [["--nodes", "two", ok], /'two' is not a integer/],
+    [["--nodes", "1.5", ok], /^skyward: --nodes expects an integer, got "1\.5"$/],
+    [["--nodes", "two", ok], /^skyward: --nodes expects an integer, got "two"$/],
+    [["--nodes=two", ok], /^skyward: --nodes expects an integer, got "two"$/],
     [["--concurrency", "0", ok], /worker\.concurrency: must be a positive integer/],
-    [["--concurrency", "many", ok], /'many' is not a integer/],
+    [["--concurrency", "many", ok], /^skyward: --concurrency expects an integer, got "many"$/],
     [["--timeout", "0", ok], /timeout: must be a positive number of seconds/],
     [["--timeout", "-5", ok], /timeout: must be a positive number of seconds/],
-    [["--timeout", "soon", ok], /'soon' is not a float/],
+    [["--timeout", "soon", ok], /^skyward: --timeout expects a number, got "soon"$/],
+    [["--json", "--timeout", "soon", ok], /^skyward: --timeout expects a number, got "soon"$/],
     [["--retries", "-1", ok], /retries: Expected a number between 0 and 100/],
     [["--retries", "1000", ok], /retries: Expected a number between 0 and 100/],
-    [["--retries", "x", ok], /'x' is not a integer/],
-    [["--executor", "fork", ok], /Expected one of the following cases: process, thread/],
-    [["--provider", "cloud9", ok], /Expected one of the following cases: local, ssh/],
+    [["--retries", "x", ok], /^skyward: --retries expects an integer, got "x"$/],
+    [["--executor", "fork", ok], /^skyward: --executor expects process or thread, got "fork"$/],
+    [["--provider", "cloud9", ok], /^skyward: --provider expects local, ssh or aws, got "cloud9"$/],
+    [["--provider", "aws", "--allocation", "cheap", ok], /^skyward: --allocation expects spot, on-demand or spot-if-available, got "cheap"$/],
+    [["--provider", "aws", "--ttl", "forever", ok], /^skyward: --ttl expects a number, got "forever"$/],
+    [["--provider", "aws", "--address", "nowhere", ok], /^skyward: --address expects public or private, got "nowhere"$/],
+    [["--json=maybe", ok], /^skyward: --json takes no value, got "maybe"$/],
+    [["--quiet", "--quiet", ok], /^skyward: --quiet may be given only once$/],
+    [["--nodes", "2", "--nodes", "3", ok], /^skyward: --nodes may be given only once$/],
     [["--hosts", "a@b:22", ok], /--hosts needs --provider ssh/],
     [["--provider", "ssh", ok], /--provider ssh needs --hosts/],
     [["--provider", "ssh", "--hosts", "user@host:notaport", ok], /--hosts: .*port/],
@@ -68,20 +77,37 @@ describe("CLI options with a wrong type or range", () => {
     [["--config", "/nonexistent/skyward.config.ts", ok], /nonexistent\/skyward\.config\.ts/],
     [["--plugin", "no-such-plugin-xyz", ok], /unknown plugin "no-such-plugin-xyz"/],
     [["--bogus", ok], /unknown option --bogus/],
-    [["--nodes"], /nodes/],
+    [["--nodez", "2", ok], /^skyward: unknown option --nodez; did you mean --nodes\?/],
+    [["--nodes"], /^skyward: --nodes needs a value: an integer$/],
     [["does-not-exist.py"], /script not found: does-not-exist\.py/]
   ]
   it.each(cases)("skyward run %j is refused with a clear message and exit 2", async (args, pattern) => {
     const before = descendants()
     const { code, output } = await mainHere(args)
     expect(code, output).toBe(2)
-    expect(output).toMatch(pattern)
+    expect(output.trim()).toMatch(pattern)
     expect(descendants().filter((p) => !before.includes(p))).toEqual([])
+  })
+
+  it.each([
+    [["ls", "--regoin", "eu-west-1"], /^skyward: unknown option --regoin; did you mean --region\? \(see skyward ls --help\)$/],
+    [["ls", "--json=maybe"], /^skyward: --json takes no value, got "maybe"$/],
+    [["ls", "--nodes", "2"], /^skyward: --nodes is an option of skyward run, not of skyward ls/],
+    [["down", "--all", "--bogus"], /^skyward: unknown option --bogus \(see skyward down --help\)$/],
+    [["down", "--all=maybe"], /^skyward: --all takes no value, got "maybe"$/],
+    [["down", "--region"], /^skyward: --region needs a value$/],
+    [["down", "pool-a", "pool-b"], /^skyward: unexpected argument "pool-b"/]
+  ] as Array<[string[], RegExp]>)("skyward %j is refused with a message naming the option and exit 2", async (args, pattern) => {
+    const { code, output } = await mainHere(args, [])
+    expect(code, output).toBe(2)
+    expect(output.trim()).toMatch(pattern)
   })
 
   it("the real command: one line, exit 2, nothing left", async () => {
     await refused(["--nodes", "0", ok], /^skyward: nodes: must be a positive integer/)
     await refused(["--bogus", ok], /^skyward: unknown option --bogus/)
+    await refused(["--nodes", "two", ok], /^skyward: --nodes expects an integer, got "two"$/)
+    await refused(["--json", "--executor", "fork", ok], /^skyward: --executor expects process or thread, got "fork"$/)
   })
 })
 
@@ -112,7 +138,7 @@ describe("config files and plugins", () => {
       expect(code, output).toBe(2)
       expect(output).toMatch(pattern)
     }
-    report({ fault: "bad CLI options / config / plugin version (31 cases)", happened: "a message naming the option or field, exit 2 (wrong-type messages come from @effect/cli and do not name the flag)", detectSeconds: "< 1 s", correct: true, left: [] })
+    report({ fault: "bad CLI options / config / plugin version (49 cases)", happened: "one line naming the option or field (wrong types too: --nodes expects an integer, got \"two\"), exit 2", detectSeconds: "< 1 s", correct: true, left: [] })
   })
 })
 

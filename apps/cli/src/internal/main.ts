@@ -2,10 +2,10 @@ import { createRequire } from "node:module"
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { makeArgvCheck, validationMessage } from "./argv.js"
 import { downCommand } from "./commands/down.js"
 import { lsCommand } from "./commands/ls.js"
-import { exitCode, RUN_FLAGS, runCommand, scriptArgs } from "./commands/run.js"
-import { UsageError } from "./errors.js"
+import { exitCode, runCommand, scriptArgs } from "./commands/run.js"
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string }
 
@@ -15,29 +15,14 @@ export const skyward = Command.make("skyward").pipe(
   Command.withSubcommands([runCommand, lsCommand, downCommand])
 )
 
-const VALUED = new Set(RUN_FLAGS.valued)
-const KNOWN = new Set([...RUN_FLAGS.valued, ...RUN_FLAGS.switches, "--help", "-h", "--version", "--wizard", "--completions", "--log-level"])
+const checkArgs = makeArgvCheck(skyward, { name: "skyward", passThrough: ["run"] })
 
 /**
  * Splits `skyward run [options] script.py [script args...]`: everything after the script path
- * belongs to the script, not to us. An unknown option before it is a UsageError.
+ * belongs to the script, not to us. An unknown option, a value of the wrong type or a missing
+ * value before it is a UsageError naming the option (see ./argv.ts).
  */
-export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly ours: string[]; readonly theirs: string[] } => {
-  const run = args.indexOf("run")
-  if (run < 0) return { ours: [...args], theirs: [] }
-  for (let i = run + 1; i < args.length; i++) {
-    const arg = args[i]!
-    if (arg === "--") return { ours: [...args.slice(0, i), ...args.slice(i + 1, i + 2)], theirs: args.slice(i + 2) }
-    if (arg.startsWith("-")) {
-      const flag = arg.split("=")[0]!
-      if (!KNOWN.has(flag)) throw new UsageError({ message: `unknown option ${flag} (see skyward run --help)` })
-      if (VALUED.has(arg)) i++
-      continue
-    }
-    return { ours: args.slice(0, i + 1), theirs: args.slice(i + 1) }
-  }
-  return { ours: [...args], theirs: [] }
-}
+export const splitScriptArgs = (args: ReadonlyArray<string>): { readonly ours: string[]; readonly theirs: string[] } => checkArgs(args)
 
 const describe = (error: unknown): string => {
   const e = error as { message?: unknown; _tag?: unknown }
@@ -57,9 +42,13 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   }
   const { ours, theirs } = split
   scriptArgs.value = theirs
-  const program = Command.run(skyward, { name: "skyward", version })([...argv.slice(0, 2), ...ours]).pipe(
-    Effect.provide(NodeContext.layer)
-  )
+  // @effect/cli prints its parse errors itself, in several lines: silence that (only while it
+  // parses; the commands get the real console back) and print one `skyward:` line below instead
+  const program = Effect.flatMap(Effect.console, (console) => {
+    const parsing = { ...console, error: () => Effect.void, unsafe: { ...console.unsafe, error: () => {} } }
+    const app = Command.transformHandler(skyward, (handler) => Effect.withConsole(handler, console))
+    return Command.run(app, { name: "skyward", version })([...argv.slice(0, 2), ...ours]).pipe(Effect.withConsole(parsing))
+  }).pipe(Effect.provide(NodeContext.layer))
   const fiber = Effect.runFork(program)
   let interrupted = false
   const onSignal = () => {
@@ -76,7 +65,10 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
     const error = failure.value
-    if (ValidationError.isValidationError(error)) return 2 // @effect/cli already printed it
+    if (ValidationError.isValidationError(error)) {
+      process.stderr.write(`skyward: ${validationMessage(error)}\n`)
+      return 2
+    }
     process.stderr.write(`skyward: ${describe(error)}\n`)
     return USAGE_TAGS.has(String((error as { _tag?: unknown })._tag)) ? 2 : 1
   }

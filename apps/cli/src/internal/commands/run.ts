@@ -98,16 +98,6 @@ const options = {
   json: Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr."))
 }
 
-const SWITCHES = ["quiet", "json", "trust-on-first-use"]
-
-/** Flags of `skyward run`: those that take a value, and switches. Used to find where the script path starts. */
-export const RUN_FLAGS = {
-  valued: Object.keys(options)
-    .filter((name) => !SWITCHES.includes(name))
-    .map((name) => `--${name}`),
-  switches: SWITCHES.map((name) => `--${name}`)
-}
-
 /** `skyward run [options] <script.py> [script args...]` */
 export const runCommand = Command.make(
   "run",
