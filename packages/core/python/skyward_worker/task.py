@@ -11,7 +11,7 @@ from time import perf_counter
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import cloudpickle
-from skyward_wire import encode_frame
+from skyward_wire import DEFAULT_MAX_FRAME_BYTES, encode_frame
 
 from . import _state
 from .blobs import BlobMissing, MappedBlobs
@@ -33,6 +33,16 @@ _PLAIN = frozenset((type(None), bool, int, float, str, bytes))
 _pickle_dumps = pickle.dumps
 _MAX_PARTIAL_LINE = 64 * 1024
 _mapped = MappedBlobs()  # per process: slot processes and the agent's threads map blobs once
+# Node refuses frames over DEFAULT_MAX_FRAME_BYTES (decompressed); keep room for the rest of one.
+_MAX_ANSWER_BYTES = DEFAULT_MAX_FRAME_BYTES - (1 << 20)
+
+
+class _TooLarge(Exception):
+    """A task's answer would not fit in one frame."""
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB"
 
 
 class TaskContext:
@@ -317,11 +327,20 @@ class TaskRunner:
         if records:
             msg["warnings"] = pickle_warnings(records)
         try:
-            return encode_frame(msg)
+            frame = encode_frame(msg)
+            if len(frame) > _MAX_ANSWER_BYTES or len(msg.get("payload") or b"") > _MAX_ANSWER_BYTES:
+                # Node would refuse the frame and take this node for lost: say what happened instead
+                raise _TooLarge(f"the task's answer is {_mib(max(len(frame), len(msg.get('payload') or b'')))} "
+                                f"pickled; one answer can carry at most {_mib(_MAX_ANSWER_BYTES)} back. "
+                                "Return less (a summary, or a path to a file the caller can read)")
+            return frame
         except BaseException as exc:  # noqa: BLE001 - e.g. a call result CBOR cannot encode
             if _state.terminating:
                 raise
-            if msg.get("type") == "result":
+            if isinstance(exc, _TooLarge):
+                bad = error_message(tid, "pickle", "skyward.ResultTooLarge", str(exc), "",
+                                    node=self.node, slot=self.slot)
+            elif msg.get("type") == "result":
                 bad = self._error(
                     tid, "pickle", exc,
                     f"could not encode the result of type {qualified_name(type(value))} "

@@ -379,3 +379,13 @@ def test_big_payload_and_result(start_agent):
     blob = os.urandom(3 * 1024 * 1024) + b"\0" * (3 * 1024 * 1024)
     a.submit(1, lambda: blob[::-1])
     assert a.value(1) == blob[::-1]
+
+
+def test_an_answer_too_large_for_one_frame_fails_that_task_clearly(start_agent):
+    a = start_agent("--concurrency", "1")
+    a.submit(1, lambda: b"x" * (300 << 20))
+    m = a.answer(1, timeout=60)
+    assert (m["type"], m["kind"], m["excType"]) == ("error", "pickle", "skyward.ResultTooLarge")
+    assert "at most 255 MiB" in m["message"]
+    a.submit(2, lambda: 2)  # the node is fine
+    assert a.value(2) == 2
