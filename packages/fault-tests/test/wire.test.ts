@@ -209,7 +209,14 @@ describe("the client bridge of a real pool", () => {
         Buffer.concat([hello, encodeFrame({ type: "submit", id: 2, kind: "pickle", payload: new Uint8Array(9000).fill(7), timeout: 3 })]),
         Buffer.concat([hello, encodeFrame({ type: "cancel", id: 1 }), encodeFrame({ type: "heartbeat", seq: 3 })]),
         Buffer.concat([hello, encodeFrame({ type: "submit", id: 3, kind: "call", fn: "os:getpid" }), encodeFrame({ type: "shutdown" })]),
-        encodeFrame({ type: "submit", id: 4, kind: "pickle", payload: SIX_TIMES_SEVEN })
+        encodeFrame({ type: "submit", id: 4, kind: "pickle", payload: SIX_TIMES_SEVEN }),
+        // large arguments: a blob in two chunks, then a task that refers to it
+        Buffer.concat([
+          hello,
+          encodeFrame({ type: "blob", hash: "ab".repeat(32), data: new Uint8Array(600).fill(3), offset: 0, total: 1000 }),
+          encodeFrame({ type: "blob", hash: "ab".repeat(32), data: new Uint8Array(400).fill(4), offset: 600, total: 1000 }),
+          encodeFrame({ type: "submit", id: 5, kind: "pickle", payload: SIX_TIMES_SEVEN, blobs: ["ab".repeat(32)] })
+        ])
       ]
       const N = Number(process.env.FUZZ_N ?? 10_000)
       const inputs = Array.from({ length: N }, (_, i) => {
