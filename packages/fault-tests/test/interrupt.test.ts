@@ -1,9 +1,10 @@
-// Ctrl-C (SIGINT to `skyward run`) while the pool is being made (a fresh cache: the environment is
-// still being built) and while tasks run: exit 130 within 10 s, every process, socket and folder gone.
+// Ctrl-C (SIGINT to `skyward run`) on local nodes while the pool is being made (a fresh cache: the
+// environment is still being built) and while tasks run: exit 130 within 10 s, every process,
+// socket and folder gone.
 import fs from "node:fs"
 import path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { entriesOf, fixtures, isTag, leftoversOf, processesMarked, report, startCli, tempDir, waitFor, type CliRun } from "./support.js"
+import { entriesOf, fixtures, interrupt, isTag, leftoversOf, processesMarked, report, startCli, tempDir, waitFor, type CliRun } from "./support.js"
 
 let runs: CliRun[] = []
 afterEach(() => {
@@ -11,19 +12,9 @@ afterEach(() => {
   runs = []
 })
 
-const interrupt = async (run: CliRun) => {
-  const before = processesMarked(run.marker).length
-  const at = Date.now()
-  run.child.kill("SIGINT")
-  const code = await run.exited
-  return { code, seconds: (Date.now() - at) / 1000, before }
-}
-
+// Ctrl-C on EC2 (while instances are provisioned, while nodes bootstrap, while tasks run, with no
+// instance, security group or key pair left in the emulator) is in ec2.test.ts, next to its moto.
 describe("Ctrl-C", () => {
-  // TODO(EC2 emulator): Ctrl-C while instances are being provisioned, checking instances, the
-  // security group and the key pair are gone — waits for the AWS provider (being built now).
-  it.todo("EC2 emulator: while provisioning instances, then no instance, security group or key pair left")
-
   it("while bootstrapping (a fresh cache: venv and pip running): exit 130 within 10 s, nothing left", async () => {
     const cache = tempDir("cache")
     const run = startCli(["run", "--json", "--nodes", "2", "--plugin", "joblib", path.join(fixtures, "ok.py")], { env: { XDG_CACHE_HOME: cache } })

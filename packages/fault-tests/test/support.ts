@@ -214,6 +214,18 @@ export const leftoversOf = async (run: CliRun, ms = 5_000): Promise<string[]> =>
   ...entriesOf(run.tmp).map((f) => `file ${path.join(run.tmp, f)}`)
 ]
 
+/**
+ * Presses Ctrl-C: SIGINT to the run, then waits for it to exit. Returns the exit code, the seconds
+ * from the signal to the exit, and how many marked processes were alive just before the signal.
+ */
+export const interrupt = async (run: CliRun): Promise<{ readonly code: number | null; readonly seconds: number; readonly before: number }> => {
+  const before = processesMarked(run.marker).length
+  const at = Date.now()
+  run.child.kill("SIGINT")
+  const code = await run.exited
+  return { code, seconds: (Date.now() - at) / 1000, before }
+}
+
 /** One row of the closing table (printed by the suite; collected into the report). */
 export const report = (row: {
   fault: string
