@@ -251,7 +251,8 @@ export class Scheduler {
       if (node === undefined || node.load >= 0 || this.queue.length === 0) return
       const record = this.queue.shift()!
       if (record.state !== State.Queued) continue
-      if (record.spec.blobs !== undefined) node = this.holderOf(record.spec.blobs) ?? node
+      const blobs = record.spec.blobs
+      if (blobs !== undefined && !node.link.holds?.(blobs)) node = this.holderOf(blobs) ?? node
       record.state = State.Running
       record.node = node
       record.attempts++
