@@ -18,6 +18,7 @@ import { motoAmi } from "../../provider-aws/test/support/pool.js"
 import { agentProcesses, leftovers, netnsUnavailable, sshdUnavailable } from "../../transport-ssh/test/harness/hosts.js"
 import {
   entriesOf,
+  expectLostTasksRanElsewhere,
   fixtures,
   interrupt,
   isTag,
@@ -240,22 +241,11 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
     expect(code, run.stderr.slice(-3000)).toBe(0)
     expect(resultLines(run.stdout)).toEqual(resultLines(loky))
 
-    const lost = run.events.filter(isTag("NodeLost"))
-    expect(lost.map((e) => e.node)).toEqual([1])
-    const lostAt = run.timed.find((t) => t.event._tag === "NodeLost")!.at
-    // every task the node held ran again, elsewhere, exactly once
-    const retried = run.events.filter(isTag("TaskRetried"))
-    expect(retried.map((e) => e.task).sort()).toEqual([...lost[0]!.inFlight].sort())
-    expect(retried.every((e) => e.fromNode === 1)).toBe(true)
-    const done = run.events.filter(isTag("TaskDone"))
-    expect(done).toHaveLength(90)
-    expect(new Set(done.map((e) => e.task)).size).toBe(90)
-    for (const task of lost[0]!.inFlight) expect(done.find((e) => e.task === task)!.node).not.toBe(1)
-    expect(run.events.filter(isTag("TaskFailed"))).toEqual([])
+    const { lost, lostAt, retried } = expectLostTasksRanElsewhere(run, 1, 90)
     const left = await everythingLeft(run)
     report({
       fault: "EC2 instance terminated (TerminateInstances), 1 of 3, joblib via `skyward run --provider aws`",
-      happened: `NodeLost node 1 (${lost[0]!.reason}); joblib output = loky's`,
+      happened: `NodeLost node 1 (${lost.reason}); joblib output = loky's`,
       detectSeconds: (lostAt - terminatedAt) / 1000,
       retried: `${retried.length} (tasks ${retried.map((e) => e.task).join(", ")}), each done once on another node`,
       correct: true,

@@ -8,6 +8,7 @@ import { ComputePool, WorkerLost, type PoolEvent, type PoolOptionsInput } from "
 import { beforeAll, describe, expect, it } from "vitest"
 import {
   entriesOf,
+  expectLostTasksRanElsewhere,
   fixtures,
   isTag,
   killAll,
@@ -52,23 +53,12 @@ describe("one node of three SIGKILLed mid-run, under joblib through skyward run"
     expect(code, run.stderr.slice(-3000)).toBe(0)
     expect(resultLines(run.stdout)).toEqual(resultLines(loky))
 
-    const lost = run.events.filter(isTag("NodeLost"))
-    expect(lost.map((e) => e.node)).toEqual([1])
-    expect(lost[0]!.reason).toMatch(/killed by SIGKILL/)
-    const lostAt = run.timed.find((t) => t.event._tag === "NodeLost")!.at
-    const retried = run.events.filter(isTag("TaskRetried"))
-    // every task the node held ran again, elsewhere, exactly once
-    expect(retried.map((e) => e.task).sort()).toEqual([...lost[0]!.inFlight].sort())
-    expect(retried.every((e) => e.fromNode === 1 && e.attempt === 2)).toBe(true)
-    const done = run.events.filter(isTag("TaskDone"))
-    expect(done).toHaveLength(90)
-    expect(new Set(done.map((e) => e.task)).size).toBe(90)
-    for (const task of lost[0]!.inFlight) expect(done.find((e) => e.task === task)!.node).not.toBe(1)
-    expect(run.events.filter(isTag("TaskFailed"))).toEqual([])
+    const { lost, lostAt, retried } = expectLostTasksRanElsewhere(run, 1, 90)
+    expect(lost.reason).toMatch(/killed by SIGKILL/)
     const left = await leftoversOf(run)
     report({
       fault: "agent SIGKILL, 1 of 3 local nodes, joblib via `skyward run`",
-      happened: `NodeLost node 1 (${lost[0]!.reason}); joblib output = loky's`,
+      happened: `NodeLost node 1 (${lost.reason}); joblib output = loky's`,
       detectSeconds: (lostAt - killedAt) / 1000,
       retried: `${retried.length} (tasks ${retried.map((e) => e.task).join(", ")}), each done once on another node`,
       correct: true,

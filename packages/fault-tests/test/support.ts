@@ -208,6 +208,24 @@ export const isTag =
   (event: PoolEvent): event is Extract<PoolEvent, { _tag: T }> =>
     event._tag === tag
 
+/**
+ * Checks a run that lost node `node` once, out of `total` tasks: each task it held ran again on
+ * another node, exactly once, and nothing failed. Returns the lost event and the retries.
+ */
+export const expectLostTasksRanElsewhere = (run: CliRun, node: number, total: number) => {
+  const lost = run.events.filter(isTag("NodeLost"))
+  expect(lost.map((e) => e.node)).toEqual([node])
+  const retried = run.events.filter(isTag("TaskRetried"))
+  expect(retried.map((e) => e.task).sort()).toEqual([...lost[0]!.inFlight].sort())
+  expect(retried.every((e) => e.fromNode === node && e.attempt === 2)).toBe(true)
+  const done = run.events.filter(isTag("TaskDone"))
+  expect(done).toHaveLength(total)
+  expect(new Set(done.map((e) => e.task)).size).toBe(total)
+  for (const task of lost[0]!.inFlight) expect(done.find((e) => e.task === task)!.node).not.toBe(node)
+  expect(run.events.filter(isTag("TaskFailed"))).toEqual([])
+  return { lost: lost[0]!, lostAt: run.timed.find((t) => t.event._tag === "NodeLost")!.at, retried }
+}
+
 /** What a finished CLI run left behind: marked processes and files in its TMPDIR. */
 export const leftoversOf = async (run: CliRun, ms = 5_000): Promise<string[]> => [
   ...(await settle(() => processesMarked(run.marker), ms)).map((p) => `process ${p}`),
