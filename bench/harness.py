@@ -6,10 +6,11 @@ Runs each (case, backend, repetition) as its own process (Skyward through the re
 CLI, the peers from bench/.venv), reads the one `BENCH_RESULT {json}` line each prints, and writes
 bench/results/latest.{md,json} and bench/results/efficiency.svg.
 
-TODO(ssh): B1-B3 over the SSH transport to namespace hosts (issue 7) are not measured yet: the
-harness does not start namespace SSH hosts yet. `skyward run --provider ssh --hosts ...` exists:
-add a "skyward-ssh" backend (hosts from packages/transport-ssh/test/harness) to SKYWARD_LAYOUTS' cases below that runs the same case scripts through
-it (same slots), and a column for the network-path cost (skyward-ssh / skyward).
+Backend "skyward-ssh" (B1 with its sweep, B2, B3): the same case scripts and layouts as "skyward",
+through `skyward run --provider ssh` to network-namespace SSH hosts of this machine (real sshd,
+own users, veth links) that bench/node/ssh_hosts.mjs makes once for the whole run and tears down at
+the end (also on failure or Ctrl-C); skipped, with the reason in the report, where namespaces or
+sshd are unavailable. The report's "Network path cost" compares it with "skyward" (local).
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import datetime as _dt
 import json
 import os
 import platform
+import select
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -38,7 +41,9 @@ CLI = ROOT / "apps" / "cli" / "dist" / "bin.js"
 SKYWARD_CACHE = BENCH / ".cache" / "skyward"
 
 PEERS = ("loky", "threading", "dask", "ray")
-BACKENDS = ("skyward",) + PEERS
+SSH = "skyward-ssh"  # Skyward over the SSH transport to network-namespace hosts (cases marked ssh=True)
+BACKENDS = ("skyward", SSH) + PEERS
+SSH_HOSTS_JS = BENCH / "node" / "ssh_hosts.mjs"
 
 # The Skyward pool runs exactly the peers' versions (bench/requirements.txt): one cached environment for all cases.
 SKYWARD_PIP = ["joblib==1.5.2", "scikit-learn==1.7.2", "numpy==2.3.4", "scipy==1.16.3", "cloudpickle==3.1.2",
@@ -46,22 +51,23 @@ SKYWARD_PIP = ["joblib==1.5.2", "scikit-learn==1.7.2", "numpy==2.3.4", "scipy==1
 
 
 def case_table(quick: bool) -> Dict[str, Dict[str, Any]]:
-    """Case id -> how to run it. `layout`: Skyward's nodes x concurrency x executor; dask: worker processes."""
+    """Case id -> how to run it. `sky`: Skyward's nodes x concurrency x executor (local and, for ssh=True
+    cases, over SSH hosts too); dask: worker processes."""
     q = quick
     return {
         "B1": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.01"],
-                   sky=(4, 8, "thread"), dask_workers=4, title="B1 latency: sleep(10 ms) tasks, 32 slots",
+                   sky=(4, 8, "thread"), dask_workers=4, ssh=True, title="B1 latency: sleep(10 ms) tasks, 32 slots",
                    metric="efficiency", unit="", higher=True),
         "B1-1ms": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.001"],
-                       sky=(4, 8, "thread"), dask_workers=4, sweep=True, title="B1 sweep: sleep(1 ms) tasks, 32 slots",
+                       sky=(4, 8, "thread"), dask_workers=4, sweep=True, ssh=True, title="B1 sweep: sleep(1 ms) tasks, 32 slots",
                        metric="efficiency", unit="", higher=True),
         "B1-100ms": dict(script="b1_latency.py", slots=32, args=["--tasks", "96" if q else "320", "--duration", "0.1"],
-                         sky=(4, 8, "thread"), dask_workers=4, sweep=True, title="B1 sweep: sleep(100 ms) tasks, 32 slots",
+                         sky=(4, 8, "thread"), dask_workers=4, sweep=True, ssh=True, title="B1 sweep: sleep(100 ms) tasks, 32 slots",
                          metric="efficiency", unit="", higher=True),
         "B2": dict(script="b2_overhead.py", slots=4, args=["--tasks", "5000" if q else "20000"], sky=(2, 2, "process"),
-                   dask_workers=2, title="B2 overhead: no-op tasks, 4 slots", metric="tasks_per_second", unit="tasks/s",
+                   dask_workers=2, ssh=True, title="B2 overhead: no-op tasks, 4 slots", metric="tasks_per_second", unit="tasks/s",
                    higher=True),
-        "B3": dict(script="b3_cpu.py", slots=2, args=[], sky=(1, 2, "process"), dask_workers=2,
+        "B3": dict(script="b3_cpu.py", slots=2, args=[], sky=(1, 2, "process"), dask_workers=2, ssh=True,
                    title="B3 CPU: examples/grid_search.py (160 fits), 2 slots", metric="wall", unit="s", higher=False),
         "B4": dict(script="b4_data.py", slots=2, args=["--rows", "100000" if q else "400000"], sky=(2, 1, "process"),
                    dask_workers=2, heavy=True, sky_events=True, title="B4 data: GridSearchCV(Ridge) 40 fits + 2nd Parallel over X, 2 slots",
@@ -113,36 +119,122 @@ def base_env() -> Dict[str, str]:
     return env
 
 
-def skyward_cmd(layout, script: Path, extra: List[str], events: bool = False) -> List[str]:
+def skyward_cmd(layout, script: Path, extra: List[str], events: bool = False,
+                ssh: Optional[Dict[str, Any]] = None) -> List[str]:
+    """`skyward run` of a case script; with `ssh` (SshHosts.info) on the namespace hosts instead of local
+    processes (the provider takes the first `nodes` of the list)."""
     nodes, conc, executor = layout
-    cmd = ["node", str(CLI), "run", "--nodes", str(nodes), "--concurrency", str(conc), "--executor", executor,
-           "--plugin", "sklearn", "--json" if events else "--quiet"]
+    cmd = ["node", str(CLI), "run"]
+    if ssh is not None:
+        cmd += ["--provider", "ssh", "--hosts", ",".join(ssh["hosts"]), "--identity", ssh["identity"],
+                "--known-hosts", ssh["known_hosts"]]
+    cmd += ["--nodes", str(nodes), "--concurrency", str(conc), "--executor", executor,
+            "--plugin", "sklearn", "--json" if events else "--quiet"]
     for spec in SKYWARD_PIP:
         cmd += ["--pip", spec]
     return cmd + [str(script)] + extra
 
 
-def python_case_cmd(case: Dict[str, Any], backend: str) -> List[str]:
+def python_case_cmd(case: Dict[str, Any], backend: str, ssh: Optional[Dict[str, Any]] = None) -> List[str]:
     script = CASES_DIR / case["script"]
-    extra = ["--backend", backend, "--slots", str(case["slots"]), "--workers", str(case["dask_workers"])] + case["args"]
+    # under `skyward run` the script is the same for both transports: it only calls Parallel(n_jobs=-1)
+    as_backend = "skyward" if backend == SSH else backend
+    extra = ["--backend", as_backend, "--slots", str(case["slots"]), "--workers", str(case["dask_workers"])] + case["args"]
     if backend == "skyward":
         return skyward_cmd(case["sky"], script, extra, events=case.get("sky_events", False))
+    if backend == SSH:
+        return skyward_cmd(case["sky"], script, extra, ssh=ssh)
     return [str(VENV_PY), str(script)] + extra
 
 
-def prepare_skyward(log: Path) -> None:
-    """Builds (once) the Skyward pool environment so no measured run pays for it."""
+def prepare_skyward(log: Path, ssh: Optional[Dict[str, Any]] = None) -> float:
+    """Builds (once) the Skyward pool environment so no measured run pays for it. With `ssh`: a cold
+    bootstrap of every namespace host (the wheelhouse is built on this machine and uploaded to each).
+    Returns the seconds it took."""
     probe = BENCH / ".cache" / "probe.py"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text("from joblib import Parallel, delayed\nprint(Parallel(n_jobs=-1)(delayed(abs)(-1) for _ in range(2)))\n")
+    layout = (len(ssh["hosts"]), 1, "process") if ssh else (1, 1, "process")
+    what = f"{len(ssh['hosts'])} SSH hosts' environments" if ssh else "skyward environment"
     t0 = time.perf_counter()
-    proc = subprocess.run(skyward_cmd((1, 1, "process"), probe, []), cwd=ROOT, env=base_env(), capture_output=True,
-                          text=True, timeout=1800)
+    try:
+        proc = subprocess.run(skyward_cmd(layout, probe, [], ssh=ssh), cwd=ROOT, env=base_env(), capture_output=True,
+                              text=True, timeout=1800)
+        code, out, err = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired:
+        code, out, err = -9, "", "TIMEOUT after 1800s"
+    seconds = time.perf_counter() - t0
     with log.open("a") as f:
-        f.write(f"\n# prepare skyward environment: exit {proc.returncode} in {time.perf_counter() - t0:.1f}s\n"
-                f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}\n")
-    if proc.returncode != 0:
-        raise SystemExit(f"bench: could not prepare the Skyward environment (see {log})")
+        f.write(f"\n# prepare {what}: exit {code} in {seconds:.1f}s\n{out[-2000:]}\n{err[-4000:]}\n")
+    if code != 0:
+        raise SystemExit(f"bench: could not prepare the {what} (see {log})")
+    return seconds
+
+
+class SshHosts:
+    """Network-namespace SSH hosts for the whole bench run: bench/node/ssh_hosts.mjs, kept alive through
+    its stdin. `start` returns None (hosts up, `info` set) or why they cannot be made here; `stop` (idempotent)
+    closes its stdin, so it tears everything down, and returns what it reported left behind. If this
+    harness dies, the pipe closes and the hosts go too."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.proc: Optional[subprocess.Popen] = None
+        self.info: Optional[Dict[str, Any]] = None
+        self.teardown: Optional[Dict[str, Any]] = None
+
+    def start(self, count: int, timeout: float = 120) -> Optional[str]:
+        with self.log.open("a") as f:
+            f.write(f"\n$ node {SSH_HOSTS_JS} --hosts {count}\n")
+        err = self.log.open("a")
+        try:
+            # own session: a Ctrl-C reaches only the harness, whose `finally` stops the hosts in order
+            self.proc = subprocess.Popen(["node", str(SSH_HOSTS_JS), "--hosts", str(count)], cwd=ROOT,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
+                                         start_new_session=True)
+        except OSError as exc:
+            return f"cannot start {SSH_HOSTS_JS.name}: {exc}"
+        finally:
+            err.close()
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            self.stop()
+            return f"{SSH_HOSTS_JS.name} gave no answer in {timeout:.0f}s (exit {self.proc.returncode}; see latest.log)"
+        if not reply.get("ok"):
+            self.stop()
+            return reply.get("unavailable", "unknown reason")
+        self.info = reply
+        return None
+
+    def stop(self, timeout: float = 90) -> Optional[Dict[str, Any]]:
+        proc = self.proc
+        if proc is None or self.teardown is not None:
+            return self.teardown
+        rest = ""
+        try:
+            # communicate() closes its stdin first: the program tears the hosts down when its stdin closes
+            rest, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)  # also tears down
+            try:
+                rest, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rest, _ = proc.communicate()
+        report: Dict[str, Any] = {"exit": proc.returncode}
+        for line in (rest or "").splitlines():
+            try:
+                report.update(json.loads(line))
+            except ValueError:
+                pass
+        self.teardown = report
+        with self.log.open("a") as f:
+            f.write(f"\n# ssh hosts torn down: {json.dumps(report)}\n")
+        return report
 
 
 # -- aggregation -----------------------------------------------------------------------------
@@ -257,6 +349,21 @@ def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
     return rows
 
 
+def network_path(data: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """skyward-ssh / skyward (local), per case both ran: what the SSH transport's network path costs."""
+    rows: List[Dict[str, Any]] = []
+    for cid, case in data["cases"].items():
+        runs = data["runs"].get(cid, {})
+        if not case.get("ssh") or SSH not in runs or "skyward" not in runs:
+            continue
+        metric = case["metric"]
+        local, over_ssh = med(runs["skyward"], metric), med(runs[SSH], metric)
+        rows.append({"case": cid, "metric": metric, "unit": "%" if metric == "efficiency" else case["unit"],
+                     "higher": case["higher"], "skyward": local, SSH: over_ssh, "ratio": ratio(over_ssh, local),
+                     "wall_skyward": med(runs["skyward"], "wall"), "wall_ssh": med(runs[SSH], "wall")})
+    return rows
+
+
 def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Path) -> None:
     cases = data["cases"]
     lines = [f"# `pnpm bench` results ({data['started']})", "",
@@ -269,7 +376,10 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
                                          f"{v:.2f}x" if t["unit"] == "x" else f"{fmt(v)} {t['unit']}".strip())
         met = "n/a" if t["met"] is None else ("yes" if t["met"] else "**no**")
         lines.append(f"| {t['case']} | {t['target']} | {shown} | {t['compare']} | {met} |")
-    lines += ["", "TODO(ssh): B1–B3 over the SSH transport are not measured yet (the harness does not start namespace SSH hosts yet; `skyward run --provider ssh` exists).", ""]
+    lines += [""]
+    ssh = data.get("ssh") or {}
+    if ssh.get("skipped"):
+        lines += [f"skyward-ssh (B1–B3 over the SSH transport) skipped: {ssh['skipped']}.", ""]
     lines += ["## All measurements", "", "| case | backend | median | min–max | vs skyward | vs target/peer | notes |",
               "|---|---|---|---|---|---|---|"]
     for cid, case in cases.items():
@@ -345,12 +455,31 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
                          f"{fmt(med([r['with_event_listener'] for r in extra], 'dispatches_per_second'))} | | | | |")
             lines.append(f"| B6 | (bytes/queued task incl. the caller's spec + callbacks) | "
                          f"{fmt(med(extra, 'heap_bytes_per_queued_task_with_caller_objects'))} | | | | what a bridge client costs |")
+    net = network_path(data)
+    if net:
+        lines += ["", "## Network path cost", "",
+                  f"The same cases, scripts and layouts through `skyward run --provider ssh` to {len(ssh.get('hosts', []))} "
+                  "network-namespace SSH hosts of this machine (a real sshd per host, its own user and home, reached over a "
+                  "veth pair; the provider takes the first `nodes` hosts): the cost of the SSH transport's path (encryption, "
+                  "sshd and the kernel's network stack, on the same 2 cores) with no real wire latency. "
+                  "Ratio = skyward-ssh / skyward (local): below 1 for efficiency and tasks/s, above 1 for wall, means SSH is slower.",
+                  "", "| case | metric | skyward (local) | skyward-ssh | ssh / local | wall local → ssh |", "|---|---|---|---|---|---|"]
+        for r in net:
+            q = r["ratio"]
+            lines.append(f"| {r['case']} | {r['metric'].replace('_', ' ')} | {fmt(r['skyward'], r['unit'])} | "
+                         f"{fmt(r[SSH], r['unit'])} | {'n/a' if q is None else f'{q:.2f}x'} | "
+                         f"{fmt(r['wall_skyward'], 's')} → {fmt(r['wall_ssh'], 's')} |")
+        if ssh.get("prepare_seconds") is not None:
+            lines += ["", f"Hosts made in {fmt(ssh.get('create_seconds'), 's')}; their cold bootstrap (wheelhouse built here, "
+                          f"uploaded to each, venv installed from it) took {fmt(ssh['prepare_seconds'], 's')} before any "
+                          "measurement, and is in no number above."]
     lines += ["", "Layouts (same slot count for every backend in a case):", ""]
     for cid, case in cases.items():
         if case.get("kind") == "node":
             continue
         n, c, e = case["sky"]
-        lines.append(f"- {cid}: {case['title']}; skyward {n} node(s) x {c} {e} slot(s); loky/threading n_jobs={case['slots']}; "
+        lines.append(f"- {cid}: {case['title']}; skyward {n} node(s) x {c} {e} slot(s)"
+                     f"{' (skyward-ssh: the same on the first ' + str(n) + ' SSH host(s))' if case.get('ssh') else ''}; loky/threading n_jobs={case['slots']}; "
                      f"dask LocalCluster {case['dask_workers']} worker process(es) x {case['slots'] // case['dask_workers']} thread(s); "
                      f"ray num_cpus={case['slots']}.")
     lines += ["", "Efficiency against task duration: [efficiency.svg](efficiency.svg). Raw runs: latest.json.", ""]
@@ -370,6 +499,10 @@ def chart(data: Dict[str, Any], path: Path) -> None:
 
 
 # -- main ------------------------------------------------------------------------------------
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -394,6 +527,9 @@ def main() -> None:
     reps = 1 if args.quick else args.reps
     heavy_reps = args.heavy_reps if args.heavy_reps is not None else (reps if args.quick else 1)
     backends = [b for b in args.backends.split(",") if b]
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        ap.error(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
     only = {c.strip().upper() for c in args.only.split(",") if c.strip()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -416,29 +552,60 @@ def main() -> None:
                    f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
         "cases": {k: {kk: vv for kk, vv in v.items()} for k, v in cases.items()},
         "runs": {},
-        "todo": ["B1-B3 over the SSH transport (waiting for transport-ssh/provider-ssh)"],
     }
     t_all = time.perf_counter()
     env = base_env()
-    if "skyward" in backends and any(c.get("kind") != "node" for c in cases.values()):
-        print("bench: preparing the Skyward environment (once)...", flush=True)
-        prepare_skyward(log)
+    ssh_cases = [c for c in cases.values() if c.get("ssh")]
+    hosts: Optional[SshHosts] = None
+    # a SIGTERM (as from a CI's cancel) unwinds like Ctrl-C, so the `finally` below tears the SSH hosts down
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        if SSH in backends and ssh_cases:
+            count = max(c["sky"][0] for c in ssh_cases)
+            print(f"bench: making {count} network-namespace SSH hosts for {SSH}...", flush=True)
+            hosts = SshHosts(log)
+            why = hosts.start(count)
+            if why is not None:
+                print(f"bench: {SSH} skipped: {why}", flush=True)
+                data["ssh"] = {"skipped": why}
+                backends = [b for b in backends if b != SSH]
+                hosts = None
+            else:
+                assert hosts.info is not None
+                data["ssh"] = {k: hosts.info.get(k) for k in ("hosts", "create_seconds")}
+        if {"skyward", SSH} & set(backends) and any(c.get("kind") != "node" for c in cases.values()):
+            print("bench: preparing the Skyward environment (once)...", flush=True)
+            prepare_skyward(log)
+        if hosts is not None and hosts.info is not None:
+            print(f"bench: preparing the {len(hosts.info['hosts'])} SSH hosts' environments (cold bootstrap, once)...",
+                  flush=True)
+            data["ssh"]["prepare_seconds"] = prepare_skyward(log, ssh=hosts.info)
 
-    for cid, case in cases.items():
-        if case.get("kind") == "node":
-            continue
-        n = heavy_reps if case.get("heavy") or case.get("sweep") else reps
-        data["runs"][cid] = {b: [] for b in backends}
-        for rep in range(n):
-            # backends interleaved per repetition, so slow drift of the machine hits all of them alike
-            for b in backends:
-                cmd = python_case_cmd(case, b)
-                res = run_process(cmd, env, args.timeout, log)
-                res["rep"] = rep
-                data["runs"][cid][b].append(res)
-                m = res.get(case["metric"])
-                shown = res["error"] if "error" in res else fmt(m, "%" if case["metric"] == "efficiency" else case["unit"])
-                print(f"bench: {cid:8s} {b:9s} rep {rep + 1}/{n}: {shown}  ({res['process_seconds']:.1f}s)", flush=True)
+        for cid, case in cases.items():
+            if case.get("kind") == "node":
+                continue
+            n = heavy_reps if case.get("heavy") or case.get("sweep") else reps
+            case_backends = [b for b in backends if b != SSH or case.get("ssh")]
+            data["runs"][cid] = {b: [] for b in case_backends}
+            for rep in range(n):
+                # backends interleaved per repetition, so slow drift of the machine hits all of them alike
+                for b in case_backends:
+                    cmd = python_case_cmd(case, b, ssh=hosts.info if hosts is not None else None)
+                    res = run_process(cmd, env, args.timeout, log)
+                    res["rep"] = rep
+                    data["runs"][cid][b].append(res)
+                    m = res.get(case["metric"])
+                    shown = res["error"] if "error" in res else fmt(m, "%" if case["metric"] == "efficiency" else case["unit"])
+                    print(f"bench: {cid:8s} {b:11s} rep {rep + 1}/{n}: {shown}  ({res['process_seconds']:.1f}s)", flush=True)
+    finally:
+        if hosts is not None:
+            print("bench: tearing down the SSH hosts...", flush=True)
+            torn = hosts.stop()
+            if "ssh" in data and torn is not None:
+                data["ssh"]["teardown"] = torn
+            left = (torn or {}).get("leftovers")
+            if left or (torn or {}).get("exit") not in (0, None):
+                print(f"bench: WARNING: the SSH hosts' teardown reported {torn}", flush=True)
 
     if "B5" in cases and "skyward" in backends:
         data["runs"]["B5"] = {"warm": [], "cold": []}
@@ -473,6 +640,7 @@ def main() -> None:
     data["total_seconds"] = time.perf_counter() - t_all
     targets = evaluate(data)
     data["targets"] = targets
+    data["network_path"] = network_path(data)
     (out / "latest.json").write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
     write_markdown(data, targets, out / "latest.md")
     if any(c in data["runs"] for c in ("B1", "B1-1ms", "B1-100ms")):
@@ -482,4 +650,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("bench: interrupted (the SSH hosts, if any, were torn down)", file=sys.stderr, flush=True)
+        sys.exit(130)

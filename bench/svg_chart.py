@@ -6,7 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-COLORS = {"skyward": "#d62728", "loky": "#1f77b4", "threading": "#2ca02c", "dask": "#ff7f0e", "ray": "#9467bd"}
+COLORS = {"skyward": "#d62728", "skyward-ssh": "#8c1c13", "loky": "#1f77b4", "threading": "#2ca02c", "dask": "#ff7f0e", "ray": "#9467bd"}
 
 
 def write_efficiency_chart(path: Path, series: Dict[str, List[Tuple[float, float]]], title: str, subtitle: str = "") -> None:
@@ -48,15 +48,16 @@ def write_efficiency_chart(path: Path, series: Dict[str, List[Tuple[float, float
     for i, (name, pts) in enumerate(sorted(series.items(), key=lambda kv: list(COLORS).index(kv[0]) if kv[0] in COLORS else 99)):
         color = COLORS.get(name, "#333")
         pts = sorted(pts)
-        width = 3 if name == "skyward" else 2
+        width = 3 if name.startswith("skyward") else 2
+        dash = ' stroke-dasharray="7,4"' if name == "skyward-ssh" else ""  # the same pool over SSH hosts
         if len(pts) > 1:
             d = " ".join(f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for j, (x, y) in enumerate(pts))
-            out.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width}"/>')
+            out.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width}"{dash}/>')
         for x, y in pts:
             out.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{color}"><title>{escape(name)} '
                        f'{x * 1000:g} ms: {100 * y:.1f}%</title></circle>')
         ly = top + 10 + 22 * i
-        out.append(f'<line x1="{left + pw + 16}" y1="{ly}" x2="{left + pw + 40}" y2="{ly}" stroke="{color}" stroke-width="{width}"/>')
+        out.append(f'<line x1="{left + pw + 16}" y1="{ly}" x2="{left + pw + 40}" y2="{ly}" stroke="{color}" stroke-width="{width}"{dash}/>')
         last = f" {100 * pts[-1][1]:.0f}%" if pts else ""
         out.append(f'<text x="{left + pw + 46}" y="{ly + 4}">{escape(name)}</text>')
         _ = last
