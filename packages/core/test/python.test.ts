@@ -35,3 +35,14 @@ describe("findLocalPython", () => {
     expect(fs.readFileSync(calls, "utf8").trim().split("\n")).toHaveLength(2)
   })
 })
+
+describe("cacheRoot", () => {
+  it("is absolute even when SKYWARD_CACHE_DIR is relative (agents start in their own work folders)", () => {
+    const root = execFileSync(
+      process.execPath,
+      ["--input-type=module", "-e", `const m = await import(${JSON.stringify(dist)}); console.log(m.cacheRoot())`],
+      { env: { ...process.env, SKYWARD_CACHE_DIR: "some/cache" }, encoding: "utf8", cwd: os.tmpdir() }
+    ).trim()
+    expect(root).toBe(path.join(fs.realpathSync(os.tmpdir()), "some/cache"))
+  })
+})
