@@ -102,7 +102,7 @@ class Agent:
     def _on_stdin(self) -> None:
         try:
             data = os.read(0, _READ_SIZE)
-        except InterruptedError:
+        except (InterruptedError, BlockingIOError):  # a spurious wake-up: nothing to read yet
             return
         except OSError as exc:
             self.log(f"stdin read failed: {exc}; shutting down")
