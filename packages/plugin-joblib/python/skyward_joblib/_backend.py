@@ -162,6 +162,10 @@ class _Deferred:
 _deferred = _Deferred()
 
 
+# The run time (on its slot) of the batch whose callbacks run on this thread now, if known.
+_completing = threading.local()
+
+
 class BatchFuture:
     """The future-like object ``submit`` returns for one batch.
 
@@ -245,6 +249,8 @@ class BatchFuture:
             self.node = message.get("node")
         if backend is not None:
             backend._forget(self)
+            # joblib's callback calls batch_completed on this thread: it learns the batch's own run time
+            _completing.run_seconds = (message or {}).get("duration")
         for fn in callbacks:
             try:
                 fn(self)
@@ -270,6 +276,13 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     supports_inner_max_num_threads = False
     uses_threads = False
     default_n_jobs = 1
+    # joblib grows a batch at most 2-fold per completed batch: ~11 round trips, each through Node
+    # and an agent, before thousands of tiny tasks share a batch. When the last batch's own run
+    # time (measured on its slot, without the round trip) says its tasks take less than
+    # TINY_TASK_SECONDS each, a batch may grow this much per step instead; longer tasks keep
+    # joblib's pace, which balances them better.
+    BATCH_GROWTH = 8
+    TINY_TASK_SECONDS = 0.001
 
     def __init__(self, nesting_level: Optional[int] = None,
                  inner_max_num_threads: Optional[int] = None, **backend_kwargs: Any) -> None:
@@ -280,6 +293,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
         self._futures: Dict[int, BatchFuture] = {}
         self._timeout: Optional[float] = backend_kwargs.get("task_timeout")
         self._hashes = BlobHashes()
+        self._tiny_tasks = False
 
     # -- sizing --------------------------------------------------------------------------
 
@@ -304,6 +318,28 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
 
     def stop_call(self) -> None:
         self._hashes.clear()
+
+    def compute_batch_size(self) -> int:
+        """joblib's auto-batching (aim for batches of ``MIN_IDEAL_BATCH_DURATION``), with batches
+        of tiny tasks growing up to :attr:`BATCH_GROWTH`-fold per step instead of 2-fold."""
+        old = self._effective_batch_size
+        duration = self._smoothed_batch_duration
+        if not (self._tiny_tasks and 0 < duration < self.MIN_IDEAL_BATCH_DURATION):
+            return int(super().compute_batch_size())
+        size = max(1, min(self.BATCH_GROWTH * old, 2 * int(old * self.MIN_IDEAL_BATCH_DURATION / duration)))
+        if size != old:
+            self._effective_batch_size = size
+            self._smoothed_batch_duration = self._DEFAULT_SMOOTHED_BATCH_DURATION
+        return size
+
+    def batch_completed(self, batch_size: int, duration: float) -> None:
+        run_seconds = getattr(_completing, "run_seconds", None)
+        self._tiny_tasks = run_seconds is not None and run_seconds < batch_size * self.TINY_TASK_SECONDS
+        super().batch_completed(batch_size, duration)
+
+    def reset_batch_stats(self) -> None:
+        super().reset_batch_stats()
+        self._tiny_tasks = False
 
     # -- running -------------------------------------------------------------------------
 

@@ -120,8 +120,25 @@ def test_auto_batching_grows_the_batch_size_for_many_tiny_tasks(monkeypatch) -> 
     assert out == list(range(n))
     assert max(sizes) > 1
     assert len(submits) < n / 4
+    # tasks that run for microseconds: batches grow 8-fold per step (joblib's own pace is 2-fold)
+    growth = [b / a for a, b in zip(sizes, sizes[1:]) if b > a]
+    assert max(growth) > 2
     print(f"\n10,000 no-op tasks on 2x2: {n / elapsed:,.0f} tasks/s, {len(submits)} batches, "
           f"largest batch {max(sizes)}")
+
+
+def test_tasks_of_a_few_milliseconds_keep_joblibs_batch_growth(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sizes = []
+    original = SkywardBackend.submit
+
+    def recording(self, func, callback=None):  # type: ignore[no-untyped-def]
+        sizes.append(self._effective_batch_size)
+        return original(self, func, callback)
+
+    monkeypatch.setattr(SkywardBackend, "submit", recording)
+    with skyward():
+        assert Parallel(n_jobs=-1)(delayed(sleep_then)(i, 0.005) for i in range(200)) == list(range(200))
+    assert all(b <= 2 * a for a, b in zip(sizes, sizes[1:]))
 
 
 def test_a_warning_in_a_task_reaches_the_caller() -> None:
