@@ -33,7 +33,9 @@ def main():
         rss_before = _common.peak_rss_bytes()
         meter.start()
         t0 = time.perf_counter()
-        search = GridSearchCV(Ridge(), grid, cv=5, n_jobs=n_jobs).fit(X, y)
+        # refit=False: the 40 fits the case asks for; a refit would be a 41st fit, sequential in the
+        # client, whose copy of X (Ridge centres it) any backend's client pays alike
+        search = GridSearchCV(Ridge(), grid, cv=5, n_jobs=n_jobs, refit=False).fit(X, y)
         t1 = time.perf_counter()
         step = max(1, args.cols // 8)
         stats = Parallel(n_jobs=n_jobs)(delayed(column_stats)(X, c, c + step) for c in range(0, args.cols, step))
