@@ -45,8 +45,9 @@ export class AgentLink implements NodeLink {
     channel.onClose((reason) => this.lost(this.withLastWords(reason)))
   }
 
-  /** `reason`, plus the agent's own last stderr line when it said one (why it stopped). */
+  /** `reason`, plus, when the agent ended by itself (an exit code), its own last stderr line: why it stopped. */
   private withLastWords(reason: string): string {
+    if (!/exited with code/.test(reason)) return reason
     const own = this.diagnostics.findLast((line) => line.startsWith("skyward_worker["))
     return own === undefined ? reason : `${reason} (it last said: ${own.replace(/^skyward_worker\[\d+\]: /, "")})`
   }
