@@ -1,4 +1,5 @@
 import fs from "node:fs"
+import net from "node:net"
 import path from "node:path"
 import { Effect, Either } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -9,6 +10,16 @@ const noSshd = sshdUnavailable()
 const noNetns = noSshd ?? netnsUnavailable()
 if (noSshd) console.warn(`skipping SSH tests: ${noSshd}`)
 else if (noNetns) console.warn(`skipping network-namespace SSH tests: ${noNetns} (the loopback variant still runs)`)
+
+/** A loopback port the kernel just handed out and took back: nothing listens there. */
+const closedLoopbackPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+    server.on("error", reject)
+  })
 
 const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) => Effect.runPromise(Effect.either(Effect.scoped(effect)))
 
@@ -121,8 +132,9 @@ const suite = (mode: HostMode, skip: string | undefined) =>
 
     it("fails within the connect timeout when nothing listens", async () => {
       const h = hosts.hosts[1]!
-      // a port where nothing listens: on the namespace host's address, or a closed loopback port
-      const port = h.port + 1
+      // a port where nothing listens: next to sshd on the namespace host's own address; on loopback a
+      // port just given back by the kernel (h.port + 1 may be another loopback host's sshd)
+      const port = h.mode === "netns" ? h.port + 1 : await closedLoopbackPort()
       const started = Date.now()
       const result = await run(openSsh({ ...target(1), port }, { ...options, connectTimeout: 3, retries: 10 }))
       const elapsed = Date.now() - started
