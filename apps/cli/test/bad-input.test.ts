@@ -2,12 +2,14 @@ import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
 import { HelpDoc, ValidationError } from "@effect/cli"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { splitScriptArgs } from "../src/index.js"
 import { validationMessage } from "../src/internal/argv.js"
 import { skyward } from "./cli.js"
 
-const script = path.join(os.tmpdir(), `skyward-cli-ok-${process.pid}.py`)
+const scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-cli-ok-"))
+const script = path.join(scriptDir, "script.py")
+afterAll(() => fs.rmSync(scriptDir, { recursive: true, force: true }))
 fs.writeFileSync(script, "print('hello')\n")
 
 const oneLine = (stderr: string) => stderr.trim().split("\n").filter((l) => l.startsWith("skyward:"))
@@ -44,11 +46,16 @@ describe("skyward run refuses bad input with one line and exit code 2", () => {
   })
 
   it("a config file that throws", async () => {
-    const config = path.join(os.tmpdir(), `skyward-bad-config-${process.pid}.mjs`)
-    fs.writeFileSync(config, "throw new Error('config exploded')\n")
-    const result = await skyward(["run", "--quiet", "--config", config, script])
-    expect(result.code).toBe(2)
-    expect(oneLine(result.stderr)[0]).toMatch(/config exploded/)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-bad-config-"))
+    try {
+      const config = path.join(dir, "skyward.config.mjs")
+      fs.writeFileSync(config, "throw new Error('config exploded')\n")
+      const result = await skyward(["run", "--quiet", "--config", config, script])
+      expect(result.code).toBe(2)
+      expect(oneLine(result.stderr)[0]).toMatch(/config exploded/)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("an unknown option or a wrong type: one line naming the option, also with --json", async () => {

@@ -3,11 +3,13 @@ import { randomUUID } from "node:crypto"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
-import { describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it } from "vitest"
 import { bin, repo } from "./cli.js"
 import { processesMarked } from "./processes.js"
 
-const script = path.join(os.tmpdir(), `skyward-cli-sleep-${process.pid}.py`)
+const scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-cli-sleep-"))
+const script = path.join(scriptDir, "script.py")
+afterAll(() => fs.rmSync(scriptDir, { recursive: true, force: true }))
 fs.writeFileSync(
   script,
   "import time\nfrom joblib import Parallel, delayed\nprint('started', flush=True)\nParallel(n_jobs=-1)(delayed(time.sleep)(30) for _ in range(8))\n"

@@ -24,6 +24,11 @@ def main() -> None:
         util._run_finalizers()
     except Exception:  # noqa: BLE001 - best effort on the way out
         pass
+    own_tmp = os.environ.get("SKYWARD_OWN_TMPDIR")
+    if own_tmp:  # a temporary folder made for this agent alone (remote nodes): leave nothing behind
+        import shutil
+
+        shutil.rmtree(own_tmp, ignore_errors=True)
     for stream in (sys.__stderr__, sys.stderr):
         try:
             stream.flush()  # type: ignore[union-attr]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -244,13 +246,18 @@ def start_agent() -> Iterator[Callable[..., AgentClient]]:
     """``start_agent(*cli_args, env=None)`` -> :class:`AgentClient`; all are stopped at teardown."""
     agents: List[AgentClient] = []
 
+    # each agent's temporary files (forkserver socket, blobs) in a folder of the test's: an agent
+    # a test kills leaves nothing in the machine's /tmp
+    tmp = tempfile.mkdtemp(prefix="agent-")
+
     def start(*args: str, env: Optional[Dict[str, str]] = None) -> AgentClient:
-        agent = AgentClient(list(args), env)
+        agent = AgentClient(list(args), {"TMPDIR": tmp, **(env or {})})
         agents.append(agent)
         return agent
 
     yield start
     for agent in agents:
         agent.kill_all()
+    shutil.rmtree(tmp, ignore_errors=True)
     leftovers = [p for a in agents for p in getattr(a, "leftovers", ())]
     assert not leftovers, f"processes outlived their agent: {leftovers}"

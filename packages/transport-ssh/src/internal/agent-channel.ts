@@ -1,3 +1,4 @@
+import path from "node:path"
 import { createInterface } from "node:readline"
 import { TransportError, type AgentChannel, type AgentLaunch } from "@skyward/core"
 import { Effect, type Scope } from "effect"
@@ -9,13 +10,24 @@ import { exec, openExec, shellQuote } from "./exec.js"
 const EXIT_GRACE_MS = 3_000
 const PID_PREFIX = "SKYWARD-AGENT-PID "
 
+/**
+ * The agent's temporary folder (multiprocessing's forkserver socket, blobs), removed with its work
+ * folder even when the agent was killed: inside the work folder, or, when that would push the
+ * forkserver's socket path (+ ~32 bytes) past the 107 bytes a Unix socket allows, a short one in /tmp.
+ */
+export const agentTmpDir = (workDir: string): string => {
+  const inside = path.posix.join(workDir, ".tmp")
+  return inside.length + 32 < 104 ? inside : `/tmp/skyward-agent-${path.posix.basename(workDir)}`
+}
+
 /** The command that starts the agent: prints its pid (its process group), then becomes it. */
 export const agentCommand = (launch: AgentLaunch): string => {
-  const env = Object.entries({ ...launch.env, PYTHONPATH: launch.pythonPath.join(":"), PYTHONUNBUFFERED: "1" })
+  const tmp = agentTmpDir(launch.workDir)
+  const env = Object.entries({ TMPDIR: tmp, SKYWARD_OWN_TMPDIR: tmp, ...launch.env, PYTHONPATH: launch.pythonPath.join(":"), PYTHONUNBUFFERED: "1" })
     .map(([k, v]) => shellQuote(`${k}=${v}`))
     .join(" ")
   const argv = [launch.python, "-m", "skyward_worker", ...launch.args].map(shellQuote).join(" ")
-  return `echo "${PID_PREFIX}$$" >&2; cd ${shellQuote(launch.workDir)} && exec env ${env} ${argv}`
+  return `echo "${PID_PREFIX}$$" >&2; cd ${shellQuote(launch.workDir)} && mkdir -p -m 700 ${shellQuote(tmp)} && exec env ${env} ${argv}`
 }
 
 interface Running {

@@ -1,6 +1,6 @@
 import { Transport, TransportError, type NodeInfo, type NodeSession, type TransportShape } from "@skyward/core"
 import { Effect, Layer } from "effect"
-import { startRemoteAgent } from "./agent-channel.js"
+import { agentTmpDir, startRemoteAgent } from "./agent-channel.js"
 import { bootstrapNode, type InstallMode } from "./bootstrap.js"
 import { openSsh } from "./connect.js"
 import { exec, shellQuote } from "./exec.js"
@@ -42,7 +42,7 @@ export const makeSshTransport = (options: SshTransportOptions = {}): TransportSh
         yield* Effect.addFinalizer(() =>
           workDir === undefined || connection.closedReason() !== undefined
             ? Effect.void
-            : exec(connection, `rm -rf ${shellQuote(workDir)}`).pipe(Effect.timeout(10_000), Effect.ignore)
+            : exec(connection, `rm -rf ${shellQuote(workDir)} ${shellQuote(agentTmpDir(workDir))}`).pipe(Effect.timeout(10_000), Effect.ignore)
         )
         const session: NodeSession = {
           node,

@@ -266,6 +266,9 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
     for (const veth of veths) trySh("ip", ["link", "del", veth])
     for (const subnet of blackholes) trySh("ip", ["route", "del", "blackhole", subnet, "metric", "4242"])
     for (const user of users) {
+      // the hosts share this machine's /tmp: what a host's user left there (a killed agent's
+      // temporary folder) goes with the host
+      trySh("find", ["/tmp", "-maxdepth", "1", "-user", user, "-exec", "rm", "-rf", "{}", "+"])
       // processes may take a moment to die after SIGKILL: userdel refuses a logged-in user
       for (let i = 0; i < 20 && !trySh("userdel", ["-f", user]); i++) execFileSync("sleep", ["0.1"])
     }
