@@ -168,9 +168,7 @@ class Agent:
             try:
                 paths = self.blobs.paths(blobs)
             except BlobMissing as exc:  # Node sends it again, then the task
-                self.channel.send(error_message(tid, "blob", "skyward.BlobMissing",
-                                                f"this node does not hold blob {exc}",
-                                                node=self.config.node_index))
+                self.channel.send(exc.error(tid, self.config.node_index))
                 return
         timeout = m.get("timeout")
         self.executor.submit((tid, kind, payload, fn, args, paths),

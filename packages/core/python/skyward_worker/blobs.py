@@ -13,7 +13,9 @@ import re
 import shutil
 import tempfile
 from collections import OrderedDict
-from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Tuple
+
+from .errors import error_message
 
 _NAME = re.compile(r"^[0-9a-f]{16,128}$")
 _FOLDER_PREFIX = "skyward-blobs-"
@@ -21,6 +23,11 @@ _FOLDER_PREFIX = "skyward-blobs-"
 
 class BlobMissing(LookupError):
     """A task refers to a blob this node does not hold (never sent, or dropped to stay in budget)."""
+
+    def error(self, task_id: int, node: int, slot: Optional[int] = None) -> Dict[str, Any]:
+        """The task's ``error`` of kind ``blob``: Node sends the blob again, then the task."""
+        return error_message(task_id, "blob", "skyward.BlobMissing",
+                             f"this node does not hold blob {self}", node=node, slot=slot)
 
 
 def _alive(pid: int) -> bool:

@@ -45,6 +45,13 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB"
 
 
+def _check_answer_size(size: int) -> None:
+    if size > _MAX_ANSWER_BYTES:
+        raise _TooLarge(f"the task's answer is {_mib(size)} pickled; one answer can carry at most "
+                        f"{_mib(_MAX_ANSWER_BYTES)} back. Return less (a summary, or a path to a file "
+                        "the caller can read)")
+
+
 class TaskContext:
     """A running task as seen by the output streams and the warning recorder."""
 
@@ -233,9 +240,7 @@ class TaskRunner:
                 buffers = _mapped.buffers(blobs) if blobs else None
                 fn = cloudpickle.loads(payload, buffers=buffers)  # type: ignore[arg-type]
             except BlobMissing as exc:  # dropped since the agent looked: Node sends it again
-                raise _Failed(error_message(tid, "blob", "skyward.BlobMissing",
-                                            f"this node does not hold blob {exc}",
-                                            node=self.node, slot=self.slot))
+                raise _Failed(exc.error(tid, self.node, self.slot))
             except BaseException as exc:  # noqa: BLE001
                 if _state.terminating:
                     raise
@@ -327,12 +332,11 @@ class TaskRunner:
         if records:
             msg["warnings"] = pickle_warnings(records)
         try:
+            # Node would refuse a larger frame and take this node for lost: say what happened instead.
+            # A pickled payload is checked before it is encoded (and compressed) for nothing.
+            _check_answer_size(len(msg.get("payload") or b""))
             frame = encode_frame(msg)
-            if len(frame) > _MAX_ANSWER_BYTES or len(msg.get("payload") or b"") > _MAX_ANSWER_BYTES:
-                # Node would refuse the frame and take this node for lost: say what happened instead
-                raise _TooLarge(f"the task's answer is {_mib(max(len(frame), len(msg.get('payload') or b'')))} "
-                                f"pickled; one answer can carry at most {_mib(_MAX_ANSWER_BYTES)} back. "
-                                "Return less (a summary, or a path to a file the caller can read)")
+            _check_answer_size(len(frame))
             return frame
         except BaseException as exc:  # noqa: BLE001 - e.g. a call result CBOR cannot encode
             if _state.terminating:
