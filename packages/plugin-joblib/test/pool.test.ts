@@ -5,13 +5,22 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { FrameDecoder, encodeFrame, type Message } from "@skyward/codec"
-import { ComputePool, emptyImage } from "@skyward/core"
+import { ComputePool, emptyImage, type PromisePool } from "@skyward/core"
 import { describe, expect, it } from "vitest"
 import { ACTIVATE_MODULE, joblib, joblibPythonDir } from "../src/index.js"
 
 const run = promisify(execFile)
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const venvPython = path.join(repo, ".venv", "bin", "python")
+
+/** Runs `script` as `skyward run` runs a client: the pool's client env and PYTHONPATH; its stdout. */
+const runClient = async (pool: PromisePool, script: string): Promise<string> => {
+  const { stdout } = await run(venvPython, ["-c", script], {
+    env: { ...process.env, ...pool.client.env, PYTHONPATH: pool.client.pythonPath.join(path.delimiter) },
+    timeout: 60_000
+  })
+  return stdout
+}
 
 /** cloudpickle.dumps(functools.partial(operator.mul, 6, 7)) and cloudpickle.dumps(42). */
 const SIX_TIMES_SEVEN = Buffer.from(
@@ -78,10 +87,7 @@ describe("the joblib plugin", () => {
           "print(effective_n_jobs(-1))",
           "print(sorted(set(Parallel(n_jobs=-1, batch_size=1)(delayed(os.getenv)('SKYWARD_NODE_INDEX') for _ in range(16)))))"
         ].join("\n")
-        const { stdout } = await run(venvPython, ["-c", script], {
-          env: { ...process.env, ...pool.client.env, PYTHONPATH: pool.client.pythonPath.join(path.delimiter) },
-          timeout: 60_000
-        })
+        const stdout = await runClient(pool, script)
         expect(stdout.trim().split("\n")).toEqual(["4", "['0', '1']"])
       }
     })
@@ -105,10 +111,7 @@ describe("the joblib plugin", () => {
         "data[-1] = 0  # changed in place between calls: content, not identity, decides",
         "print(first == second, first[0], call(2)[0])"
       ].join("\n")
-      const { stdout } = await run(venvPython, ["-c", script], {
-        env: { ...process.env, ...pool.client.env, PYTHONPATH: pool.client.pythonPath.join(path.delimiter) },
-        timeout: 60_000
-      })
+      const stdout = await runClient(pool, script)
       expect(stdout.trim()).toBe("True ('memoryview', b'\\xfe\\xff', True) ('memoryview', b'\\xfe\\x00', True)")
       const [original, changed] = [...new Set(sent.map((s) => s.hash))]
       expect(sent.filter((s) => s.hash === original).map((s) => s.node).sort()).toEqual([0, 1])
