@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by the README's commands: Debian packages the tests need,
-# and the project's Python virtual environment (.venv/) from requirements.txt.
+# the project's Python virtual environment (.venv/) from requirements.lock (requirements.txt with
+# every transitive package pinned), and the other joblib
+# versions the joblib backend is tested against (.cache/joblib-matrix/) from requirements-joblib-matrix.txt.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -23,13 +25,24 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   echo "setup: $python is older than 3.11; set SKYWARD_PYTHON to a CPython 3.11+" >&2
   exit 1
 fi
-want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+want="$(cat requirements.txt requirements.lock | sha256sum | cut -d' ' -f1)"
 have="$(cat .venv/.requirements-sha256 2>/dev/null || true)"
 if [ "$want" != "$have" ] || [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv from requirements.txt"
+  echo "setup: creating .venv from requirements.lock"
   "$python" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q -r requirements.txt -c requirements.lock
   echo "$want" > .venv/.requirements-sha256
 fi
-echo "setup: ready (.venv: $(.venv/bin/python --version))"
+# The other joblib versions the joblib backend is tested against, one directory each (joblib is
+# pure Python: `pip install --target`); the test puts one first on PYTHONPATH in a subprocess.
+for spec in $(grep -Eo '^joblib==[0-9][0-9A-Za-z.]*' requirements-joblib-matrix.txt); do
+  dir=".cache/joblib-matrix/${spec#joblib==}"
+  if [ ! -f "$dir/.ready" ]; then
+    echo "setup: installing $spec into $dir"
+    rm -rf "$dir"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --target "$dir" "$spec"
+    touch "$dir/.ready"
+  fi
+done
+echo "setup: ready (.venv: $(.venv/bin/python --version); other joblib versions: .cache/joblib-matrix/)"

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
@@ -6,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { splitScriptArgs } from "../src/index.js"
 import { validationMessage } from "../src/internal/argv.js"
 import { skyward } from "./cli.js"
+import { processesMarked } from "./processes.js"
 
 const scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-cli-ok-"))
 const script = path.join(scriptDir, "script.py")
@@ -19,6 +21,24 @@ describe("skyward run refuses bad input with one line and exit code 2", () => {
     const result = await skyward(["run", "--quiet", "does-not-exist.py"])
     expect(result.code).toBe(2)
     expect(oneLine(result.stderr)).toEqual(["skyward: script not found: does-not-exist.py"])
+  })
+
+  it("a script with a syntax error: refused before any node is provisioned, nothing left running", async () => {
+    for (const [source, error] of [
+      ["import os\n\ndef f(:\n    pass\n", "line 3: SyntaxError: invalid syntax"],
+      ["x = 1\n    y = 2\n", "line 2: IndentationError: unexpected indent"]
+    ] as const) {
+      const bad = path.join(scriptDir, "bad.py")
+      fs.writeFileSync(bad, source)
+      const marker = `SKYWARD_TEST_MARK=${randomUUID()}`
+      const result = await skyward(["run", "--json", "--nodes", "2", "--plugin", "joblib", "--env", marker, bad])
+      expect(result.code, result.stderr).toBe(2)
+      expect(oneLine(result.stderr)).toEqual([`skyward: ${bad} ${error}`])
+      // --json prints every pool event: there is none, no node was even provisioned
+      expect(result.stderr.trim().split("\n")).toHaveLength(1)
+      expect(result.stdout).toBe("")
+      expect(processesMarked(marker)).toEqual([])
+    }
   })
 
   it("--nodes 0", async () => {
@@ -83,6 +103,19 @@ describe("skyward run refuses bad input with one line and exit code 2", () => {
       expect(result.code, args.join(" ")).toBe(2)
       expect(result.stderr.trim().split("\n"), args.join(" ")).toEqual([message])
     }
+  })
+})
+
+describe("the script's own exit code", () => {
+  it("a script that fails at runtime exits with its code, after the pool is torn down", async () => {
+    const failing = path.join(scriptDir, "exit7.py")
+    fs.writeFileSync(failing, "import sys\nprint('about to fail', flush=True)\nsys.exit(7)\n")
+    const marker = `SKYWARD_TEST_MARK=${randomUUID()}`
+    const result = await skyward(["run", "--quiet", "--nodes", "2", "--concurrency", "1", "--env", marker, failing])
+    expect(result.code, result.stderr).toBe(7)
+    expect(result.stdout).toBe("about to fail\n")
+    expect(result.stderr).not.toMatch(/^skyward:/m)
+    expect(processesMarked(marker)).toEqual([])
   })
 })
 

@@ -12,7 +12,10 @@
  * // task-timing: node 0: 2 tasks, 0.000s in tasks (mean 0.000s, max 0.000s), slots 0,1
  * // ...
  * ```
- * From the command line: `skyward run --plugin skyward-plugin-task-timing --plugin joblib script.py`.
+ * From the command line, in a project that has it in its node_modules (`--plugin` looks there
+ * first, from the current directory up, then next to the CLI):
+ * `skyward run --plugin skyward-plugin-task-timing --plugin joblib script.py`; or by its folder:
+ * `skyward run --plugin ./examples/plugin-task-timing --plugin joblib script.py`.
  * @packageDocumentation
  */
 import fs from "node:fs"

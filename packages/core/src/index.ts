@@ -62,5 +62,6 @@ export {
   type BootstrapResult,
   type NodeSession,
   type PythonModuleDir,
-  type TransportShape
+  type TransportShape,
+  uploadDestination
 } from "./internal/transport.js"

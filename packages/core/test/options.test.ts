@@ -27,6 +27,11 @@ describe("pool options", () => {
     expect(fieldOf(input)).toBe(field)
   })
 
+  it("name both executors when the executor is unknown", () => {
+    const result = validatePoolOptions({ worker: { executor: "fork" } })
+    expect(Either.isLeft(result) && result.left.message).toBe('worker.executor: must be "process" or "thread", got "fork"')
+  })
+
   it("are checked before anything starts", async () => {
     const error = await ComputePool.use({ nodes: 0 }, async () => "ran").catch((e) => e)
     expect(error).toBeInstanceOf(ConfigError)

@@ -2,7 +2,7 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import { ComputePool, RemoteError, TaskCancelled, TaskTimeout, type PoolEvent, type PoolOptionsInput } from "../src/index.js"
-import { nodeWorkDirs, waitForNoAgents } from "./leaks.js"
+import { nodeWorkDirs, tmpEntries, waitForNoAgents } from "./leaks.js"
 
 const funcs = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "skytest_funcs.py")
 const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
@@ -23,11 +23,15 @@ interface Where {
 beforeAll(async () => {
   // builds (or reuses) the test environment once, so each test measures the pool, not pip
   await ComputePool.use(options({ nodes: 1 }), async () => undefined)
+  // the shared pool is held to the same rule as every test's: nothing of it left
+  expect(await waitForNoAgents()).toEqual([])
+  expect(tmpEntries()).toEqual([])
 })
 
 afterEach(async () => {
   expect(await waitForNoAgents()).toEqual([])
   expect(nodeWorkDirs()).toEqual([])
+  expect(tmpEntries()).toEqual([]) // also checked for every file by vitest.private-tmp.ts
 })
 
 describe("ComputePool on the local provider", () => {
@@ -51,13 +55,28 @@ describe("ComputePool on the local provider", () => {
     expect(results.map((r) => r.x)).toEqual(Array.from({ length: 200 }, (_, i) => i))
   })
 
-  it("re-raises a task's ValueError with the remote traceback", async () => {
-    const error = await ComputePool.use(options({ nodes: 1 }), (pool) => pool.map("skytest_funcs:boom", ["boom"])).catch((e) => e)
+  it("re-raises a task's ValueError with the remote traceback, and never runs it again", async () => {
+    const events: PoolEvent[] = []
+    // 2 nodes, and a pool that would retry a lost worker's task: a user exception must still run once
+    const error = await ComputePool.use(
+      options({ retries: 3 }),
+      (pool) => pool.map("skytest_funcs:boom", ["boom"]),
+      (event) => events.push(event)
+    ).catch((e) => e)
     expect(error).toBeInstanceOf(RemoteError)
     expect(error.excType).toBe("builtins.ValueError")
     expect(error.message).toBe("boom")
     expect(error.traceback).toContain("raise ValueError(message)")
     expect(error.payload).toBeInstanceOf(Uint8Array)
+    const queued = events.filter((e) => e._tag === "TaskQueued")
+    expect(queued).toHaveLength(1)
+    const task = queued[0]!.task
+    expect(events.filter((e) => e._tag === "TaskStarted" && e.task === task)).toHaveLength(1)
+    // the function itself ran once: one line of its output
+    expect(events.filter((e) => e._tag === "Log" && e.line === "boom is running: boom")).toHaveLength(1)
+    expect(events.filter((e) => e._tag === "TaskRetried")).toEqual([])
+    expect(events.filter((e) => e._tag === "TaskFailed" && e.task === task)).toHaveLength(1)
+    expect(events.filter((e) => e._tag === "TaskDone")).toEqual([])
   })
 
   it("reports an exception that cannot be pickled by its type and message", async () => {

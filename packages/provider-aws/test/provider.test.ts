@@ -1,12 +1,16 @@
 import { execFileSync } from "node:child_process"
 import fs from "node:fs"
+import http from "node:http"
+import type { AddressInfo } from "node:net"
 import os from "node:os"
 import path from "node:path"
-import { DescribeInstanceAttributeCommand, DescribeSecurityGroupsCommand, type EC2Client } from "@aws-sdk/client-ec2"
+import { DescribeImagesCommand, DescribeInstanceAttributeCommand, DescribeSecurityGroupsCommand, type EC2Client } from "@aws-sdk/client-ec2"
 import { PutParameterCommand } from "@aws-sdk/client-ssm"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import { ltsCandidates } from "../src/internal/ami.js"
 import { defaultClients, type ClientFactory } from "../src/internal/credentials.js"
+import { DEFAULT_AMI_PARAMETER } from "../src/internal/options.js"
 import { parseCloudConfig } from "./support/emulator.js"
 import { leftInMoto, live, NOTHING } from "./support/inspect.js"
 import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
@@ -37,6 +41,49 @@ const spotUnavailable = (times: number, code = "InsufficientInstanceCapacity") =
   }
   return { factory, seen }
 }
+
+/** A client factory whose EC2 client sees every VPC without its IPv4 CIDR (as DescribeVpcs may answer). */
+const vpcsWithoutCidr: ClientFactory = (connection) => {
+  const clients = defaultClients(connection)
+  clients.ec2.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args)
+      if (context.commandName === "DescribeVpcsCommand") for (const vpc of (result.output as { Vpcs?: Array<{ CidrBlock?: string }> }).Vpcs ?? []) delete vpc.CidrBlock
+      return result
+    },
+    { step: "initialize", name: "skywardTestNoVpcCidr" }
+  )
+  return clients
+}
+
+/** An HTTP server on loopback that answers every request with `body`, as checkip.amazonaws.com does. */
+const checkIpServer = async (body: string) => {
+  const server = http.createServer((_, response) => response.end(body))
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+}
+
+/** The inbound rules of the security groups moto holds, as `from-to cidr`. */
+const inboundRules = async (ec2: EC2Client): Promise<string[]> => {
+  const groups = (await leftInMoto(ec2)).groups
+  const described = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groups }))).SecurityGroups ?? []
+  return described.flatMap((g) => (g.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((r) => `${p.FromPort}-${p.ToPort} ${r.CidrIp}`)))
+}
+
+const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+  return failure?._tag === "Some" ? (failure.value as { _tag: string; field?: string; message: string }) : undefined
+}
+
+describe("the default AMI parameter", () => {
+  it("stands for every Ubuntu LTS release, newest first", () => {
+    expect(DEFAULT_AMI_PARAMETER).toBe("/aws/service/canonical/ubuntu/server/{version}/stable/current/{arch}/hvm/ebs-gp3/ami-id")
+    expect(ltsCandidates(new Date("2026-11-22T00:00:00Z"))).toEqual(["28.04", "26.04", "24.04", "22.04", "20.04"])
+    expect(ltsCandidates(new Date("2027-01-01T00:00:00Z"))).toEqual(["28.04", "26.04", "24.04", "22.04", "20.04"])
+    expect(ltsCandidates(new Date("2031-06-01T00:00:00Z"))[0]).toBe("32.04")
+  })
+})
 
 describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
   let moto: Moto
@@ -144,6 +191,32 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     expect(await imageOf("c6i.large")).toBe(ami)
     const missing = await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: "/skyward-test/none/{arch}" }, { probe: answering }, 1, () => Effect.void))
     expect(Exit.isFailure(missing) && Cause.pretty(missing.cause)).toContain("/skyward-test/none/amd64")
+  })
+
+  it("picks the newest Ubuntu LTS whose SSM parameter exists for the architecture ({version})", async () => {
+    const x86 = ((await ec2.send(new DescribeImagesCommand({ Filters: [{ Name: "architecture", Values: ["x86_64"] }] }))).Images ?? []).map((i) => i.ImageId!)
+    const [lts24, lts26, interim27] = [x86[0]!, x86[1]!, x86[2]!]
+    expect(new Set([lts24, lts26, interim27]).size).toBe(3)
+    // moto refuses the reserved /aws/service/ names: the same layout under a test prefix
+    for (const [version, image] of [["24.04", lts24], ["26.04", lts26], ["27.04", interim27]] as const)
+      await moto.ssm.send(new PutParameterCommand({ Name: `/skyward-test/lts/${version}/stable/current/amd64/ami-id`, Value: image, Type: "String", Overwrite: true }))
+    const { ami: _ignored, ...noAmi } = base()
+    const template = "/skyward-test/lts/{version}/stable/current/{arch}/ami-id"
+    const chosen = await Effect.runPromise(
+      provisioned({ ...noAmi, amiParameter: template, instanceType: "c6i.large", allocation: "on-demand" }, { probe: answering }, 1, (cluster) =>
+        Effect.promise(async () => {
+          const instanceId = (cluster.nodes[0]!.data as { instanceId: string }).instanceId
+          return (await leftInMoto(ec2)).all.find((i) => i.InstanceId === instanceId)!.ImageId
+        })
+      )
+    )
+    // 26.04 over 24.04; 27.04 is not an LTS
+    expect(chosen).toBe(lts26)
+    // no LTS has an arm64 parameter: a ConfigError that names what was looked for
+    const none = failureOf(await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: template, instanceType: "m7g.large" }, { probe: answering }, 1, () => Effect.void)))
+    expect(none).toMatchObject({ _tag: "ConfigError", field: "provider.ami" })
+    expect(none!.message).toContain("/skyward-test/lts/{version}/stable/current/arm64/ami-id")
+    expect(none!.message).toMatch(/no Ubuntu LTS \(.*26\.04, 24\.04, 22\.04, 20\.04\)/)
   })
 
   it("spot-if-available falls back to on-demand when spot has no capacity; spot alone fails cleanly", async () => {
@@ -269,5 +342,43 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
       )
     )
     expect(cidrs).toEqual(["22-22 172.31.0.0/16"])
+  })
+
+  it("with private addressing, a VPC without an IPv4 CIDR is a ConfigError asking for sshCidr, never 0.0.0.0/0", async () => {
+    const { sshCidr: _c, ...rest } = base()
+    const id = poolId()
+    const exit = await Effect.runPromiseExit(provisioned({ ...rest, address: "private" }, { probe: answering, clients: vpcsWithoutCidr }, 1, () => Effect.void, id))
+    const error = failureOf(exit)
+    expect(error).toMatchObject({ _tag: "ConfigError", field: "provider.sshCidr" })
+    expect(error!.message).toMatch(/no IPv4 CIDR for vpc-[0-9a-f]+: pass sshCidr/)
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+    // with sshCidr given, the same VPC is fine
+    const given = await Effect.runPromise(
+      provisioned({ ...rest, address: "private", sshCidr: "172.31.5.6/32" }, { probe: answering, clients: vpcsWithoutCidr }, 1, () => Effect.promise(() => inboundRules(ec2)))
+    )
+    expect(given).toEqual(["22-22 172.31.5.6/32"])
+  })
+
+  it("with public addressing and no sshCidr, opens port 22 to this machine's public address (/32) only", async () => {
+    const { sshCidr: _c, ...rest } = base()
+    // the public-address lookup, answered on loopback (this test machine reaches nothing else)
+    const checkIp = await checkIpServer("203.0.113.9\n")
+    try {
+      const cidrs = await Effect.runPromise(provisioned({ ...rest }, { probe: answering, checkIpUrl: checkIp.url }, 1, () => Effect.promise(() => inboundRules(ec2))))
+      expect(cidrs).toEqual(["22-22 203.0.113.9/32"])
+    } finally {
+      await checkIp.close()
+    }
+    // an answer that is not an address: a ConfigError asking for sshCidr, before anything is created
+    const garbage = await checkIpServer("<html>captive portal</html>")
+    try {
+      const id = poolId()
+      const error = failureOf(await Effect.runPromiseExit(provisioned({ ...rest }, { probe: answering, checkIpUrl: garbage.url }, 1, () => Effect.void, id)))
+      expect(error).toMatchObject({ _tag: "ConfigError", field: "provider.sshCidr" })
+      expect(error!.message).toMatch(/cannot find this machine's public address .*unexpected answer.*pass sshCidr/)
+      expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+    } finally {
+      await garbage.close()
+    }
   })
 })

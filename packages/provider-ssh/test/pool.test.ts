@@ -1,6 +1,8 @@
+import fs from "node:fs"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
-import { ComputePool, ConfigError, type PoolEvent, type PoolOptionsInput } from "@skyward/core"
+import { cacheRoot, ComputePool, ConfigError, imageHash, ImageSchema, type PoolEvent, type PoolOptionsInput } from "@skyward/core"
+import { Schema } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { ssh } from "../src/index.js"
 import {
@@ -39,6 +41,15 @@ const traced =
     listener?.(event)
   }
 
+/** The wheelhouse lines of a pool's bootstrap (see the SSH transport's bootstrap): builds on the client, uploads per node. */
+const wheelhouseLines = (events: ReadonlyArray<PoolEvent>) => {
+  const lines = events.flatMap((e) => (e._tag === "NodeBootstrapping" ? [{ node: e.node, line: e.line }] : []))
+  return {
+    builds: lines.filter((l) => l.line.startsWith("building the wheelhouse ")),
+    uploads: lines.filter((l) => /^uploading \d+ of \d+ wheels to /.test(l.line))
+  }
+}
+
 const waitFor = async (what: string, check: () => boolean, ms: number) => {
   const until = Date.now() + ms
   while (Date.now() < until) {
@@ -50,6 +61,7 @@ const waitFor = async (what: string, check: () => boolean, ms: number) => {
 
 describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts`, () => {
   let hosts: TestHosts
+  const image = { files: { "skyssh_funcs.py": funcs }, env: { SKYTEST_GREETING: "hello from the client" } }
   const options = (extra: Partial<PoolOptionsInput> = {}): PoolOptionsInput => ({
     provider: ssh({
       hosts: hosts.hosts.map((h) => ({ host: h.address, port: h.port, user: h.user, hostKey: h.hostKey })),
@@ -60,7 +72,7 @@ describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts
     }),
     nodes: 3,
     worker: { concurrency: 2 },
-    image: { files: { "skyssh_funcs.py": funcs }, env: { SKYTEST_GREETING: "hello from the client" } },
+    image,
     ...extra
   })
 
@@ -81,12 +93,14 @@ describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts
 
   it("runs tasks on all 3 hosts, then a second pool reuses their environments", async () => {
     const boots: Array<Extract<PoolEvent, { _tag: "NodeBootstrapped" }>> = []
-    const listener = (event: PoolEvent) => {
+    const events: PoolEvent[][] = [[], []]
+    const listener = (pool: 0 | 1) => (event: PoolEvent) => {
+      events[pool]!.push(event)
       if (event._tag === "NodeBootstrapped") boots.push(event)
     }
     const inputs = Array.from({ length: 60 }, (_, i) => i)
     const cold = Date.now()
-    const first = await ComputePool.use(options(), (pool) => pool.map<Where>("skyssh_funcs:where", inputs), traced(listener))
+    const first = await ComputePool.use(options(), (pool) => pool.map<Where>("skyssh_funcs:where", inputs), traced(listener(0)))
     const coldSeconds = (Date.now() - cold) / 1000
     expect(first.map((r) => r.x)).toEqual(inputs)
     expect(new Set(first.map((r) => r.node))).toEqual(new Set([0, 1, 2]))
@@ -97,18 +111,59 @@ describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts
       expect(r.greeting).toBe("hello from the client")
     }
     expect(boots.map((b) => b.cached)).toEqual([false, false, false])
+    // one wheelhouse for the 3 hosts (none when an earlier run left it in the client's cache), and
+    // each fresh host gets all of its wheels, once
+    const shipped = wheelhouseLines(events[0]!)
+    expect(shipped.builds.length).toBeLessThanOrEqual(1)
+    expect(shipped.uploads.map((u) => u.node).sort()).toEqual([0, 1, 2])
+    for (const u of shipped.uploads) expect(u.line).toMatch(/^uploading (\d+) of \1 wheels to /)
 
     const warm = Date.now()
-    const second = await ComputePool.use(options(), (pool) => pool.map<Where>("skyssh_funcs:where", inputs), traced(listener))
+    const second = await ComputePool.use(options(), (pool) => pool.map<Where>("skyssh_funcs:where", inputs), traced(listener(1)))
     const warmSeconds = (Date.now() - warm) / 1000
     expect(new Set(second.map((r) => r.node))).toEqual(new Set([0, 1, 2]))
     expect(boots.slice(3).map((b) => b.cached)).toEqual([true, true, true])
+    // reused environments need no wheelhouse at all
+    expect(wheelhouseLines(events[1]!)).toEqual({ builds: [], uploads: [] })
     const max = (xs: ReadonlyArray<(typeof boots)[number]>) => Math.max(...xs.map((b) => b.seconds)).toFixed(2)
     console.info(
       `bootstrap of 3 ${mode} hosts: cold ${max(boots.slice(0, 3))} s (whole pool ${coldSeconds.toFixed(1)} s), ` +
         `warm ${max(boots.slice(3))} s (whole pool ${warmSeconds.toFixed(1)} s)`
     )
     expect(Number(max(boots.slice(3)))).toBeLessThan(5)
+  })
+
+  it("builds one wheelhouse for a new Image on 3 hosts, and uploads none of the wheels the hosts already have", async () => {
+    // after the first test: every host has the wheels of `image` (the agent's requirements)
+    for (const h of hosts.hosts) expect(fs.readdirSync(path.join(h.home, ".cache/skyward/wheels")).length, `wheels on host ${h.index}`).toBeGreaterThan(0)
+    // the same wheels under another Image hash: a new environment on each host, from a new wheelhouse
+    const shared = path.join(cacheRoot(), "wheelhouses")
+    const baseHash = imageHash(Schema.decodeSync(ImageSchema)(image))
+    const seeds = fs.readdirSync(shared).filter((d) => d.startsWith(`${baseHash}-`)).map((d) => path.join(shared, d))
+    expect(seeds.length).toBeGreaterThan(0)
+    const clientCache = path.join(hosts.dir, "client-cache")
+    const saved = { SKYWARD_CACHE_DIR: process.env.SKYWARD_CACHE_DIR, PIP_NO_INDEX: process.env.PIP_NO_INDEX, PIP_FIND_LINKS: process.env.PIP_FIND_LINKS }
+    // an empty client cache, so the wheelhouse is built here; pip reads the wheels of the first
+    // test's wheelhouse instead of an index (no download)
+    Object.assign(process.env, { SKYWARD_CACHE_DIR: clientCache, PIP_NO_INDEX: "1", PIP_FIND_LINKS: seeds.join(" ") })
+    const events: PoolEvent[] = []
+    try {
+      const results = await ComputePool.use(
+        options({ image: { ...image, pip: ["cloudpickle"] } }),
+        (pool) => pool.map<Where>("skyssh_funcs:where", [0, 1, 2, 3, 4, 5]),
+        traced((event) => events.push(event))
+      )
+      expect(results.map((r) => r.x)).toEqual([0, 1, 2, 3, 4, 5])
+    } finally {
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]
+      else process.env[name] = value
+    }
+    const boots = events.filter((e): e is Extract<PoolEvent, { _tag: "NodeBootstrapped" }> => e._tag === "NodeBootstrapped")
+    expect(boots.map((b) => b.cached)).toEqual([false, false, false])
+    const { builds, uploads } = wheelhouseLines(events)
+    expect(builds).toHaveLength(1)
+    expect(fs.readdirSync(path.join(clientCache, "wheelhouses"))).toHaveLength(1)
+    expect(uploads).toEqual([])
   })
 
   it("refuses more nodes than hosts with a clear error", async () => {

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process"
 import fs from "node:fs"
 import { createRequire } from "node:module"
+import os from "node:os"
 import path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { promisify } from "node:util"
@@ -24,7 +25,15 @@ const require = createRequire(import.meta.url)
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repo = path.resolve(here, "../../..")
 const docs = path.join(repo, "docs")
-const scratchRoot = path.resolve(here, "../.cache/docs")
+// Each page's blocks run in a scratch folder inside this package (so that its imports resolve
+// through this package's node_modules), private to this run and removed after it.
+const cache = path.resolve(here, "../.cache")
+fs.mkdirSync(cache, { recursive: true })
+const scratchRoot = fs.mkdtempSync(path.join(cache, "docs-"))
+// The blocks' TMPDIR, private too: tsx keeps a folder there (tsx-<uid>: its IPC pipe, its cache)
+// that outlives it, and what the blocks' pools leave behind would show there.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-docs-"))
+const tsxFolder = `tsx-${process.geteuid?.() ?? os.userInfo().username}`
 const venvPython = path.join(repo, ".venv/bin/python")
 
 interface Block {
@@ -58,7 +67,19 @@ const RUNNABLE = new Set(["ts", "sh", "python"])
 
 const pages = fs.readdirSync(docs).filter((name) => name.endsWith(".md")).sort()
 
-afterAll(() => fs.rmSync(path.dirname(scratchRoot), { recursive: true, force: true }))
+afterAll(() => {
+  fs.rmSync(scratchRoot, { recursive: true, force: true })
+  fs.rmSync(tmp, { recursive: true, force: true })
+  try {
+    fs.rmdirSync(cache) // only when nothing else uses it
+  } catch {
+    // not empty: someone else's
+  }
+  expect([scratchRoot, tmp].filter((dir) => fs.existsSync(dir)), "left behind").toEqual([])
+})
+
+/** What the blocks left in their TMPDIR, besides tsx's own folder. */
+const leftInTmp = (): string[] => fs.readdirSync(tmp).filter((name) => name !== tsxFolder)
 
 /** Runs the code blocks of one Markdown page (see the conventions above); throws on the first failure. */
 const checkPage = async (page: string, markdown: string): Promise<void> => {
@@ -82,7 +103,7 @@ const checkPage = async (page: string, markdown: string): Promise<void> => {
       fs.writeFileSync(path.join(scratch, block.file), block.code)
     }
 
-  const env = { ...process.env, PATH: `${path.join(scratch, ".bin")}:${process.env.PATH ?? ""}`, FORCE_COLOR: "0" }
+  const env = { ...process.env, PATH: `${path.join(scratch, ".bin")}:${process.env.PATH ?? ""}`, FORCE_COLOR: "0", TMPDIR: tmp }
   const options = { cwd: scratch, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 }
   const failed = (where: string, language: string, error: unknown) => {
     const e = error as { stdout?: string; stderr?: string; message: string }
@@ -163,8 +184,13 @@ describe("docs/", () => {
     expect(fs.readFileSync(path.join(docs, "cli.md"), "utf8"), "docs/cli.md is out of date: run node apps/cli/scripts/gen-cli-docs.mjs").toBe(expected)
   })
 
-  it.each(pages)("%s: every code block runs, or is marked as a fragment", async (page) => {
+  it.each(pages)("%s: every code block runs, or is marked as a fragment, and leaves nothing in TMPDIR", async (page) => {
     await checkPage(page, fs.readFileSync(path.join(docs, page), "utf8"))
+    expect(leftInTmp()).toEqual([])
+  })
+
+  it("tsx kept its folder in the blocks' private TMPDIR (removed after the run), not in the real one", () => {
+    expect(fs.readdirSync(tmp)).toEqual([tsxFolder])
   })
 
   it("the check itself fails on an unmarked block, a wrong output and a failing block", async () => {

@@ -94,6 +94,9 @@ const installedNames = (nodeModules: string): Set<string> => {
   return names
 }
 
+/** The folder tsx keeps in TMPDIR: `tsx-<uid>`. */
+const tsxFolder = `tsx-${process.geteuid?.() ?? os.userInfo().username}`
+
 describe("every publishable package", () => {
   it.each(publishable.map(({ manifest, dir }) => [manifest.name, dir] as const))("%s declares dist and its Python in files", (_name, dir) => {
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as Manifest
@@ -121,6 +124,7 @@ describe("packed and installed outside the workspace", () => {
 
   afterAll(() => {
     if (work) fs.rmSync(work, { recursive: true, force: true })
+    expect(work === "" || !fs.existsSync(work), `${work} is left behind`).toBe(true)
   })
 
   it("packs dist, the Python modules and real dependency ranges into every tarball", async () => {
@@ -177,8 +181,14 @@ describe("packed and installed outside the workspace", () => {
     fs.writeFileSync(path.join(project, "job.py"), USER_JOB)
     expect(USER_SCRIPT.trim().split("\n").length).toBeLessThanOrEqual(15)
     const tsx = require.resolve("tsx/cli")
-    const { stdout } = await run(process.execPath, [tsx, "main.ts"], { cwd: project, env: process.env, timeout: 240_000 })
+    // tsx keeps a folder in TMPDIR (tsx-<uid>: its IPC pipe, its cache) that outlives it: it gets a
+    // private TMPDIR, removed with the rest of the work folder
+    const tmp = path.join(work, "tmp")
+    fs.mkdirSync(tmp)
+    const { stdout } = await run(process.execPath, [tsx, "main.ts"], { cwd: project, env: { ...process.env, TMPDIR: tmp }, timeout: 240_000 })
     console.log(`tsx main.ts: ${((Date.now() - t) / 1000).toFixed(1)}s`)
+    // tsx used it (and so left nothing in the real TMPDIR); the pool left nothing there either
+    expect(fs.readdirSync(tmp)).toEqual([tsxFolder])
     const results = JSON.parse(stdout.trim().split("\n").at(-1)!) as Array<{ node: number; score: number; modules: string[] }>
     expect(results).toHaveLength(4)
     expect(new Set(results.map((r) => r.node))).toEqual(new Set([0, 1]))

@@ -102,6 +102,39 @@ describe.skipIf(noSshd !== undefined)("bootstrap over ssh (loopback hosts)", () 
     expect(agentProcesses(hosts.hosts[0]!)).toEqual([])
   })
 
+  it("uploads a file and a folder into the work folder after bootstrap, refuses a target outside it, and removes them with the session", async () => {
+    const src = path.join(hosts.dir, "upload-src")
+    fs.mkdirSync(path.join(src, "pkg", "sub"), { recursive: true })
+    fs.writeFileSync(path.join(src, "train.csv"), "a,b\n1,2\n")
+    fs.writeFileSync(path.join(src, "pkg", "__init__.py"), "X = 1\n")
+    fs.writeFileSync(path.join(src, "pkg", "sub", "deep.txt"), "deep\n")
+    const seen = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const session = yield* transport().connect(node(0))
+          const early = yield* Effect.flip(session.upload(path.join(src, "train.csv"), "train.csv"))
+          const boot = yield* session.bootstrap(plan(), () => undefined)
+          const file = yield* session.upload(path.join(src, "train.csv"), "data/train.csv")
+          const folder = yield* session.upload(path.join(src, "pkg"), "lib/pkg")
+          const outside = yield* Effect.flip(session.upload(path.join(src, "train.csv"), "../escaped.csv"))
+          const missing = yield* Effect.flip(session.upload(path.join(src, "no-such-file"), "data/missing.csv"))
+          const contents = [fs.readFileSync(file, "utf8"), fs.readFileSync(path.join(folder, "__init__.py"), "utf8"), fs.readFileSync(path.join(folder, "sub", "deep.txt"), "utf8")]
+          return { early, workDir: boot.workDir, file, folder, outside, missing, contents, owner: fs.statSync(file).uid }
+        })
+      )
+    )
+    expect(seen.early).toMatchObject({ _tag: "TransportError", node: 0, message: expect.stringContaining("after bootstrap") })
+    expect(seen.file).toBe(`${seen.workDir}/data/train.csv`)
+    expect(seen.folder).toBe(`${seen.workDir}/lib/pkg`)
+    expect(seen.contents).toEqual(["a,b\n1,2\n", "X = 1\n", "deep\n"])
+    expect(seen.owner).toBe(fs.statSync(hosts.hosts[0]!.home).uid) // written by the host's login, over SFTP
+    expect(seen.outside).toMatchObject({ _tag: "TransportError", node: 0, message: 'upload target "../escaped.csv" is not a relative path inside the work folder of node 0' })
+    expect(seen.missing.message).toMatch(/^cannot upload .*no-such-file to node 0 \(.*127\.0\.0\.1.*\): cannot read/)
+    expect(fs.existsSync(path.join(path.dirname(seen.workDir), "escaped.csv"))).toBe(false)
+    // the work folder, with what was uploaded, went with the session
+    expect(fs.existsSync(seen.workDir)).toBe(false)
+  })
+
   it("names the host and the fix when its Python is too old", async () => {
     const error = Either.flip(await bootstrap(1, plan())).pipe(Either.getOrThrow)
     expect(error._tag).toBe("BootstrapError")

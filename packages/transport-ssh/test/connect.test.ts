@@ -2,7 +2,7 @@ import fs from "node:fs"
 import net from "node:net"
 import path from "node:path"
 import { Effect, Either } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { exec, openSftp, openSsh, putFile, type SshConnectOptions, type SshTarget } from "../src/index.js"
 import { createHosts, leftovers, netnsUnavailable, sshdUnavailable, type HostMode, type TestHosts } from "./harness/hosts.js"
 
@@ -20,6 +20,15 @@ const closedLoopbackPort = () =>
     })
     server.on("error", reject)
   })
+
+/** A process's command line, for messages. */
+const commandLine = (pid: number) => {
+  try {
+    return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()}`
+  } catch {
+    return `${pid} (gone)`
+  }
+}
 
 const run = <A, E>(effect: Effect.Effect<A, E, import("effect").Scope.Scope>) => Effect.runPromise(Effect.either(Effect.scoped(effect)))
 
@@ -43,6 +52,14 @@ const suite = (mode: HostMode, skip: string | undefined) =>
       if (!hosts) return
       hosts.teardown()
       expect(leftovers(hosts)).toEqual([])
+    })
+    afterEach(async () => {
+      if (!hosts) return
+      // every connection of the test is closed: only the hosts' listening sshd are left
+      const left = () => hosts.hosts.flatMap((h) => h.sessions().map((pid) => `host ${h.index}: ${commandLine(pid)}`))
+      const until = Date.now() + 5_000
+      while (left().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+      expect(left()).toEqual([])
     })
 
     it("connects with an ed25519 key file, runs a command and uploads a file by SFTP", async () => {

@@ -1,11 +1,12 @@
 import { createRequire } from "node:module"
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, HashMap, Option } from "effect"
 import { makeArgvCheck, validationMessage } from "./argv.js"
 import { downCommand } from "./commands/down.js"
 import { lsCommand } from "./commands/ls.js"
 import { exitCode, runCommand, scriptArgs } from "./commands/run.js"
+import { helpInColor, helpText } from "./help.js"
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string }
 
@@ -31,6 +32,23 @@ const describe = (error: unknown): string => {
 
 const USAGE_TAGS = new Set(["UsageError", "ConfigError", "PluginError"])
 
+const SUBCOMMANDS = new Set(HashMap.keys(Command.getSubcommands(skyward)))
+const isHelpFlag = (arg: string | undefined) => arg === "--help" || arg === "-h"
+
+/** Built-in options that do something else than help when no command is given. */
+const OTHER_ACTIONS = new Set(["--version", "--completions", "--wizard"])
+
+/**
+ * Whose help the (checked) arguments ask for: a subcommand's (`run --help`; the check leaves
+ * `<command> --help` at the end), the top command's (no command: `skyward`, `skyward --help`),
+ * or nobody's.
+ */
+const helpRequest = (ours: ReadonlyArray<string>): { readonly subcommand: string | undefined } | undefined => {
+  if (isHelpFlag(ours.at(-1)) && SUBCOMMANDS.has(ours.at(-2) ?? "")) return { subcommand: ours.at(-2) }
+  if (ours.some((arg) => SUBCOMMANDS.has(arg))) return undefined
+  return ours.some(isHelpFlag) || !ours.some((arg) => OTHER_ACTIONS.has(arg.split("=")[0]!)) ? { subcommand: undefined } : undefined
+}
+
 /** Runs the CLI on `argv` (process.argv shape); resolves to the process exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   let split: ReturnType<typeof splitScriptArgs>
@@ -41,6 +59,14 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 2
   }
   const { ours, theirs } = split
+  // help is printed here rather than by @effect/cli: it names the whole command in a subcommand's
+  // usage line, and it has no colours when stdout is not a terminal (or NO_COLOR is set)
+  const help = helpRequest(ours)
+  if (help !== undefined) {
+    const color = helpInColor(process.stdout)
+    process.stdout.write(`${helpText(skyward, { name: "skyward", version, subcommand: help.subcommand, color })}\n`)
+    return 0
+  }
   scriptArgs.value = theirs
   // @effect/cli prints its parse errors itself, in several lines: silence that (only while it
   // parses; the commands get the real console back) and print one `skyward:` line below instead

@@ -1,4 +1,5 @@
 import fs from "node:fs"
+import { createRequire } from "node:module"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Plugin } from "@skyward/core"
@@ -23,25 +24,109 @@ const pluginOf = (module: Record<string, unknown>): Plugin | undefined => {
   return undefined
 }
 
-/** A folder is a package: the file its package.json's `exports["."]` (import/default) or `main` names, else index.js. */
-const packageEntry = (target: string): string => {
-  if (!fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) return target
-  const manifest = path.join(target, "package.json")
-  if (!fs.existsSync(manifest)) return path.join(target, "index.js")
-  const pkg = JSON.parse(fs.readFileSync(manifest, "utf8")) as { exports?: unknown; main?: string }
-  const root = typeof pkg.exports === "object" && pkg.exports !== null && "." in pkg.exports ? (pkg.exports as Record<string, unknown>)["."] : pkg.exports
-  const conditional = (value: unknown): string | undefined =>
-    typeof value === "string"
-      ? value
-      : typeof value === "object" && value !== null
-        ? conditional((value as Record<string, unknown>).import ?? (value as Record<string, unknown>).node ?? (value as Record<string, unknown>).default)
-        : undefined
-  return path.join(target, conditional(root) ?? pkg.main ?? "index.js")
+/** The `exports` conditions `import` matches in Node (besides the always-matching `default`). */
+const CONDITIONS = new Set(["node", "import", "default"])
+
+/** An `exports` target under Node's conditions: the first condition the package lists that we match. */
+const conditionalTarget = (value: unknown): string | undefined => {
+  if (typeof value === "string") return value
+  if (Array.isArray(value)) return value.map(conditionalTarget).find((target) => target !== undefined)
+  if (typeof value !== "object" || value === null) return undefined // null: not exported
+  for (const [condition, target] of Object.entries(value))
+    if (CONDITIONS.has(condition)) {
+      const found = conditionalTarget(target)
+      if (found !== undefined) return found
+    }
+  return undefined
+}
+
+/** What a package's `exports` gives `subpath` (`.` or `./x`), exact keys first, then `*` patterns, longest first. */
+const exportsTarget = (exports: unknown, subpath: string): string | undefined => {
+  const isMap = typeof exports === "object" && exports !== null && !Array.isArray(exports) && Object.keys(exports).some((k) => k.startsWith("."))
+  const map = (isMap ? exports : { ".": exports }) as Record<string, unknown>
+  if (Object.hasOwn(map, subpath)) return conditionalTarget(map[subpath])
+  const patterns = Object.keys(map)
+    .filter((key) => key.includes("*"))
+    .sort((a, b) => b.indexOf("*") - a.indexOf("*"))
+  for (const key of patterns) {
+    const [prefix, suffix] = [key.slice(0, key.indexOf("*")), key.slice(key.indexOf("*") + 1)]
+    if (subpath.length < key.length - 1 || !subpath.startsWith(prefix) || !subpath.endsWith(suffix)) continue
+    return conditionalTarget(map[key])?.replaceAll("*", subpath.slice(prefix.length, subpath.length - suffix.length))
+  }
+  return undefined
 }
 
 /**
- * Resolves `--plugin NAME`: a built-in name (joblib, sklearn), a path (./my-plugin) or an npm
- * package name, resolved from the current directory.
+ * The file `import` loads for `subpath` of the package in folder `target`: what its package.json's
+ * `exports` gives (conditions node, import, default), else `main` or index.js (for `.`) or the
+ * file itself. A path that is no folder is a file to import as it is.
+ */
+const packageEntry = (target: string, subpath = "."): string => {
+  if (!fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) return target
+  const manifest = path.join(target, "package.json")
+  const pkg = fs.existsSync(manifest) ? (JSON.parse(fs.readFileSync(manifest, "utf8")) as { name?: string; exports?: unknown; main?: string }) : {}
+  if (pkg.exports !== undefined) {
+    const entry = exportsTarget(pkg.exports, subpath)
+    if (entry === undefined) throw new Error(`${pkg.name ?? target} does not export ${JSON.stringify(subpath)} for import`)
+    return path.join(target, entry)
+  }
+  return path.join(target, subpath === "." ? (pkg.main ?? "index.js") : subpath)
+}
+
+/** `@scope/name/sub/file` as the package name and the subpath (`./sub/file`, or `.`). */
+const splitSpecifier = (specifier: string): { readonly name: string; readonly subpath: string } => {
+  const parts = specifier.split("/")
+  const length = specifier.startsWith("@") ? 2 : 1
+  const rest = parts.slice(length)
+  return { name: parts.slice(0, length).join("/"), subpath: rest.length > 0 ? `./${rest.join("/")}` : "." }
+}
+
+/**
+ * The folder of package `name` as Node finds it from `dir`: the `node_modules` folders of `dir`
+ * and its parents, then the global folders (NODE_PATH, ~/.node_modules, ...).
+ */
+export const findPackage = (name: string, dir: string): string | undefined =>
+  (createRequire(path.join(dir, "noop.js")).resolve.paths(name) ?? [])
+    .map((folder) => path.join(folder, name))
+    .find((folder) => fs.existsSync(path.join(folder, "package.json")))
+
+const firstLine = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause)).split("\n")[0] ?? ""
+
+const importFailed = (name: string, cause: unknown) =>
+  new UsageError({ message: `plugin ${JSON.stringify(name)} cannot be imported: ${firstLine(cause)}` })
+
+/**
+ * Imports the module of `--plugin NAME`: a path, or a package installed in the current directory's
+ * project (its node_modules or a parent's), else one installed next to the CLI itself (a global
+ * install of both).
+ */
+const importPlugin = (name: string): Effect.Effect<Record<string, unknown>, UsageError> => {
+  const load = (file: string) =>
+    Effect.tryPromise({ try: () => import(pathToFileURL(file).href) as Promise<Record<string, unknown>>, catch: (cause) => importFailed(name, cause) })
+  if (name.startsWith(".") || name.startsWith("/")) {
+    if (!fs.existsSync(path.resolve(name)))
+      return Effect.fail(new UsageError({ message: `unknown plugin ${JSON.stringify(name)}: there is no file or folder ${path.resolve(name)}` }))
+    return Effect.try({ try: () => packageEntry(path.resolve(name)), catch: (cause) => importFailed(name, cause) }).pipe(Effect.flatMap(load))
+  }
+  const { name: packageName, subpath } = splitSpecifier(name)
+  const here = findPackage(packageName, process.cwd())
+  if (here !== undefined)
+    return Effect.try({ try: () => packageEntry(here, subpath), catch: (cause) => importFailed(name, cause) }).pipe(Effect.flatMap(load))
+  return Effect.tryPromise({
+    try: () => import(name) as Promise<Record<string, unknown>>,
+    catch: (cause) =>
+      (cause as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND" && firstLine(cause).includes(`'${packageName}'`)
+        ? new UsageError({
+            message: `unknown plugin ${JSON.stringify(name)}: not a built-in (${Object.keys(BUILT_IN).join(", ")}), and no package of that name is installed in ${process.cwd()} (node_modules, here or above) or next to skyward`
+          })
+        : importFailed(name, cause)
+  })
+}
+
+/**
+ * Resolves `--plugin NAME`: a built-in name (joblib, sklearn), a path (./my-plugin, a file or a
+ * package folder) or an npm package name, looked up from the current directory (the user's
+ * project, as `node` would find it there), then from the CLI's own location.
  */
 export const resolvePlugin = (name: string): Effect.Effect<Plugin, UsageError> => {
   const builtIn = BUILT_IN[name]
@@ -49,15 +134,7 @@ export const resolvePlugin = (name: string): Effect.Effect<Plugin, UsageError> =
     return Effect.promise(() => import(builtIn.module) as Promise<Record<string, () => Plugin>>).pipe(
       Effect.map((module) => module[builtIn.factory]!())
     )
-  const isPath = name.startsWith(".") || name.startsWith("/")
-  const specifier = isPath ? pathToFileURL(packageEntry(path.resolve(name))).href : name
-  return Effect.tryPromise({
-    try: () => import(specifier) as Promise<Record<string, unknown>>,
-    catch: (cause) =>
-      new UsageError({
-        message: `unknown plugin ${JSON.stringify(name)}: not a built-in (${Object.keys(BUILT_IN).join(", ")}) and it cannot be imported (${(cause as Error).message.split("\n")[0]})`
-      })
-  }).pipe(
+  return importPlugin(name).pipe(
     Effect.flatMap((module) => {
       const plugin = pluginOf(module)
       return plugin

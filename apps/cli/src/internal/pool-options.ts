@@ -1,4 +1,4 @@
-import type { Plugin, PoolOptionsInput } from "@skyward/core"
+import { local, type Plugin, type PoolOptionsInput } from "@skyward/core"
 import { Effect, Option } from "effect"
 import { loadConfigFile } from "./config-file.js"
 import { UsageError } from "./errors.js"
@@ -109,7 +109,9 @@ const providerFrom = (flags: PoolFlags, base: Loose): Effect.Effect<Loose, Usage
   }
   if (provider !== "ssh") {
     if (Option.isSome(flags.hosts)) return Effect.fail(new UsageError({ message: "--hosts needs --provider ssh" }))
-    return Effect.succeed({})
+    // `--provider local` overrides a config file's provider (a local one from the config is kept as it is)
+    const configured = (base.provider as { readonly name?: unknown } | undefined)?.name
+    return Effect.succeed(provider === "local" && configured !== undefined && configured !== "local" ? { provider: local() } : {})
   }
   if (Option.isNone(flags.hosts)) return Effect.fail(new UsageError({ message: "--provider ssh needs --hosts user@host:port,..." }))
   return Effect.tryPromise({

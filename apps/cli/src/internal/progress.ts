@@ -10,6 +10,9 @@ export interface Progress {
   readonly stop: () => void
 }
 
+/** Where progress goes: stderr, or anything with its `write` and `isTTY` (a test's fake). */
+export type ProgressStream = NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number }
+
 const SUMMARY_EVERY_MS = 2_000
 
 const nodeLine = (event: PoolEvent): string | undefined => {
@@ -27,31 +30,41 @@ const nodeLine = (event: PoolEvent): string | undefined => {
   }
 }
 
-/** Counts tasks and reports done/total with rate and ETA. */
+/**
+ * Counts the pool's tasks and reports done/queued with rate and ETA. These are tasks as the pool
+ * sees them: the joblib bridge hands over one task per joblib batch (one or more calls), and only
+ * as slots free up, so the total is what has been queued so far, not the script's whole workload.
+ */
 class TaskCounter {
-  total = 0
+  queued = 0
   done = 0
   failed = 0
   private started = 0
 
+  /** Counts a task event; false for any other event. */
   update(event: PoolEvent): boolean {
     if (event._tag === "TaskQueued") {
-      if (this.total++ === 0) this.started = Date.now()
-    }
-    else if (event._tag === "TaskDone") this.done++
+      if (this.queued++ === 0) this.started = Date.now()
+    } else if (event._tag === "TaskDone") this.done++
     else if (event._tag === "TaskFailed") this.failed++
     else return false
     return true
   }
 
+  /** Tasks done per second since the first was queued. */
   get rate(): number {
     return this.done / Math.max((Date.now() - this.started) / 1000, 1e-3)
   }
 
+  /** Seconds until the tasks queued so far are done at the current rate (undefined before the first is done). */
+  get eta(): number | undefined {
+    return this.rate > 0 ? Math.ceil((this.queued - this.done - this.failed) / this.rate) : undefined
+  }
+
+  /** `pool tasks: 28 done, 1 failed of 36 queued (10.4/s, eta 1s)` */
   summary(): string {
-    const left = this.total - this.done - this.failed
-    const eta = this.rate > 0 ? `, eta ${Math.ceil(left / this.rate)}s` : ""
-    return `tasks ${this.done}/${this.total} done${this.failed ? `, ${this.failed} failed` : ""} (${this.rate.toFixed(1)}/s${eta})`
+    const eta = this.eta === undefined ? "" : `, eta ${this.eta}s`
+    return `pool tasks: ${this.done} done${this.failed ? `, ${this.failed} failed` : ""} of ${this.queued} queued (${this.rate.toFixed(1)}/s${eta})`
   }
 }
 
@@ -60,8 +73,8 @@ const plainProgress = (write: (line: string) => void): Progress => {
   let bootstrapping = new Set<number>()
   let lastCounts = ""
   const report = () => {
-    const counts = `${counter.done}/${counter.failed}/${counter.total}`
-    if (counter.total > 0 && counts !== lastCounts) {
+    const counts = `${counter.done}/${counter.failed}/${counter.queued}`
+    if (counter.queued > 0 && counts !== lastCounts) {
       lastCounts = counts
       write(counter.summary())
     }
@@ -85,22 +98,35 @@ const plainProgress = (write: (line: string) => void): Progress => {
   }
 }
 
-const barProgress = (write: (line: string) => void): Progress => {
+const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => void): Progress => {
   const counter = new TaskCounter()
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: "tasks [{bar}] {value}/{total} | {rate}/s | eta {eta}s", hideCursor: true, clearOnComplete: false },
+    {
+      stream,
+      // the rate and ETA are the counter's (as in plain lines): cli-progress's own ETA shows NULL or INF at first
+      format: "pool tasks [{bar}] {done} done{failedText} / {total} queued | {rate}/s | eta {etaText}",
+      barsize: 20,
+      hideCursor: true,
+      clearOnComplete: false
+    },
     cliProgress.Presets.shades_classic
   )
   let barStarted = false
+  const payload = () => ({
+    done: counter.done,
+    failedText: counter.failed ? `, ${counter.failed} failed` : "",
+    rate: counter.rate.toFixed(1),
+    etaText: counter.eta === undefined ? "?" : `${counter.eta}s`
+  })
   return {
     listener: (event) => {
       if (counter.update(event)) {
         if (!barStarted) {
-          bar.start(counter.total, 0, { rate: "0.0" })
+          bar.start(counter.queued, counter.done + counter.failed, payload())
           barStarted = true
         }
-        bar.setTotal(counter.total)
-        bar.update(counter.done + counter.failed, { rate: counter.rate.toFixed(1) })
+        bar.setTotal(counter.queued)
+        bar.update(counter.done + counter.failed, payload())
         return
       }
       const line = nodeLine(event)
@@ -116,8 +142,12 @@ const barProgress = (write: (line: string) => void): Progress => {
   }
 }
 
-/** The reporter for a mode: JSON lines, nothing, a bar on a TTY, plain lines otherwise. */
-export const makeProgress = (mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Progress => {
+/**
+ * The reporter for a mode, writing to `stream` (stderr): JSON lines, nothing, or the nodes' states
+ * then the pool's tasks done of queued with rate and ETA, as a bar (cli-progress) when the stream is
+ * a TTY and as plain lines (every 2 s while counts change, and once at the end) when it is not.
+ */
+export const makeProgress = (mode: ProgressMode, stream: ProgressStream = process.stderr): Progress => {
   const write = (line: string) => void stream.write(`skyward: ${line}\n`)
   switch (mode) {
     case "quiet":
@@ -125,6 +155,6 @@ export const makeProgress = (mode: ProgressMode, stream: NodeJS.WriteStream = pr
     case "json":
       return { listener: (event) => void stream.write(JSON.stringify(event) + "\n"), stop: () => undefined }
     default:
-      return stream.isTTY ? barProgress(write) : plainProgress(write)
+      return stream.isTTY ? barProgress(stream, write) : plainProgress(write)
   }
 }

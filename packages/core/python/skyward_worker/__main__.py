@@ -21,7 +21,7 @@ def main() -> None:
     try:
         from multiprocessing import util
 
-        util._run_finalizers()
+        util._run_finalizers()  # type: ignore[attr-defined]  # private, but the only way
     except Exception:  # noqa: BLE001 - best effort on the way out
         pass
     own_tmp = os.environ.get("SKYWARD_OWN_TMPDIR")

@@ -1,6 +1,7 @@
 """The agent: hello, heartbeats, and the dispatch loop over stdin and the slots."""
 from __future__ import annotations
 
+import functools
 import os
 import selectors
 import signal
@@ -200,7 +201,7 @@ class Agent:
                 continue
             except OSError:
                 data = b""
-            self.call_soon(lambda d=data: self._on_input(d))
+            self.call_soon(functools.partial(self._on_input, data))
             if not data:
                 return
 

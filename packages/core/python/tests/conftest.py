@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,8 @@ class AgentClient:
             env=agent_env(env), cwd=str(CORE_PY),
         )
         self.seen_pids: Set[int] = set()
+        self.tmpdir = ""
+        self.killed = False  # SIGKILLed by the test (see sigkill): it could not remove its files
         self._messages: List[Message] = []
         self._cond = threading.Condition()
         self.eof = False
@@ -202,6 +205,11 @@ class AgentClient:
         except (OSError, ValueError):
             pass
 
+    def sigkill(self) -> None:
+        """Kill the agent itself with SIGKILL (its temporary files stay: the fixture removes them)."""
+        self.killed = True
+        self.proc.kill()
+
     def wait(self, timeout: float) -> int:
         """Wait for the agent to exit; then its stderr has been read completely."""
         code = self.proc.wait(timeout)
@@ -246,18 +254,48 @@ def start_agent() -> Iterator[Callable[..., AgentClient]]:
     """``start_agent(*cli_args, env=None)`` -> :class:`AgentClient`; all are stopped at teardown."""
     agents: List[AgentClient] = []
 
-    # each agent's temporary files (forkserver socket, blobs) in a folder of the test's: an agent
-    # a test kills leaves nothing in the machine's /tmp
+    # each agent's temporary files (forkserver socket, blobs) in a folder of its own inside the
+    # test's: an agent a test kills leaves nothing in the machine's /tmp
     tmp = tempfile.mkdtemp(prefix="agent-")
 
     def start(*args: str, env: Optional[Dict[str, str]] = None) -> AgentClient:
-        agent = AgentClient(list(args), {"TMPDIR": tmp, **(env or {})})
+        own = os.path.join(tmp, f"agent{len(agents)}")
+        os.mkdir(own, 0o700)
+        agent = AgentClient(list(args), {"TMPDIR": own, **(env or {})})
+        agent.tmpdir = own
         agents.append(agent)
         return agent
 
     yield start
     for agent in agents:
         agent.kill_all()
+    # an agent that exited leaves its folder empty; one the test SIGKILLed cannot clean up, and its
+    # folder goes as a transport removes a killed agent's work folder. Nothing may be anywhere else.
+    left: List[str] = []
+    for agent in agents:
+        if not agent.killed:
+            left += [f"{os.path.basename(agent.tmpdir)}/{entry}" for entry in _settled_entries(agent.tmpdir)]
+        shutil.rmtree(agent.tmpdir, ignore_errors=True)
+    left += _settled_entries(tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     leftovers = [p for a in agents for p in getattr(a, "leftovers", ())]
     assert not leftovers, f"processes outlived their agent: {leftovers}"
+    assert not left, f"the agents left files in their TMPDIR {tmp}: {left}"
+
+
+def _settled_entries(folder: str, grace: float = 1.0) -> List[str]:
+    """What is still in ``folder`` (``name (kind)``), once its processes had ``grace`` seconds to clean up."""
+    deadline = time.monotonic() + grace
+    while True:
+        entries = []
+        for name in sorted(os.listdir(folder)):
+            try:
+                mode = os.lstat(os.path.join(folder, name)).st_mode
+            except OSError:
+                continue  # removed while we looked
+            kind = ("socket" if stat.S_ISSOCK(mode) else "folder" if stat.S_ISDIR(mode)
+                    else "fifo" if stat.S_ISFIFO(mode) else "file")
+            entries.append(f"{name} ({kind})")
+        if not entries or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)

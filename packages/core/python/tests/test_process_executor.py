@@ -302,7 +302,7 @@ def test_agent_killed_children_follow(start_agent):
     a.submit(1, lambda: time.sleep(60))
     a.take_type("started")
     tree = a.snapshot_tree()
-    a.proc.kill()
+    a.sigkill()
     a.wait(5)
     deadline = time.monotonic() + 5
     while any(alive(p) for p in tree) and time.monotonic() < deadline:

@@ -13,11 +13,19 @@ const isPlugin = (u: unknown): u is Plugin =>
 const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" }))
 const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
 
+/** What runs a node's tasks; an unknown value names both choices (`must be "process" or "thread", got "fork"`). */
+const Executor = Schema.Literal("process", "thread").annotations({
+  message: (issue) => ({
+    message: `must be "process" or "thread", got ${typeof issue.actual === "string" ? JSON.stringify(issue.actual) : String(issue.actual)}`,
+    override: true
+  })
+})
+
 /** Schema of a node's worker: how many task slots, and what runs them. */
 export const WorkerSchema = Schema.Struct({
   /** Task slots per node; default: the node's CPU count. */
   concurrency: Schema.optional(PositiveInt),
-  executor: Schema.optionalWith(Schema.Literal("process", "thread"), { default: () => "process" as const })
+  executor: Schema.optionalWith(Executor, { default: () => "process" as const })
 })
 
 /** A node's worker settings. */

@@ -1,3 +1,4 @@
+import path from "node:path"
 import { Context, type Effect, type Scope } from "effect"
 import type { BootstrapError, TransportError } from "./errors.js"
 import type { Image } from "./image.js"
@@ -55,13 +56,33 @@ export interface AgentChannel {
   readonly onClose: (listener: (reason: string) => void) => void
 }
 
-/** A connection to one node, held for the pool's lifetime. */
+/** A connection to one node, held for the pool's lifetime: environment, files, agent. */
 export interface NodeSession {
   readonly node: NodeInfo
   /** Makes (or reuses) the node's environment; `onLine` receives pip's and the ops' output. */
   readonly bootstrap: (plan: BootstrapPlan, onLine: (line: string) => void) => Effect.Effect<BootstrapResult, BootstrapError>
   /** Starts the agent; closing the scope stops it (input closed, then killed after a grace period). */
   readonly startAgent: (launch: AgentLaunch) => Effect.Effect<AgentChannel, TransportError, Scope.Scope>
+  /**
+   * Copies a file or folder of the client (`localPath`) into the node's work folder, at `target`:
+   * a relative path such as `"data/train.csv"`, whose parent folders are made. A file replaces
+   * what is there; a folder's files are copied into it, sub-folders included. Gives back where it
+   * landed on the node (absolute). `bootstrap` makes the work folder (and ships the Image's
+   * `files` this way), so call it after `bootstrap`: before, and for a `target` that is absolute
+   * or leaves the work folder (`../x`), or a `localPath` that cannot be read, it fails with a
+   * `TransportError` and copies nothing. The work folder, with what was uploaded, goes with the session.
+   */
+  readonly upload: (localPath: string, target: string) => Effect.Effect<string, TransportError>
+}
+
+/**
+ * Where an upload `target` lands in `workDir` (POSIX paths, as on every node), or `undefined` when
+ * it is empty, absolute or leaves the folder. The one rule of every transport's `upload`.
+ */
+export const uploadDestination = (workDir: string, target: string): string | undefined => {
+  if (target === "" || path.posix.isAbsolute(target)) return undefined
+  const destination = path.posix.join(workDir, target).replace(/\/+$/, "")
+  return destination.startsWith(workDir.replace(/\/+$/, "") + "/") ? destination : undefined
 }
 
 /** Service: how the pool reaches its nodes (a local subprocess, SSH, ...). */

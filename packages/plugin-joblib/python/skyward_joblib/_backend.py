@@ -132,10 +132,10 @@ class _Deferred:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
-        self._queue: List[Callable[[], None]] = []
+        self._queue: List[Callable[[], object]] = []
         self._wake = threading.Condition(self._lock)
 
-    def call(self, fn: Callable[[], None]) -> None:
+    def call(self, fn: Callable[[], object]) -> None:
         with self._lock:
             self._queue.append(fn)
             if self._thread is None or not self._thread.is_alive():
@@ -257,7 +257,7 @@ class BatchFuture:
             except BaseException as error:  # noqa: BLE001 - joblib's callback must not kill us
                 import sys
 
-                sys.__stderr__.write(f"skyward_joblib: joblib's batch callback failed: {error!r}\n")
+                (sys.__stderr__ or sys.stderr).write(f"skyward_joblib: joblib's batch callback failed: {error!r}\n")
         return True
 
 
@@ -282,16 +282,23 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     # TINY_TASK_SECONDS each, a batch may grow this much per step instead; longer tasks keep
     # joblib's pace, which balances them better.
     BATCH_GROWTH = 8
+    # AutoBatchingMixin's state (set in its __init__), for the type checker
+    _effective_batch_size: int
+    _smoothed_batch_duration: float
     TINY_TASK_SECONDS = 0.001
 
     def __init__(self, nesting_level: Optional[int] = None,
-                 inner_max_num_threads: Optional[int] = None, **backend_kwargs: Any) -> None:
-        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads,
-                         **backend_kwargs)
+                 inner_max_num_threads: Optional[int] = None, *,
+                 task_timeout: Optional[float] = None, **backend_kwargs: Any) -> None:
+        # Our own keyword arguments (parallel_config(backend="skyward", task_timeout=...)) are taken
+        # here and nothing else goes up: joblib < 1.5 hands extra keywords on to object.__init__
+        # (a TypeError); the rest is kept as joblib >= 1.5 keeps it, in ``backend_kwargs``.
+        super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads)
+        self.backend_kwargs = dict(backend_kwargs)
         self.parallel: Any = None
         self._futures_lock = threading.Lock()
         self._futures: Dict[int, BatchFuture] = {}
-        self._timeout: Optional[float] = backend_kwargs.get("task_timeout")
+        self._timeout: Optional[float] = task_timeout
         self._hashes = BlobHashes()
         self._tiny_tasks = False
 
@@ -373,7 +380,10 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
             future.fail(exc, deferred=True)
         return future
 
-    apply_async = submit  # joblib < 1.5 calls apply_async
+    def apply_async(self, func: Any, callback: Optional[Callable[[Any], Any]] = None) -> BatchFuture:
+        """What joblib < 1.5 calls instead of :meth:`submit`: looks ``submit`` up on the instance,
+        so a subclass's (or a wrapped) ``submit`` is the one used on every joblib version."""
+        return self.submit(func, callback)
 
     def retrieve_result_callback(self, out: BatchFuture) -> Any:
         return out.result()

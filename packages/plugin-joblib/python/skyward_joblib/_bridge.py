@@ -27,11 +27,13 @@ ENV_TOKEN = "SKYWARD_TOKEN"
 _READ_SIZE = 1 << 20
 _WRITE_BATCH = 4 << 20
 _BLOB_CHUNK = 16 << 20
-_NO_COMPRESSION = 1 << 62  # blobs are mostly numbers: LZ4 would cost more than it saves
+# The bridge is a Unix socket on this machine: LZ4 would cost the client (and Node, which
+# decompresses at once) CPU and save nothing.
+_NO_COMPRESSION = 1 << 62
 _MAX_BLOB_RESENDS = 3
 _NOTHING: Any = object()
 
-_Outgoing = Optional[Union[bytes, BlobRef]]
+_Outgoing = Optional[Union[bytes, memoryview, BlobRef]]
 
 
 class TaskHandle(Protocol):
@@ -67,6 +69,8 @@ class BridgeClient:
         self._closed = False
         self._close_reason = ""
         self._outbox: "queue.SimpleQueue[_Outgoing]" = queue.SimpleQueue()
+        self._send_lock = threading.Lock()
+        self._queued = 0  # items put in the outbox and not yet written by the writer thread
         self._sent_blobs: Set[str] = set()
         # what a task with blobs needs to go again if the bridge dropped them: payload, blobs, timeout, tries
         self._resend: Dict[int, Tuple[bytes, Sequence[BlobRef], Optional[float], int]] = {}
@@ -144,8 +148,8 @@ class BridgeClient:
                 new = [blob for blob in blobs if blob.hash not in self._sent_blobs]
                 self._sent_blobs.update(blob.hash for blob in new)
             for blob in new:
-                self._outbox.put(blob)
-        self._outbox.put(encode_frame(message))
+                self._send(blob)
+        self._send(encode_frame(message, _NO_COMPRESSION))
 
     def _resubmit(self, task_id: int, missing: str) -> bool:
         """The bridge dropped blobs a task needs (``missing``): send them and the task again."""
@@ -162,7 +166,7 @@ class BridgeClient:
     def cancel(self, task_id: int) -> None:
         """Asks the pool to cancel a task; its handle still gets its ``error``."""
         if not self._closed:
-            self._outbox.put(encode_frame({"type": "cancel", "id": task_id}))
+            self._send(encode_frame({"type": "cancel", "id": task_id}))
 
     def forget(self, task_id: int) -> Optional[TaskHandle]:
         """Stops tracking a task (its answer, if any, will be ignored)."""
@@ -181,6 +185,27 @@ class BridgeClient:
 
     # -- threads -------------------------------------------------------------------------
 
+    def _send(self, item: _Outgoing) -> None:
+        """Hands ``item`` to the wire, in order, without ever blocking the caller (often the reader
+        thread, which must keep reading for Node to keep reading us). A frame with nothing queued
+        ahead of it goes out at once if the socket takes it whole: no hand-off to the writer
+        thread, which would first have to win the GIL. The rest goes through the writer."""
+        with self._send_lock:
+            if isinstance(item, bytes) and self._queued == 0:
+                try:
+                    sent = self._sock.send(item, socket.MSG_DONTWAIT)
+                except OSError:  # full (EAGAIN) or broken: the writer sends it or meets the error
+                    sent = 0
+                if sent == len(item):
+                    return
+                item = memoryview(item)[sent:]  # the rest of a partly sent frame, not a copy
+            self._queued += 1
+            self._outbox.put(item)
+
+    def _written(self, count: int) -> None:
+        with self._send_lock:
+            self._queued -= count
+
     def _write_loop(self) -> None:
         out = self._outbox
         after: _Outgoing = _NOTHING  # taken from the queue while batching, handled next
@@ -192,6 +217,7 @@ class BridgeClient:
                     return
                 if isinstance(item, BlobRef):
                     self._write_blob(item)
+                    self._written(1)
                     continue
                 parts = [item]
                 size = len(item)
@@ -206,6 +232,7 @@ class BridgeClient:
                     parts.append(more)
                     size += len(more)
                 self._sock.sendall(parts[0] if len(parts) == 1 else b"".join(parts))
+                self._written(len(parts))
         except OSError as exc:
             self._shutdown(f"writing to the bridge failed: {exc}")
 
@@ -292,7 +319,7 @@ def _call(fn: Any, *args: Any) -> None:
         fn(*args)
     except BaseException as exc:  # noqa: BLE001 - a broken callback must not stop the reader
         try:
-            sys.__stderr__.write(f"skyward_joblib: a task callback failed: {exc!r}\n")
+            (sys.__stderr__ or sys.stderr).write(f"skyward_joblib: a task callback failed: {exc!r}\n")
         except Exception:  # noqa: BLE001
             pass
 

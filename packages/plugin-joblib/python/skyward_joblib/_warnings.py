@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"builtins", "__builtin__"}
 
@@ -49,7 +49,7 @@ def sanitize_warning_filters() -> int:
     In place, so lists already captured by reference (scikit-learn's ``Parallel`` does) are
     cleaned too. Returns how many filters were dropped.
     """
-    filters = warnings.filters
+    filters: List[Any] = warnings.filters  # type: ignore[assignment]  # a list at run time
     keep = [entry for entry in filters if _filter_is_safe(entry)]
     dropped = len(filters) - len(keep)
     if dropped:

@@ -24,12 +24,19 @@ sys.path[:0] = [str(PACKAGE / "python"), str(REPO / "packages" / "codec" / "pyth
 NODES = 2
 CONCURRENCY = 2
 START_TIMEOUT = 900.0  # the first run builds the workers' environment
+# Set by test_joblib_versions.py: the joblib version this run must import (from the directory it
+# put first on PYTHONPATH); the workers get the same one, and only what the agent and the
+# `joblib_matrix` tests need (no scikit-learn or numpy: a small environment, quick to build).
+MATRIX_JOBLIB = os.environ.get("SKYWARD_TEST_JOBLIB")
 
 
 def _versions() -> list:
     """Pin the workers to this interpreter's versions, as `skyward run` does by construction."""
     import cloudpickle
     import joblib
+
+    if MATRIX_JOBLIB:
+        return ["--joblib", joblib.__version__, "--pip", f"cloudpickle=={cloudpickle.__version__}"]
     import numpy
     import sklearn
 
@@ -93,6 +100,11 @@ def pool() -> Iterator[Dict[str, Any]]:
 @pytest.fixture(scope="session", autouse=True)
 def _tasks_by_value() -> None:
     import cloudpickle
+    import joblib
+
+    if MATRIX_JOBLIB and joblib.__version__ != MATRIX_JOBLIB:
+        raise RuntimeError(f"expected joblib {MATRIX_JOBLIB} first on sys.path, imported "
+                           f"{joblib.__version__} from {joblib.__file__}")
 
     import skyward_joblib
     import tasks

@@ -20,6 +20,12 @@ def whoami(delay: float) -> Tuple[str, int]:
     return os.environ.get("SKYWARD_NODE_INDEX", "?"), os.getpid()
 
 
+def joblib_version() -> str:
+    import joblib
+
+    return joblib.__version__
+
+
 def sleep_then(x: int, delay: float) -> int:
     time.sleep(delay)
     return x

@@ -67,6 +67,7 @@ def test_closing_the_bridge_finishes_every_pending_batch_once(private_client) ->
     assert len(calls) == 5
 
 
+@pytest.mark.joblib_matrix
 def test_a_bridge_dying_mid_call_raises_instead_of_hanging(private_client) -> None:  # type: ignore[no-untyped-def]
     answered = []
 
@@ -102,6 +103,7 @@ def test_submitting_on_a_closed_bridge_fails_the_batch_asynchronously(private_cl
     assert fired.wait(5)
 
 
+@pytest.mark.joblib_matrix
 @pytest.mark.usefixtures("pool")
 @pytest.mark.timeout(120)
 @pytest.mark.filterwarnings("ignore:.*tasks which were still being processed")

@@ -25,8 +25,10 @@ export interface AwsProviderOptions
   /** An AMI id; default: the latest Ubuntu LTS for the instance type's architecture, from `amiParameter`. */
   readonly ami?: string
   /**
-   * The public SSM parameter holding the AMI id; `{arch}` becomes `amd64` or `arm64`. Default
-   * `/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id`.
+   * The public SSM parameter holding the AMI id; `{arch}` becomes `amd64` or `arm64`, and
+   * `{version}` the newest Ubuntu LTS (`YY.04`, even `YY`) whose parameter exists in the region.
+   * Default `/aws/service/canonical/ubuntu/server/{version}/stable/current/{arch}/hvm/ebs-gp3/ami-id`;
+   * pin a release by writing it out (`.../server/24.04/stable/...`).
    */
   readonly amiParameter?: string
   /** Subnet to launch in; default: the region's default VPC (EC2 picks the subnet). */
@@ -76,8 +78,8 @@ export interface ResolvedAwsOptions {
   readonly pollIntervalMs: number
 }
 
-/** The default AMI parameter (Ubuntu 24.04 LTS, gp3). */
-export const DEFAULT_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/current/{arch}/hvm/ebs-gp3/ami-id"
+/** The default AMI parameter: Canonical's current gp3 AMI of the newest Ubuntu LTS that has one (`{version}`). */
+export const DEFAULT_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/{version}/stable/current/{arch}/hvm/ebs-gp3/ami-id"
 
 /** Tag keys every resource of a pool carries. */
 export const POOL_TAG = "skyward:pool"

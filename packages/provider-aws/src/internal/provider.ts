@@ -13,10 +13,12 @@ import { poolTags } from "./tags.js"
 import { buildUserData } from "./user-data.js"
 import { bannerProbe, waitReady, type SshProbe } from "./wait.js"
 
-/** Seams for tests: how SDK clients are made, and how SSH reachability is checked. */
+/** Seams for tests: how SDK clients are made, how SSH reachability is checked, where the public address is asked. */
 export interface AwsProviderDeps {
   readonly clients?: ClientFactory
   readonly probe?: SshProbe
+  /** The HTTP endpoint that answers with this machine's public IPv4 address. Default `CHECKIP_URL`. */
+  readonly checkIpUrl?: string
 }
 
 /** What `prepare` learnt, for `provision`. */
@@ -140,7 +142,7 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
         const ami = yield* resolveAmi(clients, options.ami, resolved.amiParameter, facts)
         const network = yield* resolveNetwork(clients.ec2, options.subnetId)
         const ownGroup = options.securityGroupIds === undefined || options.securityGroupIds.length === 0
-        const sshCidr = ownGroup ? (options.sshCidr ?? (yield* defaultSshCidr(resolved.address, network))) : undefined
+        const sshCidr = ownGroup ? (options.sshCidr ?? (yield* defaultSshCidr(resolved.address, network, deps.checkIpUrl))) : undefined
         prepared = { clients, facts, ami, network, sshCidr }
       }).pipe(Effect.mapError(toPoolError)),
     provision: ({ spec }) =>

@@ -1,10 +1,11 @@
-import { Transport, TransportError, type NodeInfo, type NodeSession, type TransportShape } from "@skyward/core"
+import { Transport, TransportError, uploadDestination, type NodeInfo, type NodeSession, type TransportShape } from "@skyward/core"
 import { Effect, Layer } from "effect"
 import { agentTmpDir, startRemoteAgent } from "./agent-channel.js"
 import { bootstrapNode, type InstallMode } from "./bootstrap.js"
-import { openSsh } from "./connect.js"
+import { openSsh, type SshConnection } from "./connect.js"
 import { exec, shellQuote } from "./exec.js"
 import { resolveConnectOptions, type SshConnectOptions, type SshTarget } from "./options.js"
+import { openSftp, uploadTree } from "./sftp.js"
 
 /** Options of the SSH transport. */
 export interface SshTransportOptions extends SshConnectOptions {
@@ -26,6 +27,21 @@ export const defaultTargetOf = (node: NodeInfo): SshTarget => {
   return stored && typeof stored.host === "string" ? stored : { host: node.address }
 }
 
+/**
+ * `NodeSession.upload` over SSH: the file, or the folder's files, through an SFTP session of the
+ * node's connection into `workDir` (each file written to a temporary name, then renamed into place).
+ */
+const uploadTo = (connection: SshConnection, node: number, workDir: string, localPath: string, target: string): Effect.Effect<string, TransportError> =>
+  Effect.gen(function* () {
+    const destination = uploadDestination(workDir, target)
+    if (destination === undefined)
+      return yield* new TransportError({ node, message: `upload target ${JSON.stringify(target)} is not a relative path inside the work folder of node ${node}` })
+    yield* Effect.scoped(Effect.flatMap(openSftp(connection), (sftp) => uploadTree(sftp, localPath, destination))).pipe(
+      Effect.mapError((e) => new TransportError({ node, message: `cannot upload ${localPath} to node ${node} (${connection.label}): ${e.message}`, cause: e }))
+    )
+    return destination
+  })
+
 /** Builds the SSH `Transport` service: one connection per node, held for the pool's lifetime. */
 export const makeSshTransport = (options: SshTransportOptions = {}): TransportShape => {
   const connectOptions = resolveConnectOptions(options)
@@ -39,6 +55,7 @@ export const makeSshTransport = (options: SshTransportOptions = {}): TransportSh
           Effect.mapError((e) => new TransportError({ node: node.index, message: `node ${node.index}: ${e.message}`, cause: e }))
         )
         let workDir: string | undefined
+        let bootstrapped = false
         yield* Effect.addFinalizer(() =>
           workDir === undefined || connection.closedReason() !== undefined
             ? Effect.void
@@ -49,8 +66,14 @@ export const makeSshTransport = (options: SshTransportOptions = {}): TransportSh
           bootstrap: (plan, onLine) =>
             bootstrapNode(connection, node, plan, bootstrapOptions, onLine, (dir) => {
               workDir = dir
-            }),
-          startAgent: (launch) => startRemoteAgent(connection, node.index, launch)
+            }).pipe(Effect.tap(() => Effect.sync(() => (bootstrapped = true)))),
+          startAgent: (launch) => startRemoteAgent(connection, node.index, launch),
+          upload: (localPath, target) =>
+            Effect.suspend(() =>
+              bootstrapped && workDir !== undefined
+                ? uploadTo(connection, node.index, workDir, localPath, target)
+                : Effect.fail(new TransportError({ node: node.index, message: `node ${node.index} is not bootstrapped: upload after bootstrap, which makes its work folder` }))
+            )
         }
         return session
       })

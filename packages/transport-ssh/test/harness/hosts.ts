@@ -3,6 +3,11 @@
  * and home directory, and (when we may) its own network namespace joined to the root namespace by a
  * veth pair. Names and addresses are random per run; everything is torn down after the tests, and
  * also when the process exits on failure.
+ *
+ * Without root, only loopback hosts can be made, and they differ in one way: each sshd runs as the
+ * user running the tests (an unprivileged sshd can authenticate no one else), so every host serves
+ * that login. Each host still has a home of its own, set by sshd (`SetEnv HOME=...`), and a
+ * temporary folder of its own (`TMPDIR`), so no host sees another's caches or files.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -38,13 +43,18 @@ export interface TestHost {
   readonly silence: (on: boolean) => void
   /** Processes of this host still alive (sshd, sessions, agents). */
   readonly processes: () => number[]
-  /** True when the host serves a login the harness did not create (`options.login`). */
+  /** Processes of this host other than its listening sshd: sessions, agents, whatever a client left running. */
+  readonly sessions: () => number[]
+  /** True when the host serves a login the harness did not create (`options.login`, or the running user without root). */
   readonly sharedLogin?: boolean
 }
 
 /** Options of `createHosts`; without any, hosts get random addresses, fresh keys and users. */
 export interface CreateHostsOptions {
-  /** Extra sshd_config lines per host. */
+  /**
+   * Extra sshd_config lines per host. `SetEnv` lines are merged into the harness's own (sshd
+   * honours only the first `SetEnv`); their values must not contain spaces.
+   */
   readonly sshdConfig?: (host: { index: number; dir: string; home: string }) => ReadonlyArray<string>
   /**
    * netns only: the address of host `index` (IPv4). It is added to the namespace as a /32 and
@@ -95,9 +105,12 @@ const trySh = (cmd: string, args: string[]) => {
   }
 }
 
+/** True when the tests run without root: hosts are loopback sshd of the running user (see the top of this file). */
+export const unprivileged = (): boolean => process.getuid?.() !== 0
+
 /** Why network-namespace hosts cannot be made here, or undefined when they can. */
 export const netnsUnavailable = (): string | undefined => {
-  if (process.getuid?.() !== 0) return "network namespaces need root (run the tests as root)"
+  if (unprivileged()) return `network namespaces need root, and the tests run as ${os.userInfo().username} (run them as root for the namespace variant)`
   if (!fs.existsSync("/usr/sbin/ip") && !fs.existsSync("/sbin/ip") && !trySh("sh", ["-c", "command -v ip"]))
     return "the ip command is missing (apt-get install iproute2)"
   const probe = `sky-probe-${randomBytes(3).toString("hex")}`
@@ -110,11 +123,20 @@ export const netnsUnavailable = (): string | undefined => {
   return undefined
 }
 
-/** Why no sshd test host can be made here, or undefined. */
+/**
+ * Why no sshd test host can be made here, or undefined. As root, hosts get a user each; without
+ * root, loopback hosts log in as the running user, who then needs a login shell that runs commands.
+ */
 export const sshdUnavailable = (): string | undefined => {
   if (!fs.existsSync("/usr/sbin/sshd")) return "/usr/sbin/sshd is missing (apt-get install openssh-server)"
   if (!trySh("sh", ["-c", "command -v ssh-keygen"])) return "ssh-keygen is missing (apt-get install openssh-client)"
-  if (process.getuid?.() !== 0) return "test hosts need root (separate users per host)"
+  if (!unprivileged()) return undefined
+  const { username, shell } = os.userInfo()
+  if (!shell || /\/(nologin|false)$/.test(shell))
+    return (
+      `without root the loopback test hosts log in as the running user (an unprivileged sshd can authenticate no one else), ` +
+      `but ${username}'s login shell is ${shell || "not set"}, which runs no commands: run the tests as a user with a shell such as /bin/sh, or as root`
+    )
   return undefined
 }
 
@@ -219,6 +241,24 @@ const processesOf = (uid: number | undefined, roots: ReadonlyArray<number>): num
   return [...result]
 }
 
+/** Pids of this user's processes whose environment has `HOME=home` (what sshd gave a host's sessions). */
+const processesWithHome = (home: string): number[] => {
+  const uid = process.getuid?.()
+  const needle = `HOME=${home}\0`
+  const found: number[] = []
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try {
+      if (fs.statSync(`/proc/${name}`).uid !== uid) continue
+      const environ = fs.readFileSync(`/proc/${name}/environ`, "utf8")
+      if (environ.startsWith(needle) || environ.includes(`\0${needle}`)) found.push(Number(name))
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return found
+}
+
 const killAll = (pids: ReadonlyArray<number>) => {
   for (const pid of pids) {
     try {
@@ -236,11 +276,14 @@ const killAll = (pids: ReadonlyArray<number>) => {
 export const createHosts = async (count: number, mode: HostMode, options: CreateHostsOptions = {}): Promise<TestHosts> => {
   if (mode !== "netns" && (options.address !== undefined || options.login !== undefined))
     throw new Error("createHosts: the address and login options need netns mode")
+  const asUser = unprivileged()
+  if (asUser && mode === "netns") throw new Error(`createHosts: ${netnsUnavailable()}`)
   hookExit()
   const tag = randomBytes(3).toString("hex")
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sky-hosts-${tag}-`))
   fs.chmodSync(dir, 0o755)
-  fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
+  // sshd's privilege-separation folder (an unprivileged sshd does without)
+  if (!asUser) fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 })
   const users: string[] = []
   const namespaces: string[] = []
   const veths: string[] = []
@@ -265,6 +308,17 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
     }
     for (const veth of veths) trySh("ip", ["link", "del", veth])
     for (const subnet of blackholes) trySh("ip", ["route", "del", "blackhole", subnet, "metric", "4242"])
+    // an agent killed with its session leaves its temporary folder in /tmp (see agentTmpDir in
+    // the transport): remove those of the work folders the hosts still hold
+    for (const host of hostList) {
+      let left: string[] = []
+      try {
+        left = fs.readdirSync(path.join(host.home, ".cache/skyward/work"))
+      } catch {
+        // no work folder
+      }
+      for (const work of left) fs.rmSync(path.join("/tmp", `skyward-agent-${work}`), { recursive: true, force: true })
+    }
     for (const user of users) {
       // the hosts share this machine's /tmp: what a host's user left there (a killed agent's
       // temporary folder) goes with the host
@@ -288,15 +342,20 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
       const hostDir = path.join(dir, `host${index}`)
       const home = path.join(hostDir, "home")
       fs.mkdirSync(hostDir, { mode: 0o755 })
-      const user = options.login ?? `sky${tag}u${index}`
-      if (options.login === undefined) {
+      // without root, every host serves the running user (see the top of this file)
+      const shared = options.login ?? (asUser ? os.userInfo().username : undefined)
+      const user = shared ?? `sky${tag}u${index}`
+      if (shared === undefined) {
         sh("useradd", ["-M", "-d", home, "-s", "/bin/sh", "-p", "*", user])
         users.push(user)
       }
       fs.mkdirSync(home, { mode: 0o755 })
-      sh("chown", [`${user}:`, home])
-      // a shared login's uid is every host's: its processes are found through the namespace
-      const uid = options.login === undefined ? Number(sh("id", ["-u", user]).trim()) : undefined
+      if (!asUser) sh("chown", [`${user}:`, home])
+      const tmp = path.join(hostDir, "tmp")
+      if (asUser) fs.mkdirSync(tmp, { mode: 0o700 })
+      // a shared login's uid is every host's: its processes are found through the namespace, the
+      // sshd's descendants, or (without root) the HOME that sshd gave them
+      const uid = shared === undefined ? Number(sh("id", ["-u", user]).trim()) : undefined
       const loginHome = options.login === undefined ? undefined : sh("getent", ["passwd", options.login]).split(":")[5]!
       const hostKeyFile = path.join(hostDir, "ssh_host_ed25519_key")
       if (options.hostKey) {
@@ -342,6 +401,10 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
         port = await freePort()
       }
 
+      const extra = options.sshdConfig?.({ index, dir: hostDir, home }) ?? []
+      const isSetEnv = (line: string) => /^\s*SetEnv\s/i.test(line)
+      // sshd honours only its first SetEnv: one line with the harness's variables and the caller's
+      const setEnv = [...(asUser ? [`HOME=${home}`, `TMPDIR=${tmp}`] : []), ...extra.filter(isSetEnv).flatMap((line) => line.trim().split(/\s+/).slice(1))]
       const config = path.join(hostDir, "sshd_config")
       fs.writeFileSync(
         config,
@@ -365,7 +428,8 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
           "MaxSessions 50",
           "Subsystem sftp internal-sftp",
           "LogLevel ERROR",
-          ...(options.sshdConfig?.({ index, dir: hostDir, home }) ?? []),
+          ...(setEnv.length > 0 ? [`SetEnv ${setEnv.join(" ")}`] : []),
+          ...extra.filter((line) => !isSetEnv(line)),
           ""
         ].join("\n")
       )
@@ -394,7 +458,8 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
               }
             })()
           : []
-        const all = [...new Set([...fromNs, ...processesOf(uid, sshd?.exitCode === null ? roots.filter((p) => p === sshd?.pid) : [])])]
+        const byHome = asUser && options.login === undefined ? processesWithHome(home) : []
+        const all = [...new Set([...fromNs, ...byHome, ...processesOf(uid, sshd?.exitCode === null ? roots.filter((p) => p === sshd?.pid) : [])])]
         return all.filter((pid) => !isZombieOrGone(pid))
       }
       const host: TestHost = {
@@ -406,7 +471,7 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
         home,
         hostKey,
         ...(netns ? { netns, veth: veth! } : {}),
-        ...(options.login === undefined ? {} : { sharedLogin: true }),
+        ...(shared === undefined ? {} : { sharedLogin: true }),
         start,
         killSshd: () => killAll(processes()),
         cutLink: () => {
@@ -421,7 +486,8 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
           if (!veth) throw new Error("restoreLink needs a namespace host")
           sh("ip", ["link", "set", veth, "up"])
         },
-        processes
+        processes,
+        sessions: () => processes().filter((pid) => pid !== sshd?.pid)
       }
       hostList.push(host)
       await start()
@@ -442,7 +508,7 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
 /** What a finished test left behind: namespaces, sshd processes and agents of this run's hosts. */
 export const leftovers = (hosts: TestHosts): string[] => {
   const found: string[] = []
-  const namespaces = sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]!)
+  const namespaces = hosts.mode === "netns" ? sh("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]!) : []
   for (const host of hosts.hosts) {
     if (host.netns && namespaces.includes(host.netns)) found.push(`namespace ${host.netns}`)
     for (const pid of host.processes()) {

@@ -1,11 +1,12 @@
 import fs from "node:fs"
 import { Args, Command, Options } from "@effect/cli"
-import { makeComputePool, prepareLocalEnvironment } from "@skyward/core"
+import { makeComputePool, prepareLocalEnvironment, validatePoolOptions } from "@skyward/core"
 import { Effect } from "effect"
 import { runClientScript } from "../client-script.js"
 import { UsageError } from "../errors.js"
 import { poolOptionsFrom } from "../pool-options.js"
 import { makeProgress } from "../progress.js"
+import { checkScriptCompiles } from "../script-check.js"
 
 /** Where `skyward run` leaves the script's exit code for the process to exit with. */
 export const exitCode = { value: 0 }
@@ -63,7 +64,11 @@ const options = {
   ),
   identity: Options.file("identity").pipe(Options.withDescription("--provider ssh: the private key file to log in with."), Options.optional),
   "known-hosts": Options.file("known-hosts").pipe(
-    Options.withDescription("--provider ssh: a known_hosts file to verify host keys with (repeatable; default ~/.ssh/known_hosts)."),
+    Options.withDescription(
+      "--provider ssh: a known_hosts file to verify host keys with (repeatable). Default: ~/.ssh/known_hosts and Skyward's own " +
+        "~/.cache/skyward/known_hosts (in SKYWARD_CACHE_DIR or XDG_CACHE_HOME/skyward when set). Files given here replace both, " +
+        "except that --trust-on-first-use still reads Skyward's file and records new keys in it."
+    ),
     Options.repeated
   ),
   "trust-on-first-use": Options.boolean("trust-on-first-use").pipe(
@@ -94,7 +99,12 @@ const options = {
     Options.withDescription("How often a task whose worker was lost runs again (default 2)."),
     Options.optional
   ),
-  quiet: Options.boolean("quiet").pipe(Options.withDescription("No progress output.")),
+  quiet: Options.boolean("quiet").pipe(
+    Options.withDescription(
+      "No progress output. Progress (on stderr) shows the nodes coming up, then the pool's tasks: done, of those queued so far, " +
+        "with rate and ETA. A pool task is what a client hands over at once: for joblib, one batch of one or more calls."
+    )
+  ),
   json: Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr."))
 }
 
@@ -107,6 +117,9 @@ export const runCommand = Command.make(
       if (!fs.existsSync(flags.script) || !fs.statSync(flags.script).isFile())
         return yield* new UsageError({ message: `script not found: ${flags.script}` })
       const poolOptions = yield* poolOptionsFrom(flags)
+      // bad options and a script that does not compile are refused before any node is provisioned
+      const validated = yield* validatePoolOptions(poolOptions)
+      yield* checkScriptCompiles(flags.script, validated.image.python)
       const progress = makeProgress(flags.json ? "json" : flags.quiet ? "quiet" : "auto")
       const code = yield* Effect.scoped(
         Effect.gen(function* () {

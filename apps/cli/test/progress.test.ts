@@ -1,0 +1,129 @@
+import { Writable } from "node:stream"
+import type { PoolEvent } from "@skyward/core"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import { makeProgress } from "../src/internal/progress.js"
+
+/** A stream that keeps what is written to it; a terminal of 100 columns when `tty`. */
+const fakeStream = (tty: boolean) => {
+  const chunks: string[] = []
+  const stream = Object.assign(
+    new Writable({
+      write(chunk, _encoding, done) {
+        chunks.push(String(chunk))
+        done()
+      }
+    }),
+    { isTTY: tty, columns: 100 }
+  )
+  return { stream, text: () => chunks.join("") }
+}
+
+// cursor movement, line clearing, colours, cursor save/restore: what a terminal would not show as text
+const CONTROL = new RegExp(String.raw`\u001b(\[[0-9;?]*[A-Za-z]|[78])`, "g")
+
+const nodeUp = (node: number): PoolEvent[] => [
+  { _tag: "NodeProvisioned", node, address: "localhost" },
+  { _tag: "NodeBootstrapping", node, line: "creating virtual environment" },
+  { _tag: "NodeBootstrapping", node, line: "pip install joblib" },
+  { _tag: "NodeBootstrapped", node, cached: false, seconds: 12.34 },
+  { _tag: "NodeReady", node, slots: 2, pid: 1000 + node }
+]
+const queued = (task: number): PoolEvent => ({ _tag: "TaskQueued", task })
+const done = (task: number): PoolEvent => ({ _tag: "TaskDone", task, node: task % 2, seconds: 0.5 })
+const failed = (task: number): PoolEvent => ({ _tag: "TaskFailed", task, node: 0, error: "ValueError: bad input" })
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date("2026-01-01T00:00:00Z") })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe("progress on stderr that is not a terminal: plain lines", () => {
+  it("shows each node coming up, then pool tasks done of queued with rate and ETA, every 2 s while they change, and at the end", () => {
+    const { stream, text } = fakeStream(false)
+    const progress = makeProgress("auto", stream)
+    const emit = (...events: PoolEvent[]) => events.forEach((event) => progress.listener!(event))
+
+    emit(...nodeUp(0), ...nodeUp(1))
+    emit(...Array.from({ length: 10 }, (_, i) => queued(i)))
+    vi.advanceTimersByTime(1_500)
+    emit(done(0), done(1), done(2), done(3))
+    vi.advanceTimersByTime(500) // 2 s after the first task was queued: 4 done, 2/s, 6 left
+    vi.advanceTimersByTime(2_000) // nothing changed: no line
+    emit(...[4, 5, 6, 7, 8].map(done), failed(9))
+    progress.stop() // 4 s: 9 done, 2.25/s
+
+    expect(text().split("\n").filter(Boolean)).toEqual([
+      "skyward: node 0: provisioned (localhost)",
+      "skyward: node 0: bootstrapping (creating virtual environment)",
+      "skyward: node 0: bootstrapped in 12.3s",
+      "skyward: node 0: ready (2 slots)",
+      "skyward: node 1: provisioned (localhost)",
+      "skyward: node 1: bootstrapping (creating virtual environment)",
+      "skyward: node 1: bootstrapped in 12.3s",
+      "skyward: node 1: ready (2 slots)",
+      "skyward: pool tasks: 4 done of 10 queued (2.0/s, eta 3s)",
+      "skyward: pool tasks: 9 done, 1 failed of 10 queued (2.3/s, eta 0s)"
+    ])
+    expect(text()).not.toMatch(CONTROL)
+  })
+
+  it("says when a node is lost and prints no task line before a task was queued", () => {
+    const { stream, text } = fakeStream(false)
+    const progress = makeProgress("auto", stream)
+    progress.listener!({ _tag: "NodeLost", node: 1, reason: "the agent exited", inFlight: [3, 4] })
+    vi.advanceTimersByTime(4_000)
+    progress.stop()
+    expect(text()).toBe("skyward: node 1: LOST (the agent exited); 2 task(s) re-queued\n")
+  })
+})
+
+describe("progress on a terminal: a bar (cli-progress)", () => {
+  it("draws pool tasks done of queued as a bar with rate and ETA, node lines above it, and ends on a new line", () => {
+    const { stream, text } = fakeStream(true)
+    const progress = makeProgress("auto", stream)
+    const emit = (...events: PoolEvent[]) => events.forEach((event) => progress.listener!(event))
+
+    emit(...nodeUp(0))
+    emit(queued(0), queued(1), queued(2), queued(3))
+    vi.advanceTimersByTime(1_000)
+    emit(done(0), done(1))
+    vi.advanceTimersByTime(1_000)
+    const halfway = text().replace(CONTROL, "")
+    // rate and ETA as of the last task event (1 s after the first was queued: 2 done, 2/s, 2 left)
+    expect(halfway).toContain("pool tasks [██████████░░░░░░░░░░] 2 done / 4 queued | 2.0/s | eta 1s")
+    expect(halfway).toContain("pool tasks [░░░░░░░░░░░░░░░░░░░░] 0 done / 4 queued | 0.0/s | eta ?")
+    emit({ _tag: "NodeLost", node: 0, reason: "no heartbeat for 15s", inFlight: [2] })
+    emit(done(2), failed(3))
+    progress.stop()
+
+    const shown = text().replace(CONTROL, "")
+    expect(shown.startsWith("skyward: node 0: provisioned (localhost)\nskyward: node 0: bootstrapped in 12.3s\nskyward: node 0: ready (2 slots)\n")).toBe(true)
+    // the bar stops for the node's line and comes back below it
+    expect(shown).toMatch(/\| eta 1s\nskyward: node 0: LOST \(no heartbeat for 15s\); 1 task\(s\) re-queued\n/)
+    expect(shown).toMatch(/pool tasks \[████████████████████\] 3 done, 1 failed \/ 4 queued \| 1\.5\/s \| eta 0s\n$/)
+    // the terminal was driven: the cursor hidden while the bar ran, and shown again
+    expect(text()).toContain("\u001b[?25l")
+    expect(text().lastIndexOf("\u001b[?25h")).toBeGreaterThan(text().lastIndexOf("\u001b[?25l"))
+  })
+})
+
+describe("other modes", () => {
+  it("--json: every event as one JSON line", () => {
+    const { stream, text } = fakeStream(true)
+    const progress = makeProgress("json", stream)
+    const events = [...nodeUp(0), queued(0), done(0)]
+    events.forEach((event) => progress.listener!(event))
+    progress.stop()
+    expect(text().trimEnd().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual(events)
+  })
+
+  it("--quiet: no listener at all, so the pool builds no events", () => {
+    const { stream, text } = fakeStream(true)
+    const progress = makeProgress("quiet", stream)
+    expect(progress.listener).toBeUndefined()
+    progress.stop()
+    expect(text()).toBe("")
+  })
+})
