@@ -42,21 +42,19 @@ const clear = () => {
   for (const name of fs.readdirSync(privateTmp)) fs.rmSync(path.join(privateTmp, name), { recursive: true, force: true })
 }
 
-// runs after the file's beforeAll hooks and before its own beforeEach hooks: what is there came from a beforeAll
-beforeEach(async () => {
+/** Fails, naming `culprit`, when the private TMPDIR does not empty within the grace period; emptied for the next check either way. */
+const expectEmpty = async (culprit: string) => {
   const left = await settle(GRACE_MS)
   if (left.length === 0) return
   clear()
-  throw new Error(`this file's beforeAll hooks left ${left.length} entries in its TMPDIR ${privateTmp}: ${left.join(", ")}`)
-})
+  throw new Error(`${culprit} left ${left.length} entries in its TMPDIR ${privateTmp}: ${left.join(", ")}`)
+}
+
+// runs after the file's beforeAll hooks and before its own beforeEach hooks: what is there came from a beforeAll
+beforeEach(() => expectEmpty("this file's beforeAll hooks"))
 
 // runs after the file's own afterEach hooks (vitest runs after-hooks in reverse order of registration)
-afterEach(async () => {
-  const left = await settle(GRACE_MS)
-  if (left.length === 0) return
-  clear()
-  throw new Error(`the test left ${left.length} entries in its TMPDIR ${privateTmp}: ${left.join(", ")}`)
-})
+afterEach(() => expectEmpty("the test"))
 
 afterAll(async () => {
   const left = await settle(GRACE_MS)

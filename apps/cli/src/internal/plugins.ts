@@ -2,6 +2,7 @@ import fs from "node:fs"
 import { createRequire } from "node:module"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
+import { exports as resolveExports } from "resolve.exports"
 import type { Plugin } from "@skyward/core"
 import { Effect } from "effect"
 import { UsageError } from "./errors.js"
@@ -24,36 +25,13 @@ const pluginOf = (module: Record<string, unknown>): Plugin | undefined => {
   return undefined
 }
 
-/** The `exports` conditions `import` matches in Node (besides the always-matching `default`). */
-const CONDITIONS = new Set(["node", "import", "default"])
-
-/** An `exports` target under Node's conditions: the first condition the package lists that we match. */
-const conditionalTarget = (value: unknown): string | undefined => {
-  if (typeof value === "string") return value
-  if (Array.isArray(value)) return value.map(conditionalTarget).find((target) => target !== undefined)
-  if (typeof value !== "object" || value === null) return undefined // null: not exported
-  for (const [condition, target] of Object.entries(value))
-    if (CONDITIONS.has(condition)) {
-      const found = conditionalTarget(target)
-      if (found !== undefined) return found
-    }
-  return undefined
-}
-
-/** What a package's `exports` gives `subpath` (`.` or `./x`), exact keys first, then `*` patterns, longest first. */
-const exportsTarget = (exports: unknown, subpath: string): string | undefined => {
-  const isMap = typeof exports === "object" && exports !== null && !Array.isArray(exports) && Object.keys(exports).some((k) => k.startsWith("."))
-  const map = (isMap ? exports : { ".": exports }) as Record<string, unknown>
-  if (Object.hasOwn(map, subpath)) return conditionalTarget(map[subpath])
-  const patterns = Object.keys(map)
-    .filter((key) => key.includes("*"))
-    .sort((a, b) => b.indexOf("*") - a.indexOf("*"))
-  for (const key of patterns) {
-    const [prefix, suffix] = [key.slice(0, key.indexOf("*")), key.slice(key.indexOf("*") + 1)]
-    if (subpath.length < key.length - 1 || !subpath.startsWith(prefix) || !subpath.endsWith(suffix)) continue
-    return conditionalTarget(map[key])?.replaceAll("*", subpath.slice(prefix.length, subpath.length - suffix.length))
+/** The file a package's `exports` map gives `subpath` under `import`, undefined when it exports none. */
+const exportedFile = (pkg: { readonly exports?: unknown }, subpath: string): string | undefined => {
+  try {
+    return resolveExports(pkg, subpath)?.[0]
+  } catch {
+    return undefined // resolve.exports throws for a subpath the map does not export
   }
-  return undefined
 }
 
 /**
@@ -66,7 +44,8 @@ const packageEntry = (target: string, subpath = "."): string => {
   const manifest = path.join(target, "package.json")
   const pkg = fs.existsSync(manifest) ? (JSON.parse(fs.readFileSync(manifest, "utf8")) as { name?: string; exports?: unknown; main?: string }) : {}
   if (pkg.exports !== undefined) {
-    const entry = exportsTarget(pkg.exports, subpath)
+    // Node's rules for an `exports` map under `import` (conditions node, import, default; `*` patterns)
+    const entry = exportedFile(pkg, subpath)
     if (entry === undefined) throw new Error(`${pkg.name ?? target} does not export ${JSON.stringify(subpath)} for import`)
     return path.join(target, entry)
   }

@@ -142,8 +142,7 @@ class ProcessExecutor(Executor):
             return
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(  # type: ignore[attr-defined]  # every concrete context has Process
-            target=_slot_entry, args=(index, child, self._lifeline, self.config),
-                                 name=f"skyward-slot-{index}")
+            target=_slot_entry, args=(index, child, self._lifeline, self.config), name=f"skyward-slot-{index}")
         with self._procs_lock:
             if self._closing:
                 return

@@ -282,10 +282,10 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     # TINY_TASK_SECONDS each, a batch may grow this much per step instead; longer tasks keep
     # joblib's pace, which balances them better.
     BATCH_GROWTH = 8
+    TINY_TASK_SECONDS = 0.001
     # AutoBatchingMixin's state (set in its __init__), for the type checker
     _effective_batch_size: int
     _smoothed_batch_duration: float
-    TINY_TASK_SECONDS = 0.001
 
     def __init__(self, nesting_level: Optional[int] = None,
                  inner_max_num_threads: Optional[int] = None, *,

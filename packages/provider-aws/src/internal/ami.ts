@@ -93,14 +93,15 @@ export const resolveAmi = (
     }
     const template = amiParameterName(parameterTemplate, facts.architecture)
     const versioned = template.includes("{version}")
-    const names = versioned ? ltsCandidates(now).map((version) => template.replaceAll("{version}", version)) : [template]
+    const versions = versioned ? ltsCandidates(now) : []
+    const names = versioned ? versions.map((version) => template.replaceAll("{version}", version)) : [template]
     const found = yield* existingParameters(clients.ssm, names)
     const name = names.find((n) => found.has(n))
     if (name === undefined)
       return yield* new AwsSetupError({
         field: "provider.ami",
         message: versioned
-          ? `no AMI: no Ubuntu LTS (${ltsCandidates(now).join(", ")}) has the SSM parameter ${template} for ${facts.architecture} in this region; pass ami: "ami-..." or amiParameter`
+          ? `no AMI: no Ubuntu LTS (${versions.join(", ")}) has the SSM parameter ${template} for ${facts.architecture} in this region; pass ami: "ami-..." or amiParameter`
           : `no AMI: the SSM parameter ${template} does not exist in this region; pass ami: "ami-..."`
       })
     const value = found.get(name)!.Value
