@@ -1,18 +1,20 @@
-import { describe, expect, it } from "vitest"
-import { EventHub, Scheduler, TaskCancelled, WorkerLost, type NodeLink, type TaskError, type TaskOutcome } from "../src/index.js"
+import { describe, expect, it, vi } from "vitest"
+import { EventHub, Scheduler, TaskCancelled, TaskTimeout, WorkerLost, type NodeLink, type TaskError, type TaskOutcome } from "../src/index.js"
 import { BlobStore } from "../src/internal/blob-store.js"
 
 /** A node that records what the scheduler sent it; the test answers for the agent. */
 const recordingNode = (index: number, capacity: number) => {
   const submitted: number[] = []
   const cancelled: number[] = []
+  const withdrawn: number[] = []
   const link: NodeLink = {
     index,
     capacity,
     sendSubmit: (id) => submitted.push(id),
-    sendCancel: (id) => cancelled.push(id)
+    sendCancel: (id) => cancelled.push(id),
+    sendWithdraw: (id) => withdrawn.push(id)
   }
-  return { link, submitted, cancelled }
+  return { link, submitted, cancelled, withdrawn }
 }
 
 const collect = () => {
@@ -54,9 +56,8 @@ describe("Scheduler", () => {
     scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     scheduler.nodeLost(0, "killed")
-    expect(b.submitted).toEqual([2])
+    expect(b.submitted).toEqual([2, 1]) // b is the only node now: it holds task 1 ahead of its slot
     scheduler.completed(1, 2, outcome(1))
-    expect(b.submitted).toEqual([2, 1])
     scheduler.failed(1, 1, { kind: "lost", excType: "", message: "worker process died", traceback: "" })
     expect(failed.get(0)).toBeInstanceOf(WorkerLost)
     expect(done.get(1)).toMatchObject({ value: "ok" })
@@ -77,19 +78,108 @@ describe("Scheduler", () => {
   it("cancels queued and running tasks; the slot frees when the agent answers", () => {
     const scheduler = new Scheduler({ retries: 2, events: new EventHub() })
     const a = recordingNode(0, 1)
+    const b = recordingNode(1, 1)
     scheduler.addNode(a.link)
+    scheduler.addNode(b.link)
     const { failed, callbacks } = collect()
     const running = scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     const queued = scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     scheduler.cancel(queued)
     scheduler.cancel(running)
     expect(failed.get(0)).toBeInstanceOf(TaskCancelled)
-    expect(failed.get(1)).toBeInstanceOf(TaskCancelled)
+    expect(failed.get(2)).toBeInstanceOf(TaskCancelled)
     expect(a.cancelled).toEqual([running])
     expect(a.submitted).toEqual([running])
     scheduler.failed(0, running, { kind: "cancelled", excType: "", message: "", traceback: "" })
-    expect(a.submitted).toEqual([running, 3])
+    expect(a.submitted).toEqual([running, 4])
+  })
+
+})
+
+describe("Scheduler: tasks held ahead of a free slot", () => {
+  const cancelledAnswer = { kind: "cancelled", excType: "", message: "the task was cancelled", traceback: "" }
+
+  it("lets the only node hold one task beyond its slots; with several nodes none does", () => {
+    const single = new Scheduler({ retries: 0, events: new EventHub() })
+    const only = recordingNode(0, 2)
+    single.addNode(only.link)
+    const one = collect()
+    for (let i = 0; i < 5; i++) single.submit({ kind: "call", fn: "m:f" }, one.callbacks())
+    expect(only.submitted).toEqual([1, 2, 3]) // 3 waits in the agent and starts the moment a slot frees
+    expect(single.queued).toBe(2)
+
+    const pool = new Scheduler({ retries: 0, events: new EventHub() })
+    const a = recordingNode(0, 2)
+    const b = recordingNode(1, 2)
+    pool.addNode(a.link)
+    pool.addNode(b.link)
+    const two = collect()
+    for (let i = 0; i < 6; i++) pool.submit({ kind: "call", fn: "m:f" }, two.callbacks())
+    expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4])
+  })
+
+  it("takes back a task a busy node holds when another node is idle, and runs it there", () => {
+    const scheduler = new Scheduler({ retries: 0, events: new EventHub() })
+    const a = recordingNode(0, 1)
+    scheduler.addNode(a.link)
+    const { done, failed, callbacks } = collect()
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    scheduler.started(0, 1, 0)
+    expect(a.submitted).toEqual([1, 2])
+    const b = recordingNode(1, 1)
+    scheduler.addNode(b.link) // idle, nothing queued: task 2 is asked back from a
+    expect(a.withdrawn).toEqual([2])
+    expect(a.cancelled).toEqual([]) // never a cancel that could kill a running slot
+    scheduler.failed(0, 2, cancelledAnswer)
+    expect(b.submitted).toEqual([2])
+    expect(failed.size).toBe(0) // the caller sees nothing of it
+    scheduler.completed(1, 2, outcome(1))
+    expect(done.get(1)).toMatchObject({ node: 1 })
+  })
+
+  it("leaves a task that started before the withdrawal arrived where it runs", () => {
+    const scheduler = new Scheduler({ retries: 0, events: new EventHub() })
+    const a = recordingNode(0, 1)
+    scheduler.addNode(a.link)
+    const { done, failed, callbacks } = collect()
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    const b = recordingNode(1, 1)
+    scheduler.addNode(b.link)
+    expect(a.withdrawn).toEqual([2])
+    scheduler.completed(0, 1, outcome(0))
+    scheduler.started(0, 2, 0) // the agent started it; it ignores the withdrawal
+    scheduler.completed(0, 2, outcome(0))
+    expect(done.get(1)).toMatchObject({ node: 0 })
+    expect(b.submitted).toEqual([])
+    expect(failed.size).toBe(0)
+    expect(scheduler.pending).toBe(0)
+  })
+
+  it("counts a task's timeout from its start on a slot, not from its wait in the agent", () => {
+    vi.useFakeTimers()
+    try {
+      const scheduler = new Scheduler({ retries: 0, timeout: 1, events: new EventHub() })
+      const a = recordingNode(0, 1)
+      scheduler.addNode(a.link)
+      const { failed, callbacks } = collect()
+      scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+      scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+      scheduler.started(0, 1, 0)
+      vi.advanceTimersByTime(900)
+      scheduler.completed(0, 1, outcome(0))
+      vi.advanceTimersByTime(900) // task 2 was sent 1.8 s ago but has not started
+      expect(failed.size).toBe(0)
+      scheduler.started(0, 2, 0)
+      vi.advanceTimersByTime(1001)
+      expect(failed.get(1)).toBeInstanceOf(TaskTimeout)
+      expect(a.cancelled).toEqual([2])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

@@ -13,6 +13,7 @@ _ROLES: Final = ("agent", "client", "server")
 _SUBMIT_KINDS: Final = ("pickle", "call")
 _ERROR_KINDS: Final = ("user", "timeout", "cancelled", "lost", "pickle", "protocol", "blob")
 _STREAMS: Final = ("stdout", "stderr", "agent")
+_CANCEL_ONLY: Final = ("queued",)
 
 MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
     "hello": (
@@ -59,7 +60,10 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         ("node", "uint", False),
         ("slot", "uint", False),
     ),
-    "cancel": (("id", "uint", True),),
+    "cancel": (
+        ("id", "uint", True),
+        ("only", _CANCEL_ONLY, False),
+    ),
     "heartbeat": (
         ("seq", "uint", True),
         ("time", "float", False),

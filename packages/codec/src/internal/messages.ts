@@ -77,6 +77,8 @@ export interface ErrorMessage {
 export interface Cancel {
   readonly type: "cancel"
   readonly id: number
+  /** `"queued"`: only if it has not started (a task taken back to run elsewhere); never kills a slot. */
+  readonly only?: "queued"
 }
 
 /** `heartbeat`: liveness, both ways. */
@@ -141,6 +143,7 @@ const ROLES = ["agent", "client", "server"] as const
 const SUBMIT_KINDS = ["pickle", "call"] as const
 const ERROR_KINDS = ["user", "timeout", "cancelled", "lost", "pickle", "protocol", "blob"] as const
 const STREAMS = ["stdout", "stderr", "agent"] as const
+const CANCEL_ONLY = ["queued"] as const
 
 /** The fields of each message type, in the order they are checked (the PROTOCOL.md table). */
 export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[] } = {
@@ -188,7 +191,10 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
     ["node", "uint", false],
     ["slot", "uint", false]
   ],
-  cancel: [["id", "uint", true]],
+  cancel: [
+    ["id", "uint", true],
+    ["only", CANCEL_ONLY, false]
+  ],
   heartbeat: [
     ["seq", "uint", true],
     ["time", "float", false]

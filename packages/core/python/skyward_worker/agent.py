@@ -130,7 +130,7 @@ class Agent:
         if kind == "submit":
             self._on_submit(m)
         elif kind == "cancel":
-            self.executor.cancel(m["id"])
+            self.executor.cancel(m["id"], only_queued=m.get("only") == "queued")
         elif kind == "blob":
             self._on_blob(m)
         elif kind == "shutdown":

@@ -54,8 +54,9 @@ class Executor:
         """Queue a task; it runs when a slot is free."""
         raise NotImplementedError
 
-    def cancel(self, task_id: int) -> None:
-        """Cancel a queued or running task; unknown or finished ids are ignored."""
+    def cancel(self, task_id: int, only_queued: bool = False) -> None:
+        """Cancel a queued or running task; unknown or finished ids are ignored. With
+        ``only_queued`` a task that has started is left to run (and answer) as usual."""
         raise NotImplementedError
 
     def expire(self, now: float) -> Optional[float]:

@@ -379,10 +379,12 @@ class ProcessExecutor(Executor):
         while idle and self._order:
             self._run_next(idle.popleft())
 
-    def cancel(self, task_id: int) -> None:
+    def cancel(self, task_id: int, only_queued: bool = False) -> None:
         """Drop a queued task, or kill the slot running it; answer ``cancelled`` either way."""
         if self._queued.pop(task_id, None) is not None:
             self.host.channel.send(cancelled_message(task_id, self.node, None))
+            return
+        if only_queued:
             return
         slot = self._running.get(task_id)
         if slot is not None:

@@ -116,9 +116,11 @@ class ThreadExecutor(Executor):
             self._tasks[req[0]] = _QUEUED
         self._q.put((req, timeout))
 
-    def cancel(self, task_id: int) -> None:
+    def cancel(self, task_id: int, only_queued: bool = False) -> None:
         """Answer ``cancelled`` now; a running task's result will be dropped."""
         with self._lock:
+            if only_queued and self._tasks.get(task_id) != _QUEUED:
+                return
             slot = self._tasks.pop(task_id, None)
             if slot is None:
                 return

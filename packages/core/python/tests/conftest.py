@@ -145,8 +145,8 @@ class AgentClient:
     def call(self, tid: int, fn: str, *args: Any, **extra: Any) -> None:
         self.send({"type": "submit", "id": tid, "kind": "call", "fn": fn, "args": list(args), **extra})
 
-    def cancel(self, tid: int) -> None:
-        self.send({"type": "cancel", "id": tid})
+    def cancel(self, tid: int, only_queued: bool = False) -> None:
+        self.send({"type": "cancel", "id": tid, **({"only": "queued"} if only_queued else {})})
 
     # -- receiving ------------------------------------------------------------------------
 

@@ -184,6 +184,20 @@ def test_cancel_queued(start_agent):
     assert not [m for m in a.all("started") if m["id"] == 2]
 
 
+def test_withdraw_takes_back_a_queued_task_and_never_kills_a_running_one(start_agent):
+    """``cancel {only: "queued"}``: how the scheduler takes back a task to run it on another node."""
+    a = start_agent("--concurrency", "1")
+    a.submit(1, lambda: time.sleep(0.5) or os.getpid())
+    started = a.take(lambda m: m.get("type") == "started" and m["id"] == 1)
+    a.submit(2, lambda: 2)
+    a.cancel(2, only_queued=True)
+    assert a.answer(2)["kind"] == "cancelled"
+    a.cancel(1, only_queued=True)  # running: left alone, no answer but its result
+    assert a.value(1) == started["pid"]
+    assert not [m for m in a.all("error") if m["id"] == 1]
+    assert not [m for m in a.all("started") if m["id"] == 2]
+
+
 def test_timeout_kills_task(start_agent):
     a = start_agent("--concurrency", "1")
     a.submit(1, lambda: time.sleep(60), timeout=0.3)

@@ -75,6 +75,19 @@ def test_thread_cancel_running_answers_at_once_and_drops_result(start_agent):
     assert not [m for m in a.all("result") if m["id"] == 1]
 
 
+def test_thread_withdraw_takes_back_a_queued_task_only(start_agent):
+    a = start_agent("--executor", "thread", "--concurrency", "1")
+    a.submit(1, lambda: time.sleep(0.5) or "first")
+    a.take_type("started")
+    a.submit(2, lambda: "second")
+    a.cancel(2, only_queued=True)
+    assert a.answer(2)["kind"] == "cancelled"
+    a.cancel(1, only_queued=True)  # running: it finishes and answers as usual
+    assert a.value(1) == "first"
+    assert not [m for m in a.all("error") if m["id"] == 1]
+    assert not [m for m in a.all("started") if m["id"] == 2]
+
+
 def test_thread_timeout_and_shutdown(start_agent):
     a = start_agent("--executor", "thread", "--concurrency", "1")
     a.submit(1, lambda: time.sleep(30), timeout=0.2)

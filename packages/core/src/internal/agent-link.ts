@@ -109,6 +109,10 @@ export class AgentLink implements NodeLink {
     this.send({ type: "cancel", id } as Message)
   }
 
+  sendWithdraw(id: number): void {
+    this.send({ type: "cancel", id, only: "queued" } as Message)
+  }
+
   /** Asks the agent to stop (its process is also stopped by the transport's scope). */
   shutdown(reason: string): void {
     this.send({ type: "shutdown", reason } as Message)
