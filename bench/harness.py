@@ -651,8 +651,15 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # every process of the run puts its temporary files here (Ray's session folder, Dask's scratch
+    # space, tsx's cache), and they go with it; as open as /tmp itself for the SSH hosts' users
+    scratch = tempfile.mkdtemp(prefix="sky-bench-")
+    os.chmod(scratch, 0o1777)
+    os.environ["TMPDIR"] = scratch
     try:
         main()
     except KeyboardInterrupt:
         print("bench: interrupted (the SSH hosts, if any, were torn down)", file=sys.stderr, flush=True)
         sys.exit(130)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -214,7 +214,7 @@ class ProcessExecutor(Executor):
     def _drop_conn(self, slot: _Slot) -> None:
         try:
             self.host.selector.unregister(slot.conn)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, OSError):  # not registered, or closed already
             pass
         try:
             slot.conn.close()
@@ -222,6 +222,8 @@ class ProcessExecutor(Executor):
             pass
 
     def _on_readable(self, slot: _Slot) -> None:
+        if self._slots[slot.index] is not slot:
+            return  # killed by an earlier event of the same select() batch (a cancel from Node)
         try:
             data = slot.conn.recv_bytes()
         except (EOFError, OSError):

@@ -78,3 +78,62 @@ def test_messages():
     assert "SIGKILL" in lost_message(-signal.SIGKILL) and "memory" in lost_message(-9)
     assert lost_message(1) == "worker process died with exit code 1 while running the task"
     assert "SIGSEGV" in lost_message(-signal.SIGSEGV)
+
+
+def test_a_slot_killed_earlier_in_the_same_select_batch_is_ignored():
+    """A cancel from Node kills a slot whose result is readable in the same ``select()`` batch:
+    the stale readable event must not reach the closed pipe (it used to stop the agent)."""
+    import multiprocessing
+    import queue
+    import selectors
+
+    from skyward_worker.slots_process import ProcessExecutor
+
+    sent = []
+
+    class FakeChannel:
+        def send(self, message):
+            sent.append(message)
+
+        def send_raw(self, frame):
+            sent.append(bytes(frame))
+
+    class FakeProc:
+        pid = 4242
+
+        def kill(self):
+            pass
+
+    class FakeHost:
+        config = parse_args(["--concurrency", "1"])
+        channel = FakeChannel()
+        selector = selectors.DefaultSelector()
+
+        def call_soon(self, fn):
+            fn()
+
+        def log(self, text):
+            pass
+
+    host = FakeHost()
+    executor = ProcessExecutor(host)  # type: ignore[arg-type]
+    parent, child = multiprocessing.Pipe(duplex=True)
+    try:
+        executor._on_spawned(0, FakeProc(), parent)
+        slot = executor._slots[0]
+        assert slot is not None
+        slot.task = 7
+        executor._running[7] = slot
+        child.send_bytes(b"R" + b"a result frame")
+        ready = [key.data for key, _ in host.selector.select(0)]
+        executor.cancel(7)  # an earlier event of the batch: Node's cancel kills the slot
+        for callback in ready:
+            callback()  # the slot's own (now stale) event
+        assert [m["kind"] for m in sent if isinstance(m, dict)] == ["cancelled"]
+        assert not [m for m in sent if isinstance(m, bytes)]
+        assert executor._spawn_q.get_nowait()[0] == "reap"
+    finally:
+        child.close()
+        host.selector.close()
+        executor._lifeline.close()
+        os.close(executor._lifeline_w)
