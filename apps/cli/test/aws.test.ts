@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startEmulator, TEST_POWER_OFF, type Emulator } from "../../../packages/provider-aws/test/support/emulator.js"
@@ -7,11 +6,10 @@ import { isolateAwsEnvironment, motoUnavailable, startMoto, type Moto } from "..
 import { motoAmi } from "../../../packages/provider-aws/test/support/pool.js"
 import { netnsUnavailable, sshdUnavailable } from "../../../packages/transport-ssh/test/harness/hosts.js"
 import { repo, skyward } from "./cli.js"
+import { lokyResultLines, pipOptions, resultLines } from "./loky.js"
 
 const noMoto = motoUnavailable()
 const noHosts = noMoto ?? sshdUnavailable() ?? netnsUnavailable()
-const python = path.join(repo, ".venv/bin/python")
-const resultLines = (stdout: string) => stdout.split("\n").filter((line) => line.startsWith("result:"))
 
 describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
   let moto: Moto
@@ -99,18 +97,15 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
     })
 
     it("gives grid_search.py loky's result on 2 instances, then nothing of the pool is left in moto", async () => {
-      const pins = execFileSync(python, ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"], { encoding: "utf8" })
-        .trim()
-        .split(" ")
       const script = path.join(repo, "examples/grid_search.py")
-      const loky = execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+      const loky = lokyResultLines(script)
       const ours = await skyward([
         "run", "--json", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
         "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn",
-        ...pins.flatMap((pin) => ["--pip", pin]), script
+        ...pipOptions, script
       ])
       expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
-      expect(resultLines(ours.stdout)).toEqual(resultLines(loky))
+      expect(resultLines(ours.stdout)).toEqual(loky)
       const events = ours.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { _tag: string; node?: number; address?: string })
       expect(new Set(events.filter((e) => e._tag === "TaskDone").map((e) => e.node))).toEqual(new Set([0, 1]))
       const addresses = events.filter((e) => e._tag === "NodeProvisioned").map((e) => e.address!)

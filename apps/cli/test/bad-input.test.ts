@@ -16,7 +16,8 @@ fs.writeFileSync(script, "print('hello')\n")
 
 const oneLine = (stderr: string) => stderr.trim().split("\n").filter((l) => l.startsWith("skyward:"))
 
-describe("skyward run refuses bad input with one line and exit code 2", () => {
+// each case is its own CLI process: they run side by side
+describe.concurrent("skyward run refuses bad input with one line and exit code 2", () => {
   it("a missing script", async () => {
     const result = await skyward(["run", "--quiet", "does-not-exist.py"])
     expect(result.code).toBe(2)
@@ -79,27 +80,31 @@ describe("skyward run refuses bad input with one line and exit code 2", () => {
   })
 
   it("an unknown option or a wrong type: one line naming the option, also with --json", async () => {
+    const refusals = []
     for (const [args, message] of [
       [["--bogus"], "skyward: unknown option --bogus (see skyward run --help)"],
       [["--nodez", "2"], "skyward: unknown option --nodez; did you mean --nodes? (see skyward run --help)"],
       [["--nodes", "two"], 'skyward: --nodes expects an integer, got "two"'],
       [["--json", "--timeout", "soon"], 'skyward: --timeout expects a number, got "soon"'],
       [["--executor", "fork"], 'skyward: --executor expects process or thread, got "fork"']
-    ] as const) {
-      const result = await skyward(["run", ...args, script])
+    ] as const)
+      refusals.push(skyward(["run", ...args, script]).then((result) => ({ args, message, result })))
+    for (const { args, message, result } of await Promise.all(refusals)) {
       expect(result.code, args.join(" ")).toBe(2)
       expect(result.stderr.trim().split("\n"), args.join(" ")).toEqual([message])
     }
   })
 
   it("skyward ls / down: wrong options are refused the same way", async () => {
+    const refusals = []
     for (const [args, message] of [
       [["ls", "--regoin", "x"], "skyward: unknown option --regoin; did you mean --region? (see skyward ls --help)"],
       [["ls", "--json=maybe"], 'skyward: --json takes no value, got "maybe"'],
       [["down", "--all", "--bogus"], "skyward: unknown option --bogus (see skyward down --help)"],
       [["down", "pool-a", "pool-b"], 'skyward: unexpected argument "pool-b" (see skyward down --help)']
-    ] as const) {
-      const result = await skyward(args)
+    ] as const)
+      refusals.push(skyward(args).then((result) => ({ args, message, result })))
+    for (const { args, message, result } of await Promise.all(refusals)) {
       expect(result.code, args.join(" ")).toBe(2)
       expect(result.stderr.trim().split("\n"), args.join(" ")).toEqual([message])
     }

@@ -1,16 +1,10 @@
-import { execFileSync } from "node:child_process"
 import path from "node:path"
 import { describe, expect, it } from "vitest"
 import { repo, skyward } from "./cli.js"
-
-const python = path.join(repo, ".venv/bin/python")
-const resultLines = (stdout: string) => stdout.split("\n").filter((line) => line.startsWith("result:"))
+import { lokyResultLines, pipOptions, resultLines } from "./loky.js"
 
 // The workers and the `skyward run` client get the same library versions as the loky baseline.
-const pins = execFileSync(python, ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"], { encoding: "utf8" })
-  .trim()
-  .split(" ")
-const pool = ["--nodes", "2", "--concurrency", "2", "--plugin", "sklearn", ...pins.flatMap((pin) => ["--pip", pin])]
+const pool = ["--nodes", "2", "--concurrency", "2", "--plugin", "sklearn", ...pipOptions]
 
 const EXAMPLES = ["grid_search.py", "cross_val.py", "joblib_sleep.py", "randomized_search.py", "rfecv.py", "voting.py", "cross_validate_metrics.py"]
 
@@ -28,10 +22,10 @@ describe("the examples under skyward run give loky's numbers", () => {
 
   it.each(EXAMPLES)("%s", async (example) => {
     const script = path.join(repo, "examples", example)
-    const loky = execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+    const loky = lokyResultLines(script)
     const ours = await skyward(["run", "--quiet", ...pool, script])
     expect(ours.code, ours.stderr).toBe(0)
     expect(resultLines(ours.stdout).length).toBeGreaterThan(0)
-    expect(resultLines(ours.stdout)).toEqual(resultLines(loky))
+    expect(resultLines(ours.stdout)).toEqual(loky)
   })
 })

@@ -8,7 +8,8 @@ const ANSI = new RegExp(`${ESC}\\[`)
 const COLOURS = new RegExp(`${ESC}\\[[0-9;]*m`, "g")
 const { FORCE_COLOR: _force, NO_COLOR: _no, ...plainEnv } = process.env
 
-describe("skyward --help", () => {
+// each case is its own CLI process: they run side by side
+describe.concurrent("skyward --help", () => {
   it("run --help, piped: plain text, and the usage line names the whole command", async () => {
     const result = await skyward(["run", "--help"], { env: plainEnv })
     expect(result.code).toBe(0)

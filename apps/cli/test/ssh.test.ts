@@ -1,14 +1,12 @@
-import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createHosts, leftovers, netnsUnavailable, sshdUnavailable, type TestHosts } from "../../../packages/transport-ssh/test/harness/hosts.js"
 import { repo, skyward } from "./cli.js"
+import { lokyResultLines, pipOptions, resultLines } from "./loky.js"
 
 const noSshd = sshdUnavailable()
 const mode = (noSshd ?? netnsUnavailable()) === undefined ? "netns" : "loopback"
-const python = path.join(repo, ".venv/bin/python")
-const resultLines = (stdout: string) => stdout.split("\n").filter((line) => line.startsWith("result:"))
 
 describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode} hosts`, () => {
   let hosts: TestHosts
@@ -22,19 +20,16 @@ describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode}
   })
 
   it("gives grid_search.py loky's result, with tasks on all 3 hosts", async () => {
-    const pins = execFileSync(python, ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"], { encoding: "utf8" })
-      .trim()
-      .split(" ")
     const script = path.join(repo, "examples/grid_search.py")
-    const loky = execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
+    const loky = lokyResultLines(script)
     const list = hosts.hosts.map((h) => `${h.user}@${h.address}:${h.port}`).join(",")
     const ours = await skyward([
       "run", "--json", "--provider", "ssh", "--hosts", list, "--identity", hosts.keys.ed25519.file,
       "--known-hosts", hosts.knownHostsFile, "--concurrency", "1", "--plugin", "sklearn",
-      ...pins.flatMap((pin) => ["--pip", pin]), script
+      ...pipOptions, script
     ])
     expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
-    expect(resultLines(ours.stdout)).toEqual(resultLines(loky))
+    expect(resultLines(ours.stdout)).toEqual(loky)
     const events = ours.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { _tag: string; node?: number; address?: string })
     expect(new Set(events.filter((e) => e._tag === "TaskDone").map((e) => e.node))).toEqual(new Set([0, 1, 2]))
     expect(events.filter((e) => e._tag === "NodeProvisioned").map((e) => e.address)).toEqual(hosts.hosts.map((h) => h.address))

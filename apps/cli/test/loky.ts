@@ -1,0 +1,42 @@
+import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import fs from "node:fs"
+import path from "node:path"
+import { repo } from "./cli.js"
+
+/** The workspace's Python: the loky baseline runs in it, and the pools get its library versions. */
+export const python = path.join(repo, ".venv/bin/python")
+
+/** The `result:` lines an example prints: what loky and Skyward must agree on. */
+export const resultLines = (stdout: string): string[] => stdout.split("\n").filter((line) => line.startsWith("result:"))
+
+/** `joblib==… numpy==… scipy==… scikit-learn==…` of the workspace's Python, so the workers match the baseline. */
+export const pins: ReadonlyArray<string> = execFileSync(
+  python,
+  ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"],
+  { encoding: "utf8" }
+)
+  .trim()
+  .split(" ")
+
+/** `--pip` options for `pins`. */
+export const pipOptions: ReadonlyArray<string> = pins.flatMap((pin) => ["--pip", pin])
+
+const cacheDir = path.join(repo, ".cache/loky-results")
+
+/**
+ * The `result:` lines of `script` run by plain Python (joblib's loky backend). Kept in `.cache/` by the
+ * script's content and the library versions, so the three test files that compare `grid_search.py`
+ * with loky run it under loky once.
+ */
+export const lokyResultLines = (script: string): string[] => {
+  const key = createHash("sha256").update(fs.readFileSync(script)).update(pins.join(" ")).digest("hex").slice(0, 32)
+  const file = path.join(cacheDir, `${path.basename(script, ".py")}-${key}.json`)
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as string[]
+  const lines = resultLines(execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }))
+  fs.mkdirSync(cacheDir, { recursive: true })
+  const partial = `${file}.${process.pid}`
+  fs.writeFileSync(partial, JSON.stringify(lines))
+  fs.renameSync(partial, file)
+  return lines
+}
