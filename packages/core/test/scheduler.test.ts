@@ -120,18 +120,23 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4])
   })
 
-  it("takes back a task a busy node holds when another node is idle, and runs it there", () => {
+  /** Node a (1 slot) runs task 1 and holds task 2; then node b joins, idle, with nothing queued. */
+  const secondNodeJoins = () => {
     const scheduler = new Scheduler({ retries: 0, events: new EventHub() })
     const a = recordingNode(0, 1)
     scheduler.addNode(a.link)
-    const { done, failed, callbacks } = collect()
-    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
-    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
-    scheduler.started(0, 1, 0)
+    const results = collect()
+    scheduler.submit({ kind: "call", fn: "m:f" }, results.callbacks())
+    scheduler.submit({ kind: "call", fn: "m:f" }, results.callbacks())
     expect(a.submitted).toEqual([1, 2])
     const b = recordingNode(1, 1)
-    scheduler.addNode(b.link) // idle, nothing queued: task 2 is asked back from a
-    expect(a.withdrawn).toEqual([2])
+    scheduler.addNode(b.link)
+    return { scheduler, a, b, ...results }
+  }
+
+  it("takes back a task a busy node holds when another node is idle, and runs it there", () => {
+    const { scheduler, a, b, done, failed } = secondNodeJoins()
+    expect(a.withdrawn).toEqual([2]) // b is idle and nothing is queued: task 2 is asked back from a
     expect(a.cancelled).toEqual([]) // never a cancel that could kill a running slot
     scheduler.failed(0, 2, cancelledAnswer)
     expect(b.submitted).toEqual([2])
@@ -141,14 +146,7 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
   })
 
   it("leaves a task that started before the withdrawal arrived where it runs", () => {
-    const scheduler = new Scheduler({ retries: 0, events: new EventHub() })
-    const a = recordingNode(0, 1)
-    scheduler.addNode(a.link)
-    const { done, failed, callbacks } = collect()
-    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
-    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
-    const b = recordingNode(1, 1)
-    scheduler.addNode(b.link)
+    const { scheduler, a, b, done, failed } = secondNodeJoins()
     expect(a.withdrawn).toEqual([2])
     scheduler.completed(0, 1, outcome(0))
     scheduler.started(0, 2, 0) // the agent started it; it ignores the withdrawal
