@@ -5,13 +5,13 @@ import path from "node:path"
 import { repo } from "./cli.js"
 
 /** The workspace's Python: the loky baseline runs in it, and the pools get its library versions. */
-export const python = path.join(repo, ".venv/bin/python")
+const python = path.join(repo, ".venv/bin/python")
 
 /** The `result:` lines an example prints: what loky and Skyward must agree on. */
 export const resultLines = (stdout: string): string[] => stdout.split("\n").filter((line) => line.startsWith("result:"))
 
 /** `joblib==… numpy==… scipy==… scikit-learn==…` of the workspace's Python, so the workers match the baseline. */
-export const pins: ReadonlyArray<string> = execFileSync(
+const pins: ReadonlyArray<string> = execFileSync(
   python,
   ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"],
   { encoding: "utf8" }

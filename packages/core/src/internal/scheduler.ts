@@ -226,18 +226,11 @@ export class Scheduler {
     const withdrawn = this.endWithdrawal(record) && failure.kind === "cancelled"
     if (failure.kind === "blob") this.nodes.get(nodeIndex)?.link.forgetBlobs?.()
     if (record.state === State.Running && withdrawn) {
-      // handed back unstarted: it goes to the node with the free slot that asked for work
-      record.attempts--
-      record.state = State.Queued
-      this.tasks.set(record.id, record)
-      this.queue.unshift(record)
+      this.requeueFirst(record) // handed back unstarted: it goes to the node with the free slot that asked for work
     } else if (record.state === State.Running && failure.kind === "blob" && record.blobResends < MAX_BLOB_RESENDS) {
       // the node dropped a blob the task needs: not the task's fault; it goes again, blobs first
       record.blobResends++
-      record.attempts--
-      record.state = State.Queued
-      this.tasks.set(record.id, record)
-      this.queue.unshift(record)
+      this.requeueFirst(record)
     } else if (record.state !== State.Settled) {
       if (failure.kind === "lost") this.retryOrFail(record, nodeIndex, failure.message)
       else this.finishWithError(record, toTaskError(failure, nodeIndex, record.spec.timeout ?? this.options.timeout), nodeIndex)
@@ -328,6 +321,14 @@ export class Scheduler {
     victim.withdrawing = true
     this.withdrawals++
     victim.node!.link.sendWithdraw!(victim.id)
+  }
+
+  /** Puts a task that never ran back at the head of the queue; the sending is not counted as an attempt. */
+  private requeueFirst(record: TaskRecord): void {
+    record.attempts--
+    record.state = State.Queued
+    this.tasks.set(record.id, record)
+    this.queue.unshift(record)
   }
 
   /** Ends a pending withdrawal of `record`; true if there was one. */
