@@ -56,7 +56,7 @@ def case_table(quick: bool) -> Dict[str, Dict[str, Any]]:
     q = quick
     return {
         "B1": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.01"],
-                   sky=(4, 8, "thread"), dask_workers=4, ssh=True, short=True, title="B1 latency: sleep(10 ms) tasks, 32 slots",
+                   sky=(4, 8, "thread"), dask_workers=4, ssh=True, noisy=True, title="B1 latency: sleep(10 ms) tasks, 32 slots",
                    metric="efficiency", unit="", higher=True),
         "B1-1ms": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.001"],
                        sky=(4, 8, "thread"), dask_workers=4, sweep=True, ssh=True, title="B1 sweep: sleep(1 ms) tasks, 32 slots",
@@ -65,9 +65,9 @@ def case_table(quick: bool) -> Dict[str, Dict[str, Any]]:
                          sky=(4, 8, "thread"), dask_workers=4, sweep=True, ssh=True, title="B1 sweep: sleep(100 ms) tasks, 32 slots",
                          metric="efficiency", unit="", higher=True),
         "B2": dict(script="b2_overhead.py", slots=4, args=["--tasks", "5000" if q else "20000"], sky=(2, 2, "process"),
-                   dask_workers=2, ssh=True, short=True, title="B2 overhead: no-op tasks, 4 slots", metric="tasks_per_second", unit="tasks/s",
+                   dask_workers=2, ssh=True, noisy=True, title="B2 overhead: no-op tasks, 4 slots", metric="tasks_per_second", unit="tasks/s",
                    higher=True),
-        "B3": dict(script="b3_cpu.py", slots=2, args=[], sky=(1, 2, "process"), dask_workers=2, ssh=True,
+        "B3": dict(script="b3_cpu.py", slots=2, args=[], sky=(1, 2, "process"), dask_workers=2, ssh=True, noisy=True,
                    title="B3 CPU: examples/grid_search.py (160 fits), 2 slots", metric="wall", unit="s", higher=False),
         "B4": dict(script="b4_data.py", slots=2, args=["--rows", "100000" if q else "400000"], sky=(2, 1, "process"),
                    dask_workers=2, heavy=True, sky_events=True, title="B4 data: GridSearchCV(Ridge) 40 fits + 2nd Parallel over X, 2 slots",
@@ -367,8 +367,10 @@ def network_path(data: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Path) -> None:
     cases = data["cases"]
+    noisy = ", ".join(cid for cid, case in cases.items() if case.get("noisy"))
     lines = [f"# `pnpm bench` results ({data['started']})", "",
-             f"Machine: {data['machine']}. Repetitions: {data['reps']} (B1, B2: {data.get('short_reps', data['reps'])}; heavy cases: {data['heavy_reps']})"
+             f"Machine: {data['machine']}. Repetitions: {data['reps']} ({noisy}: {data.get('noisy_reps', data['reps'])}; "
+             f"heavy cases: {data['heavy_reps']})"
              f"{', QUICK (smaller sizes)' if data['quick'] else ''}. Median [min–max] per backend; each run is a fresh process.",
              "", "## Targets (issue 7)", "", "| case | target | measured | compared with | met |", "|---|---|---|---|---|"]
     for t in targets:
@@ -510,9 +512,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="repetitions per (case, backend) (default 3)")
     ap.add_argument("--heavy-reps", type=int, default=None,
                     help="repetitions of B4 and the B1 duration sweep (default 1, or --reps with --quick)")
-    ap.add_argument("--short-reps", type=int, default=5,
-                    help="repetitions of B1 and B2, whose timed part lasts under a second and so swings most "
-                         "with the machine's load (default 5, or --reps with --quick)")
+    ap.add_argument("--noisy-reps", type=int, default=5,
+                    help="repetitions of B1, B2 and B3, whose target is a ratio within the swing of one run on a "
+                         "shared machine (default 5, or --reps with --quick)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, smaller sizes: a smoke run")
     ap.add_argument("--only", default="", help="comma-separated case ids (B1,B2,...; B1 includes its duration sweep)")
     ap.add_argument("--backends", default=",".join(BACKENDS))
@@ -530,7 +532,7 @@ def main() -> None:
         return
     reps = 1 if args.quick else args.reps
     heavy_reps = args.heavy_reps if args.heavy_reps is not None else (reps if args.quick else 1)
-    short_reps = reps if args.quick else max(args.short_reps, reps)
+    noisy_reps = reps if args.quick else max(args.noisy_reps, reps)
     backends = [b for b in args.backends.split(",") if b]
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
@@ -552,7 +554,7 @@ def main() -> None:
 
     started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     data: Dict[str, Any] = {
-        "started": started, "quick": args.quick, "reps": reps, "heavy_reps": heavy_reps, "short_reps": short_reps,
+        "started": started, "quick": args.quick, "reps": reps, "heavy_reps": heavy_reps, "noisy_reps": noisy_reps,
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
                    f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}",
         "cases": {k: {kk: vv for kk, vv in v.items()} for k, v in cases.items()},
@@ -589,7 +591,7 @@ def main() -> None:
         for cid, case in cases.items():
             if case.get("kind") == "node":
                 continue
-            n = heavy_reps if case.get("heavy") or case.get("sweep") else short_reps if case.get("short") else reps
+            n = heavy_reps if case.get("heavy") or case.get("sweep") else noisy_reps if case.get("noisy") else reps
             case_backends = [b for b in backends if b != SSH or case.get("ssh")]
             data["runs"][cid] = {b: [] for b in case_backends}
             for rep in range(n):

@@ -2,7 +2,7 @@
 
     python bench/profile/cpu_tree.py -- node apps/cli/dist/bin.js run ... bench/cases/b2_overhead.py --backend skyward ...
 
-Polls /proc every 50 ms and keeps each process's last reading (a process's final few ms are lost).
+`--each` (before `--`) also lists every process. Polls /proc every 50 ms and keeps each process's last reading (a process's final few ms are lost).
 Roles: node (the CLI), client (the user's script), agent (skyward_worker), slot (the agent's children).
 """
 import os
@@ -62,16 +62,19 @@ def main():
                     changed = True
         for pid in tree:
             if pid in procs:
-                seen[pid] = (role(pid, procs, child.pid), procs[pid][1])
+                seen[pid] = (role(pid, procs, child.pid), procs[pid][1], procs[pid][2])
         time.sleep(0.05)
     wall = time.perf_counter() - t0
     by_role = {}
-    for pid, (r, cpu) in seen.items():
+    for pid, (r, cpu, _) in seen.items():
         n, c = by_role.get(r, (0, 0.0))
         by_role[r] = (n + 1, c + cpu)
     print(f"\ncpu_tree: wall {wall:.2f}s; CPU seconds by role (2 cores = {2 * wall:.1f} CPU-s available):", file=sys.stderr)
     for r, (n, c) in sorted(by_role.items(), key=lambda kv: -kv[1][1]):
         print(f"  {r:24s} {n:3d} proc  {c:7.2f} CPU-s", file=sys.stderr)
+    if "--each" in sys.argv[:sys.argv.index("--")]:
+        for pid, (r, cpu, cmdline) in sorted(seen.items(), key=lambda kv: -kv[1][1]):
+            print(f"    {pid:7d} {cpu:7.2f} CPU-s  {r:20s} {cmdline[:100]}", file=sys.stderr)
     sys.exit(child.returncode)
 
 

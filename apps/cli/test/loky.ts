@@ -10,10 +10,18 @@ const python = path.join(repo, ".venv/bin/python")
 /** The `result:` lines an example prints: what loky and Skyward must agree on. */
 export const resultLines = (stdout: string): string[] => stdout.split("\n").filter((line) => line.startsWith("result:"))
 
-/** `joblib==… numpy==… scipy==… scikit-learn==…` of the workspace's Python, so the workers match the baseline. */
+/**
+ * `joblib==… numpy==… scipy==… scikit-learn==… cloudpickle==…` of the workspace's Python, so the
+ * workers match the baseline. plugin-joblib's and plugin-sklearn's pool tests pin the same five:
+ * every test pool with scikit-learn shares one cached environment.
+ */
 const pins: ReadonlyArray<string> = execFileSync(
   python,
-  ["-c", "import joblib, numpy, scipy, sklearn; print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__}')"],
+  [
+    "-c",
+    "import joblib, numpy, scipy, sklearn, cloudpickle as c; " +
+      "print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__} cloudpickle=={c.__version__}')"
+  ],
   { encoding: "utf8" }
 )
   .trim()

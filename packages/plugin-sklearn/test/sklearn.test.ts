@@ -13,14 +13,17 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 const venvPython = path.join(repo, ".venv", "bin", "python")
 const spec = { id: "sky-test", provider: "local", nodes: 1, concurrency: 1, executor: "process" as const }
 
-/** The client's own versions, so the workers unpickle what the client pickled (as `skyward run` ensures). */
+/**
+ * The client's own versions, so the workers unpickle what the client pickled (as `skyward run`
+ * ensures): the five pins of the CLI's and plugin-joblib's test pools, one cached environment.
+ */
 const clientVersions = async () => {
   const { stdout } = await run(venvPython, [
     "-c",
-    "import joblib, sklearn, numpy, cloudpickle; print(joblib.__version__, sklearn.__version__, numpy.__version__, cloudpickle.__version__)"
+    "import joblib, sklearn, numpy, scipy, cloudpickle; print(joblib.__version__, sklearn.__version__, numpy.__version__, scipy.__version__, cloudpickle.__version__)"
   ])
-  const [joblibVersion, sklearnVersion, numpyVersion, cloudpickleVersion] = stdout.trim().split(" ") as [string, string, string, string]
-  return { joblibVersion, sklearnVersion, numpyVersion, cloudpickleVersion }
+  const [joblibVersion, sklearnVersion, numpyVersion, scipyVersion, cloudpickleVersion] = stdout.trim().split(" ") as [string, string, string, string, string]
+  return { joblibVersion, sklearnVersion, numpyVersion, scipyVersion, cloudpickleVersion }
 }
 
 const GRID_SEARCH = `
@@ -71,7 +74,7 @@ describe("the sklearn plugin", () => {
         {
           nodes: 2,
           worker: { concurrency: 2 },
-          image: { pip: [`scikit-learn==${v.sklearnVersion}`, `numpy==${v.numpyVersion}`, `cloudpickle==${v.cloudpickleVersion}`] },
+          image: { pip: [`scikit-learn==${v.sklearnVersion}`, `numpy==${v.numpyVersion}`, `scipy==${v.scipyVersion}`, `cloudpickle==${v.cloudpickleVersion}`] },
           plugins: [joblib({ version: v.joblibVersion }), sklearn({ version: v.sklearnVersion, joblibVersion: v.joblibVersion })]
         },
         async (pool) => {

@@ -42,6 +42,25 @@ export const withEnv = (image: Image, env: Readonly<Record<string, string>>): Im
   env: { ...image.env, ...env }
 })
 
+/** A requirement that is only a project's name: no version, extras, marker or URL. */
+const BARE = /^[A-Za-z0-9._-]+$/
+
+/** A project's name as pip compares them (PEP 503): `Scikit_Learn` and `scikit-learn` are one. */
+const projectName = (requirement: string): string =>
+  (/^[A-Za-z0-9._-]+/.exec(requirement)?.[0] ?? requirement).toLowerCase().replace(/[-_.]+/g, "-")
+
+/**
+ * The requirements that decide what pip installs, once each and sorted: a bare name (a plugin's
+ * `joblib`) adds nothing when the same project is also required with a version (the user's
+ * `joblib==1.5.2`), so both spellings of one environment share it.
+ */
+const decisivePip = (pip: ReadonlyArray<string>): string[] => {
+  const unique = [...new Set(pip.map((s) => s.trim()))]
+  // a requirement with a marker may not apply on a node, so it does not make the bare name redundant
+  const qualified = new Set(unique.filter((s) => !BARE.test(s) && !s.includes(";")).map(projectName))
+  return unique.filter((s) => !(BARE.test(s) && qualified.has(projectName(s)))).sort()
+}
+
 /**
  * Hash of what determines the Python environment (packages, indexes, system packages, Python):
  * two Images with the same hash share one cached environment. `env` and `files` are applied
@@ -51,7 +70,7 @@ export const imageHash = (image: Image, extra: ReadonlyArray<string> = []): stri
   createHash("sha256")
     .update(
       JSON.stringify({
-        pip: [...image.pip].map((s) => s.trim()).sort(),
+        pip: decisivePip(image.pip),
         pipIndexes: image.pipIndexes,
         apt: [...image.apt].sort(),
         python: image.python,

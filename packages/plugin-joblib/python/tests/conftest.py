@@ -38,11 +38,14 @@ def _versions() -> list:
     if MATRIX_JOBLIB:
         return ["--joblib", joblib.__version__, "--pip", f"cloudpickle=={cloudpickle.__version__}"]
     import numpy
+    import scipy
     import sklearn
 
+    # the five pins of the CLI's and plugin-sklearn's test pools: one cached environment for all
     return ["--joblib", joblib.__version__,
             "--pip", f"scikit-learn=={sklearn.__version__}",
             "--pip", f"numpy=={numpy.__version__}",
+            "--pip", f"scipy=={scipy.__version__}",
             "--pip", f"cloudpickle=={cloudpickle.__version__}"]
 
 

@@ -79,10 +79,10 @@ with open(env + ".lock", "w") as lock:
     python = os.path.join(env, "bin", "python")
     if wheelhouse:
         runner = os.path.join(spec["wheels"], spec["runner"], "pip")
-        pip = [python, runner, "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-index", "--find-links", spec["wheels"]]
+        pip = [python, runner, "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-compile", "--no-index", "--find-links", spec["wheels"]]
         pip += [os.path.join(spec["wheels"], f) for f in spec["files"]]
     else:
-        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
+        pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-compile"]
         for url in spec["indexes"]:
             pip += ["--extra-index-url", url]
         pip += spec["requirements"]
@@ -90,6 +90,8 @@ with open(env + ".lock", "w") as lock:
     if code != 0:
         print("SKYWARD-FAIL pip", flush=True)
         sys.exit(code)
+    # bytecode on every core (pip compiles on one: most of its time for scikit-learn); best effort, as pip's
+    subprocess.call([python, "-m", "compileall", "-qq", "-j", "0", env], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if wheelhouse and not os.path.exists(os.path.join(env, "bin", "pip")):
         # "pip" in the environment (for plugin ops) runs the shipped wheel with the environment's Python
         for name in ("pip", "pip3"):
