@@ -39,7 +39,7 @@ sys.stdout.write("SKYWARD-PROBE " + json.dumps(out) + "\n")
  * installs from the uploaded wheels (no index) or from an index, then writes the marker.
  */
 export const ENV_SCRIPT = String.raw`
-import fcntl, json, os, shutil, subprocess, sys
+import fcntl, json, os, shutil, signal, subprocess, sys
 spec = json.loads(sys.argv[1])
 env = spec["env"]
 os.makedirs(os.path.dirname(env), exist_ok=True)
@@ -90,8 +90,22 @@ with open(env + ".lock", "w") as lock:
     if code != 0:
         print("SKYWARD-FAIL pip", flush=True)
         sys.exit(code)
-    # bytecode on every core (pip compiles on one: most of its time for scikit-learn); best effort, as pip's
-    subprocess.call([python, "-m", "compileall", "-qq", "-j", "0", env], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # bytecode on every core (pip compiles on one: most of its time for scikit-learn); best effort, as pip's.
+    # compileall prints nothing, so a tick on stdout notices the client gone (pip's output does the same
+    # for pip) and its process group, workers included, goes with this script.
+    compiler = subprocess.Popen([python, "-m", "compileall", "-qq", "-j", "0", env], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    while True:
+        try:
+            compiler.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            print("SKYWARD-COMPILING", flush=True)
+        except OSError:
+            os.killpg(compiler.pid, signal.SIGKILL)
+            raise
     if wheelhouse and not os.path.exists(os.path.join(env, "bin", "pip")):
         # "pip" in the environment (for plugin ops) runs the shipped wheel with the environment's Python
         for name in ("pip", "pip3"):

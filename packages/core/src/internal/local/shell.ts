@@ -11,7 +11,8 @@ export interface CommandResult {
 }
 
 /**
- * Runs a command, streaming its output lines to `onLine`; interruption kills it.
+ * Runs a command, streaming its output lines to `onLine`; interruption kills it and every process
+ * it started (its own process group: pip's build backends, compileall's workers).
  * Never fails: the caller decides what a non-zero exit means.
  */
 export const runCommand = (
@@ -21,7 +22,7 @@ export const runCommand = (
 ): Effect.Effect<CommandResult> =>
   Effect.async<CommandResult>((resume) => {
     const tail: string[] = []
-    const child = spawn(command, [...args], { env: options.env ?? process.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(command, [...args], { env: options.env ?? process.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true })
     const onLine = (line: string) => {
       tail.push(line)
       if (tail.length > 40) tail.shift()
@@ -34,6 +35,17 @@ export const runCommand = (
     })
     child.on("close", (code, signal) => resume(Effect.succeed({ code, signal, tail: tail.join("\n") })))
     return Effect.sync(() => {
-      child.kill("SIGKILL")
+      if (!killGroup(child.pid)) child.kill("SIGKILL")
     })
   })
+
+/** SIGKILLs the process group that `pid` leads; false when there is none (it never started, or is gone). */
+const killGroup = (pid: number | undefined): boolean => {
+  if (pid === undefined) return false
+  try {
+    process.kill(-pid, "SIGKILL")
+    return true
+  } catch {
+    return false
+  }
+}
