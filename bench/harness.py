@@ -84,8 +84,20 @@ def parse_result(stdout: str) -> Optional[Dict[str, Any]]:
     return None
 
 
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to other guests so far (the `steal` column of /proc/stat), summed over
+    this machine's CPUs; 0 where it is not known."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_process(cmd: List[str], env: Dict[str, str], timeout: float, log: Path) -> Dict[str, Any]:
     load_before = os.getloadavg()[0]
+    steal_before = steal_seconds()
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
@@ -97,14 +109,16 @@ def run_process(cmd: List[str], env: Dict[str, str], timeout: float, log: Path) 
             f"\nTIMEOUT after {timeout}s"
         code = -9
     elapsed = time.perf_counter() - t0
+    steal = round(steal_seconds() - steal_before, 2)  # CPU-s taken from this guest while it ran
     with log.open("a") as f:
         f.write(f"\n$ {' '.join(cmd)}\n# exit {code} after {elapsed:.1f}s\n--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}\n")
     result = parse_result(out) if code == 0 else None
     if result is None:
         return {"error": f"exit {code}: " + (err.strip().splitlines() or ["no output"])[-1][:300],
-                "process_seconds": elapsed, "loadavg_1min_before": load_before}
+                "process_seconds": elapsed, "loadavg_1min_before": load_before, "steal_seconds": steal}
     result["process_seconds"] = elapsed
     result["loadavg_1min_before"] = load_before
+    result["steal_seconds"] = steal
     if "--json" in cmd:  # the pool's events: which blobs (large arguments) went to which node
         result["blobs_sent"] = [{"node": e["node"], "bytes": e["bytes"]} for e in map(json.loads, (
             line for line in err.splitlines() if line.startswith('{"_tag":"BlobSent"')))]  # this machine is shared: a busy one skews a run
@@ -339,6 +353,9 @@ def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
         row("B5", "warm start <= 0.5 s (4 local nodes)", warm, "s", "", None if warm is None else warm <= 0.5)
         cold = med(runs["B5"].get("cold", []), "ready_seconds")
         row("B5", "cold start (no target)", cold, "s", "fresh XDG_CACHE_HOME: venv + pip from PyPI", None)
+        cli = med(runs["B5"].get("cli", []), "start_seconds")
+        row("B5", "CLI start: `skyward --version` (no target)", cli, "s",
+            "Node loading the CLI's modules, paid once per `skyward run` before the pool starts", None)
     if "B6" in runs:
         d = med(runs["B6"].get("node", []), "dispatches_per_second")
         b6 = (runs["B6"].get("node") or [{}])[0]
@@ -371,7 +388,10 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
     lines = [f"# `pnpm bench` results ({data['started']})", "",
              f"Machine: {data['machine']}. Repetitions: {data['reps']} ({noisy}: {data.get('noisy_reps', data['reps'])}; "
              f"heavy cases: {data['heavy_reps']})"
-             f"{', QUICK (smaller sizes)' if data['quick'] else ''}. Median [min–max] per backend; each run is a fresh process.",
+             f"{', QUICK (smaller sizes)' if data['quick'] else ''}. Median [min–max] per backend; each run is a fresh process; "
+             "backends interleaved in each repetition, their order rotated from one repetition to the next. "
+             f"CPU time the hypervisor gave to other guests during the run (steal): {data.get('steal_seconds', 0):.0f} CPU-s "
+             f"in {data.get('total_seconds', 0) / 60:.0f} min.",
              "", "## Targets (issue 7)", "", "| case | target | measured | compared with | met |", "|---|---|---|---|---|"]
     for t in targets:
         v = t["value"]
@@ -561,6 +581,7 @@ def main() -> None:
         "runs": {},
     }
     t_all = time.perf_counter()
+    steal_at_start = steal_seconds()
     env = base_env()
     ssh_cases = [c for c in cases.values() if c.get("ssh")]
     hosts: Optional[SshHosts] = None
@@ -595,8 +616,10 @@ def main() -> None:
             case_backends = [b for b in backends if b != SSH or case.get("ssh")]
             data["runs"][cid] = {b: [] for b in case_backends}
             for rep in range(n):
-                # backends interleaved per repetition, so slow drift of the machine hits all of them alike
-                for b in case_backends:
+                # backends interleaved per repetition, so slow drift of the machine hits all of them alike, and
+                # their order rotated, so no backend always runs first or right after the same peer's exit
+                shift = rep % len(case_backends)
+                for b in case_backends[shift:] + case_backends[:shift]:
                     cmd = python_case_cmd(case, b, ssh=hosts.info if hosts is not None else None)
                     res = run_process(cmd, env, args.timeout, log)
                     res["rep"] = rep
@@ -615,7 +638,14 @@ def main() -> None:
                 print(f"bench: WARNING: the SSH hosts' teardown reported {torn}", flush=True)
 
     if "B5" in cases and "skyward" in backends:
-        data["runs"]["B5"] = {"warm": [], "cold": []}
+        data["runs"]["B5"] = {"warm": [], "cold": [], "cli": []}
+        for rep in range(reps):
+            t0 = time.perf_counter()
+            proc = subprocess.run(["node", str(CLI), "--version"], cwd=ROOT, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+            data["runs"]["B5"]["cli"].append({"start_seconds": seconds} if proc.returncode == 0 else
+                                             {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"})
+            print(f"bench: B5 CLI start rep {rep + 1}/{reps}: {seconds:.2f} s", flush=True)
         script = str(BENCH / "node" / "b5_startup.mjs")
         run_process(["node", script, "--mode", "warm"], env, args.timeout, log)  # make sure the env is cached
         for rep in range(reps):
@@ -645,6 +675,7 @@ def main() -> None:
                   f"{res.get('heap_bytes_per_queued_task')} B/task", flush=True)
 
     data["total_seconds"] = time.perf_counter() - t_all
+    data["steal_seconds"] = round(steal_seconds() - steal_at_start, 1)
     targets = evaluate(data)
     data["targets"] = targets
     data["network_path"] = network_path(data)

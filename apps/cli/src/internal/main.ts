@@ -1,6 +1,6 @@
 import { createRequire } from "node:module"
 import { Command, ValidationError } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Fiber, HashMap, Option } from "effect"
 import { makeArgvCheck, validationMessage } from "./argv.js"
 import { downCommand } from "./commands/down.js"
