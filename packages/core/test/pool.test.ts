@@ -1,3 +1,4 @@
+import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -53,6 +54,16 @@ describe("ComputePool on the local provider", () => {
     expect(new Set(results.map((r) => r.slot))).toEqual(new Set([0, 1]))
     expect(new Set(results.map((r) => r.pid)).size).toBeGreaterThanOrEqual(3)
     expect(results.map((r) => r.x)).toEqual(Array.from({ length: 200 }, (_, i) => i))
+  })
+
+  it("shares this machine's CPUs between its nodes: BLAS threads of all slots add up to its CPU count", async () => {
+    // without the share each of 2 one-slot nodes took every CPU for BLAS: twice the cores in threads
+    const results = await ComputePool.use(options({ worker: { concurrency: 1 } }), (pool) =>
+      pool.map<{ node: number; threads: number }>("skytest_funcs:blas_threads", Array.from({ length: 20 }, (_, i) => i))
+    )
+    expect(new Set(results.map((r) => r.node))).toEqual(new Set([0, 1]))
+    const share = Math.max(1, Math.floor(os.availableParallelism() / 2))
+    expect(new Set(results.map((r) => r.threads))).toEqual(new Set([share]))
   })
 
   it("re-raises a task's ValueError with the remote traceback, and never runs it again", async () => {

@@ -32,7 +32,7 @@ class Config:
     ``inspect``) and the agent sends ``hello`` as early as it can.
     """
 
-    __slots__ = ("node_index", "node_count", "concurrency", "executor", "heartbeat_interval",
+    __slots__ = ("node_index", "node_count", "concurrency", "cpus", "executor", "heartbeat_interval",
                  "task_hooks", "app_hooks", "max_blob_bytes", "start_method")
 
     def __init__(
@@ -46,10 +46,13 @@ class Config:
         app_hooks: Tuple[str, ...] = (),
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
         start_method: Optional[str] = None,  # process executor: "forkserver" | "spawn"
+        cpus: Optional[int] = None,
     ) -> None:
         self.node_index = node_index
         self.node_count = node_count
         self.concurrency = concurrency if concurrency is not None else cpu_count()
+        # this node's share of the machine: less than all of it when several nodes share one machine
+        self.cpus = cpus if cpus is not None else cpu_count()
         self.executor = executor
         self.heartbeat_interval = heartbeat_interval
         self.task_hooks = tuple(task_hooks)
@@ -71,7 +74,7 @@ class Config:
     @property
     def blas_threads(self) -> int:
         """Threads each slot may give BLAS / OpenMP: ``max(1, cpus // concurrency)``."""
-        return max(1, cpu_count() // max(1, self.concurrency))
+        return max(1, self.cpus // max(1, self.concurrency))
 
     def blas_env(self) -> Dict[str, str]:
         """BLAS thread caps, respecting values the user already set in the environment."""
@@ -117,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node-count", type=_positive_int, default=1)
     p.add_argument("--concurrency", type=_positive_int, default=None,
                    help="number of slots (default: CPU count)")
+    p.add_argument("--cpus", type=_positive_int, default=None,
+                   help="CPUs this node's slots share for their BLAS / OpenMP threads (default: CPU "
+                        "count; the local provider gives each of its nodes a share of one machine)")
     p.add_argument("--executor", choices=("process", "thread"), default="process")
     p.add_argument("--heartbeat-interval", type=_positive_float, default=1.0, metavar="SECONDS")
     p.add_argument("--task-hook", type=_hook_spec, action="append", default=[],
@@ -141,6 +147,7 @@ def parse_args(argv: Sequence[str]) -> Config:
         node_index=ns.node_index,
         node_count=ns.node_count,
         concurrency=ns.concurrency,
+        cpus=ns.cpus,
         executor=ns.executor,
         heartbeat_interval=ns.heartbeat_interval,
         task_hooks=tuple(hooks_t),

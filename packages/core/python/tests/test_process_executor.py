@@ -103,6 +103,18 @@ def test_env_vars_visible(start_agent):
     assert m["value"]["SKYWARD_NODE_INDEX"] == "2"
 
 
+def test_cpus_share_caps_blas_threads(start_agent):
+    """Nodes sharing one machine (the local provider's) get a share of its CPUs: a slot's BLAS
+    threads come from that share, not from every CPU of the machine."""
+    a = start_agent("--concurrency", "1", "--cpus", "1")
+
+    def task():
+        return os.environ.get("OMP_NUM_THREADS"), os.environ.get("OPENBLAS_NUM_THREADS")
+
+    a.submit(1, task)
+    assert cloudpickle.loads(a.answer(1)["payload"]) == ("1", "1")
+
+
 def test_user_exception(start_agent):
     a = start_agent("--concurrency", "1")
 

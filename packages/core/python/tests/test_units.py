@@ -67,6 +67,10 @@ def test_cli_defaults_and_options():
                     "--max-blob-bytes", "100"])
     assert c.task_hooks == ("a:b", "c:d") and c.app_hooks == ("e:f",)
     assert (c.concurrency, c.executor, c.max_blob_bytes) == (3, "thread", 100)
+    assert parse_args(["--cpus", "8", "--concurrency", "2"]).blas_threads == 4
+    assert parse_args(["--cpus", "1", "--concurrency", "2"]).blas_threads == 1
+    with pytest.raises(SystemExit):
+        parse_args(["--cpus", "0"])
     with pytest.raises(SystemExit):
         parse_args(["--task-hook", "nocolon"])
     with pytest.raises(SystemExit):

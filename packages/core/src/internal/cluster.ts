@@ -6,6 +6,11 @@ export interface NodeInfo {
   readonly address: string
   /** Worker slots on this node (its `concurrency`). */
   readonly slots: number
+  /**
+   * CPUs this node's slots share for their BLAS / OpenMP threads, when the node has only part of its
+   * machine (the local provider's nodes share one). Omitted: every CPU of the machine.
+   */
+  readonly cpus?: number
   /** Provider-specific facts (instance id, SSH port and user, ...). */
   readonly data: Readonly<Record<string, unknown>>
 }

@@ -31,6 +31,7 @@ const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
   "--executor", settings.executor,
   "--heartbeat-interval", String(settings.heartbeatInterval),
   ...(settings.concurrency === undefined ? [] : ["--concurrency", String(settings.concurrency)]),
+  ...(node.cpus === undefined ? [] : ["--cpus", String(node.cpus)]),
   ...settings.taskHooks.flatMap((hook) => ["--task-hook", hook]),
   ...settings.appHooks.flatMap((hook) => ["--app-hook", hook])
 ]

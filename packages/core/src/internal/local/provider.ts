@@ -13,15 +13,20 @@ const LocalProviderLayer = Layer.succeed(Provider, {
   name: "local",
   prepare: () => Effect.void,
   provision: ({ spec }) =>
-    Effect.succeed({
-      id: spec.id,
-      provider: "local",
-      nodes: Array.from({ length: spec.nodes }, (_, index) => ({
-        index,
-        address: "localhost",
-        slots: spec.concurrency ?? os.availableParallelism(),
-        data: { cpus: os.availableParallelism() }
-      }))
+    Effect.sync(() => {
+      const machine = os.availableParallelism()
+      return {
+        id: spec.id,
+        provider: "local",
+        nodes: Array.from({ length: spec.nodes }, (_, index) => ({
+          index,
+          address: "localhost",
+          slots: spec.concurrency ?? machine,
+          // the nodes share this machine: BLAS threads of every slot of every node add up to its CPUs
+          cpus: Math.max(1, Math.floor(machine / spec.nodes)),
+          data: { cpus: machine }
+        }))
+      }
     })
 })
 
