@@ -389,7 +389,7 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
              f"Machine: {data['machine']}. Repetitions: {data['reps']} ({noisy}: {data.get('noisy_reps', data['reps'])}; "
              f"heavy cases: {data['heavy_reps']})"
              f"{', QUICK (smaller sizes)' if data['quick'] else ''}. Median [min–max] per backend; each run is a fresh process; "
-             "backends interleaved in each repetition, their order rotated from one repetition to the next. "
+             "backends interleaved in each repetition, their order rotated and, every other repetition, reversed. "
              f"CPU time the hypervisor gave to other guests during the run (steal): {data.get('steal_seconds', 0):.0f} CPU-s "
              f"in {data.get('total_seconds', 0) / 60:.0f} min.",
              "", "## Targets (issue 7)", "", "| case | target | measured | compared with | met |", "|---|---|---|---|---|"]
@@ -616,10 +616,12 @@ def main() -> None:
             case_backends = [b for b in backends if b != SSH or case.get("ssh")]
             data["runs"][cid] = {b: [] for b in case_backends}
             for rep in range(n):
-                # backends interleaved per repetition, so slow drift of the machine hits all of them alike, and
-                # their order rotated, so no backend always runs first or right after the same peer's exit
-                shift = rep % len(case_backends)
-                for b in case_backends[shift:] + case_backends[:shift]:
+                # backends interleaved per repetition, so slow drift of the machine hits all of them alike; their
+                # order rotated, and reversed every other repetition (a rotation alone keeps each backend's
+                # predecessor), so no backend always runs first or right after the same peer's exit
+                order = case_backends if rep % 2 == 0 else case_backends[::-1]
+                shift = (rep // 2) % len(order)
+                for b in order[shift:] + order[:shift]:
                     cmd = python_case_cmd(case, b, ssh=hosts.info if hosts is not None else None)
                     res = run_process(cmd, env, args.timeout, log)
                     res["rep"] = rep
