@@ -24,7 +24,7 @@ const LocalProviderLayer = Layer.succeed(Provider, {
           slots: spec.concurrency ?? machine,
           // the nodes share this machine: BLAS threads of every slot of every node add up to its CPUs
           cpus: Math.max(1, Math.floor(machine / spec.nodes)),
-          data: { cpus: machine }
+          data: { cpus: machine } // the whole machine's CPUs (unchanged); `cpus` above is this node's share
         }))
       }
     })
