@@ -101,7 +101,7 @@ describe("Scheduler", () => {
 describe("Scheduler: tasks held ahead of a free slot", () => {
   const cancelledAnswer = { kind: "cancelled", excType: "", message: "the task was cancelled", traceback: "" }
 
-  it("lets the only node hold one task beyond its slots; with several nodes none does", () => {
+  it("lets the only node hold one task beyond its slots (one per slot once tasks are short); with several nodes none while tasks are long or unknown", () => {
     const single = new Scheduler({ retries: 0, events: new EventHub() })
     const only = recordingNode(0, 2)
     single.addNode(only.link)
@@ -109,6 +109,8 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     for (let i = 0; i < 5; i++) single.submit({ kind: "call", fn: "m:f" }, one.callbacks())
     expect(only.submitted).toEqual([1, 2, 3]) // 3 waits in the agent and starts the moment a slot frees
     expect(single.queued).toBe(2)
+    single.completed(0, 1, { ...outcome(0), duration: 0.002 })
+    expect(only.submitted).toEqual([1, 2, 3, 4, 5]) // short tasks: one waits behind each slot
 
     const pool = new Scheduler({ retries: 0, events: new EventHub() })
     const a = recordingNode(0, 2)
@@ -116,8 +118,42 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     pool.addNode(a.link)
     pool.addNode(b.link)
     const two = collect()
-    for (let i = 0; i < 6; i++) pool.submit({ kind: "call", fn: "m:f" }, two.callbacks())
-    expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4])
+    for (let i = 0; i < 9; i++) pool.submit({ kind: "call", fn: "m:f" }, two.callbacks())
+    expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4]) // nothing known about the tasks yet
+    pool.completed(0, 1, { ...outcome(0), duration: 2 })
+    expect(a.submitted).toEqual([1, 3, 5]) // a long task finished: its slot gets one, nothing is held
+    expect(pool.queued).toBe(4)
+  })
+
+  it("lets each slot of several nodes have one task waiting behind it while tasks are short, but never the last queued ones", () => {
+    const pool = new Scheduler({ retries: 0, events: new EventHub() })
+    const a = recordingNode(0, 2)
+    const b = recordingNode(1, 2)
+    pool.addNode(a.link)
+    pool.addNode(b.link)
+    const { callbacks } = collect()
+    for (let i = 0; i < 12; i++) pool.submit({ kind: "call", fn: "m:f" }, callbacks())
+    pool.completed(0, 1, { ...outcome(0), duration: 0.002 })
+    expect([...a.submitted, ...b.submitted].sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(a.submitted).toHaveLength(5) // task 1 (finished), two on its slots, two waiting in its agent
+    expect(b.submitted).toHaveLength(4) // two running, two waiting
+    expect(pool.queued).toBe(3)
+    pool.completed(1, 2, { ...outcome(1), duration: 0.002 })
+    expect(pool.queued).toBe(2)
+    pool.completed(0, 3, { ...outcome(0), duration: 0.002 })
+    expect(pool.queued).toBe(2) // no more than there are nodes: they wait here for whichever slot frees first
+  })
+
+  it("holds nothing ahead on a node that cannot give a task back", () => {
+    const pool = new Scheduler({ retries: 0, events: new EventHub() })
+    const { sendWithdraw: _, ...cannot } = recordingNode(0, 1).link
+    const submitted: number[] = []
+    pool.addNode({ ...cannot, sendSubmit: (id) => submitted.push(id) })
+    pool.addNode(recordingNode(1, 1).link)
+    const { callbacks } = collect()
+    for (let i = 0; i < 8; i++) pool.submit({ kind: "call", fn: "m:f" }, callbacks())
+    pool.completed(0, submitted[0]!, { ...outcome(0), duration: 0.002 })
+    expect(submitted).toHaveLength(2) // its free slot got a task, and nothing waits behind it
   })
 
   /** Node a (1 slot) runs task 1 and holds task 2; then node b joins, idle, with nothing queued. */

@@ -54,11 +54,21 @@ export interface NodeLink {
 const MAX_BLOB_RESENDS = 3
 
 /**
- * Tasks the only node of a pool may hold beyond its slots: its agent starts the next one the moment a
- * slot frees, without a round trip through Node. Not with several nodes: a task held by a busy node
- * can be stranded behind a long one while another node idles (bench B1, 4 nodes: 89% -> 78%).
+ * Tasks a node may hold beyond its slots, so its agent starts the next one the moment a slot frees,
+ * without a round trip through Node. While tasks are short (a round trip is a large part of one), each
+ * slot gets one waiting behind it; a held task then waits at most about one short task. Otherwise the
+ * only node of a pool holds one, and several nodes hold none: a held task could be stranded behind its
+ * node's long ones while another node idles (bench B1, 4 nodes: 89% -> 78%). With several nodes the
+ * last queued tasks (no more than there are nodes) are never held, a held task is asked back when
+ * another node has a free slot and nothing is queued, and a node that cannot give tasks back holds none.
  */
-const SINGLE_NODE_PREFETCH = 1
+const HELD_BY_ONLY_NODE = 1
+
+/** Below this run time on a slot (smoothed over the last tasks) tasks count as short. */
+const SHORT_TASK_SECONDS = 0.025
+
+/** Weight of the newest task in the smoothed run time. */
+const RUN_TIME_SMOOTHING = 0.2
 
 /** An agent's `error` message, reduced to what the scheduler needs. */
 export interface AgentFailure {
@@ -128,9 +138,13 @@ export class Scheduler {
   private nextId = 1
   /** Tasks held by agents beyond their slots (the sum of the positive loads). */
   private overbooked = 0
+  /** The nodes holding tasks beyond their slots (load > 0). */
+  private readonly holders = new Set<NodeState>()
   /** Withdrawals sent and not answered yet. */
   private withdrawals = 0
   private closedReason: string | undefined
+  /** Run time on a slot of the tasks finished lately (smoothed); unknown (long) before the first. */
+  private recentRunSeconds = Infinity
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -210,6 +224,8 @@ export class Scheduler {
   completed(nodeIndex: number, id: number, outcome: TaskOutcome): void {
     const record = this.release(nodeIndex, id)
     if (record === undefined) return
+    this.recentRunSeconds =
+      this.recentRunSeconds === Infinity ? outcome.duration : this.recentRunSeconds + RUN_TIME_SMOOTHING * (outcome.duration - this.recentRunSeconds)
     if (record.state !== State.Settled) {
       record.state = State.Done
       if (this.options.events.active)
@@ -252,6 +268,7 @@ export class Scheduler {
     node.alive = false
     this.ready.remove(node)
     this.overbooked -= Math.max(0, node.load)
+    this.holders.delete(node)
     const inFlight = [...node.inFlight.values()]
     node.inFlight.clear()
     for (const record of inFlight) this.endWithdrawal(record)
@@ -289,7 +306,7 @@ export class Scheduler {
         if (node.load < 0 && this.overbooked > this.withdrawals) this.withdrawOne()
         return
       }
-      if (node.load >= (this.ready.size === 1 ? SINGLE_NODE_PREFETCH : 0)) return
+      if (node.load >= 0 && node.load >= this.heldBy(node)) return
       const record = this.queue.shift()!
       if (record.state !== State.Queued) continue
       const blobs = record.spec.blobs
@@ -299,10 +316,20 @@ export class Scheduler {
       record.started = false
       record.attempts++
       node.inFlight.set(record.id, record)
-      if (++node.load > 0) this.overbooked++
+      if (++node.load > 0) {
+        this.overbooked++
+        this.holders.add(node)
+      }
       this.ready.update(node)
       node.link.sendSubmit(record.id, record.spec)
     }
+  }
+
+  /** How many tasks `node` may hold beyond its slots now (see HELD_BY_ONLY_NODE). */
+  private heldBy(node: NodeState): number {
+    const short = this.recentRunSeconds < SHORT_TASK_SECONDS
+    if (this.ready.size === 1) return short ? node.link.capacity : HELD_BY_ONLY_NODE
+    return short && this.queue.length > this.ready.size && node.link.sendWithdraw !== undefined ? node.link.capacity : 0
   }
 
   /**
@@ -311,8 +338,8 @@ export class Scheduler {
    */
   private withdrawOne(): void {
     let victim: TaskRecord | undefined
-    for (const node of this.nodes.values()) {
-      if (!node.alive || node.load <= 0 || node.link.sendWithdraw === undefined) continue
+    for (const node of this.holders) {
+      if (node.link.sendWithdraw === undefined) continue
       for (const record of node.inFlight.values())
         if (!record.started && !record.withdrawing && record.state === State.Running) victim = record
       if (victim !== undefined) break
@@ -386,7 +413,10 @@ export class Scheduler {
     const record = node?.inFlight.get(id)
     if (node === undefined || record === undefined) return undefined
     node.inFlight.delete(id)
-    if (node.load-- > 0) this.overbooked--
+    if (node.load-- > 0) {
+      this.overbooked--
+      if (node.load === 0) this.holders.delete(node)
+    }
     this.ready.update(node)
     record.node = undefined
     this.clearTimer(record)
