@@ -30,13 +30,19 @@ const collect = () => {
 
 const outcome = (node: number): TaskOutcome => ({ node, slot: 0, duration: 0, value: "ok" })
 
+/** A scheduler with nodes 0 and 1 of `capacity` slots each. */
+const twoNodes = (capacity: number, retries = 0) => {
+  const scheduler = new Scheduler({ retries, events: new EventHub() })
+  const a = recordingNode(0, capacity)
+  const b = recordingNode(1, capacity)
+  scheduler.addNode(a.link)
+  scheduler.addNode(b.link)
+  return { scheduler, a, b }
+}
+
 describe("Scheduler", () => {
   it("fills the least-loaded node first and never exceeds a node's slots", () => {
-    const scheduler = new Scheduler({ retries: 2, events: new EventHub() })
-    const a = recordingNode(0, 2)
-    const b = recordingNode(1, 2)
-    scheduler.addNode(a.link)
-    scheduler.addNode(b.link)
+    const { scheduler, a, b } = twoNodes(2, 2)
     const { callbacks } = collect()
     for (let i = 0; i < 6; i++) scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     expect(a.submitted).toEqual([1, 3])
@@ -47,11 +53,7 @@ describe("Scheduler", () => {
   })
 
   it("re-runs a lost node's tasks elsewhere, then gives up with WorkerLost", () => {
-    const scheduler = new Scheduler({ retries: 1, events: new EventHub() })
-    const a = recordingNode(0, 1)
-    const b = recordingNode(1, 1)
-    scheduler.addNode(a.link)
-    scheduler.addNode(b.link)
+    const { scheduler, b } = twoNodes(1, 1)
     const { done, failed, callbacks } = collect()
     scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
@@ -76,11 +78,7 @@ describe("Scheduler", () => {
   })
 
   it("cancels queued and running tasks; the slot frees when the agent answers", () => {
-    const scheduler = new Scheduler({ retries: 2, events: new EventHub() })
-    const a = recordingNode(0, 1)
-    const b = recordingNode(1, 1)
-    scheduler.addNode(a.link)
-    scheduler.addNode(b.link)
+    const { scheduler, a } = twoNodes(1, 2)
     const { failed, callbacks } = collect()
     const running = scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
     scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
@@ -112,11 +110,7 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     single.completed(0, 1, { ...outcome(0), duration: 0.002 })
     expect(only.submitted).toEqual([1, 2, 3, 4, 5]) // short tasks: one waits behind each slot
 
-    const pool = new Scheduler({ retries: 0, events: new EventHub() })
-    const a = recordingNode(0, 2)
-    const b = recordingNode(1, 2)
-    pool.addNode(a.link)
-    pool.addNode(b.link)
+    const { scheduler: pool, a, b } = twoNodes(2)
     const two = collect()
     for (let i = 0; i < 9; i++) pool.submit({ kind: "call", fn: "m:f" }, two.callbacks())
     expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4]) // nothing known about the tasks yet
@@ -126,11 +120,7 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
   })
 
   it("lets each slot of several nodes have one task waiting behind it while tasks are short, but never the last queued ones", () => {
-    const pool = new Scheduler({ retries: 0, events: new EventHub() })
-    const a = recordingNode(0, 2)
-    const b = recordingNode(1, 2)
-    pool.addNode(a.link)
-    pool.addNode(b.link)
+    const { scheduler: pool, a, b } = twoNodes(2)
     const { callbacks } = collect()
     for (let i = 0; i < 12; i++) pool.submit({ kind: "call", fn: "m:f" }, callbacks())
     pool.completed(0, 1, { ...outcome(0), duration: 0.002 })
