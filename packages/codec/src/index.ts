@@ -59,7 +59,7 @@ export {
 } from "./internal/encoder.js"
 
 export {
-  /** Writes queued messages as one buffer per event-loop turn (for agent and bridge links). */
+  /** Writes the messages queued by one burst of code as one buffer (for agent and bridge links). */
   FrameBatcher
 } from "./internal/batcher.js"
 

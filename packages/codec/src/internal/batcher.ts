@@ -2,8 +2,9 @@ import { encodeFrames, type EncodeOptions } from "./encoder.js"
 import type { Message } from "./messages.js"
 
 /**
- * Collects outgoing messages and writes them as one buffer per event-loop turn: one syscall and
- * one allocation for a burst of small frames instead of one each.
+ * Collects outgoing messages and writes them as one buffer when the code that pushed them is done
+ * (a microtask): one syscall and one allocation for a burst of small frames instead of one each,
+ * and no wait behind the rest of the event loop's I/O (each hop of a round trip pays that wait).
  */
 export class FrameBatcher {
   private outbox: Message[] = []
@@ -22,7 +23,7 @@ export class FrameBatcher {
     this.outbox.push(message)
     if (!this.scheduled) {
       this.scheduled = true
-      setImmediate(() => this.flush())
+      queueMicrotask(() => this.flush())
     }
   }
 

@@ -12,7 +12,7 @@ export interface AgentHello {
 
 /**
  * The Node end of one agent: decodes its frames into scheduler calls, batches outgoing frames
- * into one write per tick, and watches the agent's liveness.
+ * into one write per burst, and watches the agent's liveness.
  */
 export class AgentLink implements NodeLink {
   private readonly decoder = new FrameDecoder()

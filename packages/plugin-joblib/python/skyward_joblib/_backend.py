@@ -189,9 +189,6 @@ class BatchFuture:
 
     # -- TaskHandle ----------------------------------------------------------------------
 
-    def on_started(self, node: Optional[int], slot: int) -> None:
-        self.node = node
-
     def finish(self, message: Dict[str, Any]) -> None:
         self._settle(message, None)
 

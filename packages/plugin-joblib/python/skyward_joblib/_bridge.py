@@ -41,8 +41,6 @@ class TaskHandle(Protocol):
 
     task_id: int
 
-    def on_started(self, node: Optional[int], slot: int) -> None: ...
-
     def finish(self, message: Dict[str, Any]) -> None:
         """``message`` is the ``result`` or ``error`` for the task (a synthetic ``error`` of kind
         ``lost`` with excType ``skyward.BridgeClosed`` when the connection closed)."""
@@ -277,11 +275,6 @@ class BridgeClient:
                 _write_line("stderr", None, f"skyward bridge: {message.get('message')}")
         elif kind == "log":
             _write_line(str(message.get("stream")), message.get("node"), str(message.get("line", "")))
-        elif kind == "started":
-            with self._lock:
-                handle = self._pending.get(message.get("id", 0))
-            if handle is not None:
-                _call(handle.on_started, message.get("node"), int(message.get("slot", 0)))
         elif kind == "hello":
             with self._lock:
                 self.slots = int(message.get("slots") or 0)

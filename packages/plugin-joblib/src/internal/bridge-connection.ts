@@ -46,9 +46,10 @@ const tokenMatches = (given: string | undefined, expected: string): boolean => {
 
 /**
  * One client process on the bridge socket: authenticates its `hello`, turns its `submit`s into
- * `pool.dispatch` calls and streams `started` / `log` / `result` / `error` back. Payload bytes are
- * forwarded untouched. Outgoing frames are batched into one write per tick; when the socket's
- * buffer grows past a high-water mark, reading pauses until it drains.
+ * `pool.dispatch` calls and streams `log` / `result` / `error` back. No `started`: a joblib batch
+ * needs only its answer, and a notice per batch would wake the client's reader for nothing.
+ * Payload bytes are forwarded untouched. Outgoing frames are batched into one write per burst;
+ * when the socket's buffer grows past a high-water mark, reading pauses until it drains.
  */
 export class BridgeConnection {
   private readonly decoder = new FrameDecoder()
@@ -230,9 +231,6 @@ export class BridgeConnection {
         ...(message.blobs === undefined ? {} : { blobs: message.blobs })
       },
       {
-        onStarted: (node, slot) => {
-          if (!task.done) this.send({ type: "started", id, slot, node })
-        },
         onLog: (node, stream, line) => {
           if (!task.done) this.send({ type: "log", id, node, stream: toStream(stream), line })
         },
