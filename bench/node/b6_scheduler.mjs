@@ -63,9 +63,12 @@ const throughput = ({ withListener, queuedFirst }) => {
   const cap = answers.length
   let dispatches = 0
   const withdrawn = new Set()
+  let givenBack = 0 // each goes back to the queue and is dispatched once more
   const answer = (node, id) => {
-    if (withdrawn.delete(id)) scheduler.failed(node, id, CANCELLED)
-    else scheduler.completed(node, id, outcome(node))
+    if (withdrawn.delete(id)) {
+      givenBack++
+      scheduler.failed(node, id, CANCELLED)
+    } else scheduler.completed(node, id, outcome(node))
   }
   const t0 = process.hrtime.bigint()
   if (queuedFirst) for (let i = 0; i < TASKS; i++) scheduler.submit(SPEC, callbacks)
@@ -100,7 +103,7 @@ const throughput = ({ withListener, queuedFirst }) => {
     answer(node, id)
   }
   const t1 = process.hrtime.bigint()
-  if (doneCount !== TASKS || dispatches < TASKS) throw new Error(`done ${doneCount} dispatched ${dispatches}`)
+  if (doneCount !== TASKS || dispatches !== TASKS + givenBack) throw new Error(`done ${doneCount} dispatched ${dispatches} (${givenBack} given back)`)
   const total = Number(t1 - t0) / 1e9
   const dispatchPhase = Number(t1 - tSubmitted) / 1e9
   return {
