@@ -6,6 +6,7 @@ import hashlib
 import io
 import sys
 import threading
+import types
 import weakref
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -26,12 +27,33 @@ class BlobRef(NamedTuple):
     data: memoryview
 
 
+class ByName:
+    """The classes and functions cloudpickle pickled by name (to be imported where they land) during
+    one joblib call. Asking cloudpickle again costs several microseconds per object, for about ten
+    objects per batch; the answer cannot change within a call. Holds each object until :meth:`clear`,
+    so an id is never reused while it is known."""
+
+    def __init__(self) -> None:
+        self.known: Dict[int, Any] = {}
+
+    def clear(self) -> None:
+        self.known.clear()
+
+
 class _Pickler(_Base):  # type: ignore[misc, valid-type]
+    by_name: Optional[ByName] = None
+
     def reducer_override(self, obj: Any) -> Any:
+        by_name = self.by_name
+        if by_name is not None and by_name.known.get(id(obj)) is obj:
+            return NotImplemented
         reduced = warning_category_reducer(obj)
         if reduced is not None:
             return reduced
-        return super().reducer_override(obj)
+        reduced = super().reducer_override(obj)
+        if reduced is NotImplemented and by_name is not None and isinstance(obj, (type, types.FunctionType)):
+            by_name.known[id(obj)] = obj
+        return reduced
 
 
 def dumps(obj: Any) -> bytes:
@@ -41,9 +63,11 @@ def dumps(obj: Any) -> bytes:
         return buffer.getvalue()
 
 
-def dumps_with_blobs(obj: Any, hashes: "BlobHashes") -> Tuple[bytes, List[BlobRef]]:
+def dumps_with_blobs(obj: Any, hashes: "BlobHashes",
+                     by_name: Optional[ByName] = None) -> Tuple[bytes, List[BlobRef]]:
     """Pickles ``obj`` with protocol 5: buffers of at least :data:`BLOB_THRESHOLD` bytes are left
-    out of the payload and returned as blobs, in the order ``loads(payload, buffers=...)`` wants."""
+    out of the payload and returned as blobs, in the order ``loads(payload, buffers=...)`` wants.
+    ``by_name``: what the earlier pickles of the same joblib call learned (see :class:`ByName`)."""
     blobs: List[BlobRef] = []
 
     def out_of_band(buffer: Any) -> bool:
@@ -54,7 +78,9 @@ def dumps_with_blobs(obj: Any, hashes: "BlobHashes") -> Tuple[bytes, List[BlobRe
         return False
 
     with io.BytesIO() as buffer:
-        _Pickler(buffer, protocol=5, buffer_callback=out_of_band).dump(obj)
+        pickler = _Pickler(buffer, protocol=5, buffer_callback=out_of_band)
+        pickler.by_name = by_name
+        pickler.dump(obj)
         return buffer.getvalue(), blobs
 
 
