@@ -22,7 +22,7 @@ from ._errors import (
 )
 from skyward_wire import DEFAULT_MAX_FRAME_BYTES
 
-from ._pickle import BlobHashes, ByName, dumps, dumps_with_blobs, loads
+from ._pickle import BlobHashes, CallMemo, dumps, dumps_with_blobs, loads
 from ._warnings import reemit, sanitize_warning_filters
 
 try:  # the same cause type loky attaches, so tracebacks read the same
@@ -298,7 +298,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
         self._futures: Dict[int, BatchFuture] = {}
         self._timeout: Optional[float] = task_timeout
         self._hashes = BlobHashes()
-        self._by_name = ByName()
+        self._memo = CallMemo()
         self._tiny_tasks = False
 
     # -- sizing --------------------------------------------------------------------------
@@ -328,7 +328,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     def _forget_call(self) -> None:
         # an array may have changed since the last call (hash it again), a module may now pickle by value
         self._hashes.clear()
-        self._by_name.clear()
+        self._memo.clear()
 
     def compute_batch_size(self) -> int:
         """joblib's auto-batching (aim for batches of ``MIN_IDEAL_BATCH_DURATION``), with batches
@@ -360,7 +360,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
             future.add_done_callback(callback)
         try:
             sanitize_warning_filters()
-            payload, blobs = dumps_with_blobs(func, self._hashes, self._by_name)
+            payload, blobs = dumps_with_blobs(func, self._hashes, self._memo)
         except Exception as exc:  # noqa: BLE001 - reported through the batch, like loky does
             error = TaskPicklingError(f"could not pickle {_culprit(func)} to send it to the workers: {exc!r}")
             error.__cause__ = exc
