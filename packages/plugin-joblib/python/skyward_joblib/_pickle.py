@@ -95,10 +95,9 @@ class _Pickler(_Base):  # type: ignore[misc, valid-type]
         if memo is not None:
             if memo.by_name.get(id(obj)) is obj:
                 return NotImplemented
-            if type(obj) is types.FunctionType and id(obj) in memo.by_value:
-                reduced = memo.pickled_by_value(obj)
-                if reduced is not None:
-                    return reduced
+            kept = memo.by_value.get(id(obj))
+            if kept is not None and kept[0] is obj and kept[1] is not None:
+                return kept[1]
         reduced = warning_category_reducer(obj)
         if reduced is not None:
             return reduced
