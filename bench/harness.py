@@ -55,7 +55,7 @@ def case_table(quick: bool) -> Dict[str, Dict[str, Any]]:
     cases, over SSH hosts too); dask: worker processes."""
     q = quick
     return {
-        "B1": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.01"],
+        "B1": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.01", "--bare-threads"],
                    sky=(4, 8, "thread"), dask_workers=4, ssh=True, noisy=True, title="B1 latency: sleep(10 ms) tasks, 32 slots",
                    metric="efficiency", unit="", higher=True),
         "B1-1ms": dict(script="b1_latency.py", slots=32, args=["--tasks", "500" if q else "2000", "--duration", "0.001"],
