@@ -311,8 +311,8 @@ def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
     if "B1" in runs:
         e = sky("B1", "efficiency")
         row("B1", "efficiency >= 90%", e, "%", "", None if e is None else e >= 0.90)
-        floor = med([r for rs in runs["B1"].values() for r in rs], "bare_threads_efficiency")
-        row("B1", "the same sleeps on 32 bare threads (no target)", floor, "%",
+        ceiling = med([r for rs in runs["B1"].values() for r in rs], "bare_threads_efficiency")
+        row("B1", "the same sleeps on 32 bare threads (no target)", ceiling, "%",
             "no scheduler, no IPC: what this machine allows B1 (measured after every B1 run, all backends)", None)
         for b in ("dask", "ray"):
             pe = peer("B1", b, "efficiency")
