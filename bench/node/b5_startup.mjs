@@ -11,6 +11,8 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? process.argv[i + 1] : fallback
 }
+// a small project's folder travels with every pool, as a user's does: examples/project (8 files, 11 KiB)
+const workdir = new URL("../../examples/project", import.meta.url).pathname
 const nodes = Number(arg("nodes", 4))
 const concurrency = Number(arg("concurrency", 2))
 const mode = arg("mode", "warm")
@@ -25,7 +27,7 @@ const tStart = performance.now()
 let tReady = 0
 let cached
 await ComputePool.use(
-  { nodes, worker: { concurrency } },
+  { nodes, worker: { concurrency }, workdir },
   async (pool) => {
     tReady = performance.now()
     if (pool.totalSlots !== nodes * concurrency) throw new Error(`slots ${pool.totalSlots}`)
@@ -39,7 +41,7 @@ const tClosed = performance.now()
 // the same pool again in this process: what a long-lived Node program pays per pool (code loaded, JIT warm)
 const tAgain = performance.now()
 let tAgainReady = 0
-await ComputePool.use({ nodes, worker: { concurrency } }, async () => {
+await ComputePool.use({ nodes, worker: { concurrency }, workdir }, async () => {
   tAgainReady = performance.now()
 })
 const result = {

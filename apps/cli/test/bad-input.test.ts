@@ -14,12 +14,15 @@ const script = path.join(scriptDir, "script.py")
 afterAll(() => fs.rmSync(scriptDir, { recursive: true, force: true }))
 fs.writeFileSync(script, "print('hello')\n")
 
+// from the scripts' own folder, as a user runs them: the working directory that travels holds them
+const run = (args: ReadonlyArray<string>) => skyward(args, { cwd: scriptDir })
+
 const oneLine = (stderr: string) => stderr.trim().split("\n").filter((l) => l.startsWith("skyward:"))
 
 // each case is its own CLI process: they run side by side
 describe.concurrent("skyward run refuses bad input with one line and exit code 2", () => {
   it("a missing script", async () => {
-    const result = await skyward(["run", "--quiet", "does-not-exist.py"])
+    const result = await run(["run", "--quiet", "does-not-exist.py"])
     expect(result.code).toBe(2)
     expect(oneLine(result.stderr)).toEqual(["skyward: script not found: does-not-exist.py"])
   })
@@ -32,7 +35,7 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
       const bad = path.join(scriptDir, "bad.py")
       fs.writeFileSync(bad, source)
       const marker = `SKYWARD_TEST_MARK=${randomUUID()}`
-      const result = await skyward(["run", "--json", "--nodes", "2", "--plugin", "joblib", "--env", marker, bad])
+      const result = await run(["run", "--json", "--nodes", "2", "--plugin", "joblib", "--env", marker, bad])
       expect(result.code, result.stderr).toBe(2)
       expect(oneLine(result.stderr)).toEqual([`skyward: ${bad} ${error}`])
       // --json prints every pool event: there is none, no node was even provisioned
@@ -43,25 +46,25 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
   })
 
   it("--nodes 0", async () => {
-    const result = await skyward(["run", "--quiet", "--nodes", "0", script])
+    const result = await run(["run", "--quiet", "--nodes", "0", script])
     expect(result.code).toBe(2)
     expect(oneLine(result.stderr)[0]).toMatch(/^skyward: nodes: must be a positive integer/)
   })
 
   it("an unknown plugin", async () => {
-    const result = await skyward(["run", "--quiet", "--plugin", "no-such-plugin-xyz", script])
+    const result = await run(["run", "--quiet", "--plugin", "no-such-plugin-xyz", script])
     expect(result.code).toBe(2)
     expect(oneLine(result.stderr)[0]).toMatch(/^skyward: unknown plugin "no-such-plugin-xyz"/)
   })
 
   it("a malformed --env", async () => {
-    const result = await skyward(["run", "--quiet", "--env", "NOEQUALS", script])
+    const result = await run(["run", "--quiet", "--env", "NOEQUALS", script])
     expect(result.code).toBe(2)
     expect(oneLine(result.stderr)).toEqual(['skyward: --env "NOEQUALS": expected KEY=VALUE'])
   })
 
   it("a malformed pip requirement", async () => {
-    const result = await skyward(["run", "--quiet", "--pip", "numpy===", script])
+    const result = await run(["run", "--quiet", "--pip", "numpy===", script])
     expect(result.code).toBe(2)
     expect(oneLine(result.stderr)[0]).toMatch(/image\.pip\.0: malformed pip requirement/)
   })
@@ -71,7 +74,7 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
     try {
       const config = path.join(dir, "skyward.config.mjs")
       fs.writeFileSync(config, "throw new Error('config exploded')\n")
-      const result = await skyward(["run", "--quiet", "--config", config, script])
+      const result = await run(["run", "--quiet", "--config", config, script])
       expect(result.code).toBe(2)
       expect(oneLine(result.stderr)[0]).toMatch(/config exploded/)
     } finally {
@@ -88,7 +91,7 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
       [["--json", "--timeout", "soon"], 'skyward: --timeout expects a number, got "soon"'],
       [["--executor", "fork"], 'skyward: --executor expects process or thread, got "fork"']
     ] as const)
-      refusals.push(skyward(["run", ...args, script]).then((result) => ({ args, message, result })))
+      refusals.push(run(["run", ...args, script]).then((result) => ({ args, message, result })))
     for (const { args, message, result } of await Promise.all(refusals)) {
       expect(result.code, args.join(" ")).toBe(2)
       expect(result.stderr.trim().split("\n"), args.join(" ")).toEqual([message])
@@ -116,7 +119,7 @@ describe("the script's own exit code", () => {
     const failing = path.join(scriptDir, "exit7.py")
     fs.writeFileSync(failing, "import sys\nprint('about to fail', flush=True)\nsys.exit(7)\n")
     const marker = `SKYWARD_TEST_MARK=${randomUUID()}`
-    const result = await skyward(["run", "--quiet", "--nodes", "2", "--concurrency", "1", "--env", marker, failing])
+    const result = await run(["run", "--quiet", "--nodes", "2", "--concurrency", "1", "--env", marker, failing])
     expect(result.code, result.stderr).toBe(7)
     expect(result.stdout).toBe("about to fail\n")
     expect(result.stderr).not.toMatch(/^skyward:/m)

@@ -119,11 +119,15 @@ describe("other modes", () => {
     expect(text().trimEnd().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual(events)
   })
 
-  it("--quiet: no listener at all, so the pool builds no events", () => {
+  it("--quiet: nothing of nodes or tasks, only how the workers differ from the client", () => {
     const { stream, text } = fakeStream(true)
     const progress = makeProgress("quiet", stream)
-    expect(progress.listener).toBeUndefined()
+    progress.listener?.({ _tag: "NodeProvisioned", node: 0, address: "localhost" })
+    progress.listener?.({ _tag: "TaskQueued", task: 1 })
+    progress.line("building the wheel of x")
+    progress.listener?.({ _tag: "EnvironmentNote", node: 1, message: "Python 3.11.2, the client runs 3.11.7" })
+    progress.note("pandas 2.2.3: no wheel")
     progress.stop()
-    expect(text()).toBe("")
+    expect(text()).toBe("skyward: note: node 1: Python 3.11.2, the client runs 3.11.7\nskyward: note: pandas 2.2.3: no wheel\n")
   })
 })

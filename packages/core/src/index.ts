@@ -7,6 +7,7 @@
  * ```
  * @packageDocumentation
  */
+export { formatBytes } from "./internal/bytes.js"
 export type { Cluster, ClusterSpec, NodeInfo } from "./internal/cluster.js"
 export { ComputePool, type PromisePool } from "./internal/compute-pool.js"
 export {
@@ -19,6 +20,7 @@ export {
   TaskCancelled,
   TaskTimeout,
   TransportError,
+  WorkdirTooLarge,
   WorkerLost,
   type PoolError,
   type TaskError
@@ -33,11 +35,26 @@ export {
   type DefinedPlugin
 } from "./internal/define-plugin.js"
 export { EventHub, type PoolEvent, type PoolEventListener } from "./internal/events.js"
-export { emptyImage, ImageSchema, imageHash, withEnv, withPip, type Image, type ImageInput } from "./internal/image.js"
+export {
+  emptyImage,
+  ImageSchema,
+  imageHash,
+  installRequirements,
+  MirrorSchema,
+  mirroredPip,
+  projectName,
+  withEnv,
+  withPip,
+  type Image,
+  type ImageInput,
+  type Mirror
+} from "./internal/image.js"
 export { cacheRoot } from "./internal/local/cache.js"
 export { ensureLocalEnvironment, pipInstallArgs, prepareLocalEnvironment, type LocalEnvironment } from "./internal/local/environment.js"
 export { local, type LocalOptions } from "./internal/local/provider.js"
-export { findLocalPython, type LocalPython } from "./internal/local/python.js"
+export { findLocalPython, pythonAt, type LocalPython } from "./internal/local/python.js"
+export { mirrorEnvironment, type EnvironmentMirror } from "./internal/mirror/mirror.js"
+export { droppedNote, runDroppingUnavailable, unavailableProject, type MirroredInstall, type PipAttempt } from "./internal/mirror/unavailable.js"
 export { runCommand, type CommandResult } from "./internal/local/shell.js"
 export { ownedTempDir } from "./internal/local/temp-dir.js"
 export {
@@ -63,5 +80,8 @@ export {
   type NodeSession,
   type PythonModuleDir,
   type TransportShape,
+  type WorkdirShipped,
   uploadDestination
 } from "./internal/transport.js"
+export { DEFAULT_WORKDIR_LIMIT, sha256File, snapshotWorkdir, type WorkdirFile, type WorkdirSnapshot } from "./internal/workdir/snapshot.js"
+export type { WorkdirExclusion } from "./internal/workdir/walk.js"

@@ -1,14 +1,31 @@
 // Security: the bridge's private directory and token (checked from other processes and another
-// user), no source path that accepts an unknown SSH host key, and no secret in any output of a
+// user), no source path that accepts an unknown SSH host key, no test that hands another user a
+// file inside the checkout (which may live in a private folder), and no secret in any output of a
 // run that fails.
 import { execFile } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import { promisify } from "node:util"
+import { encodeFrame } from "@skyward/codec"
 import { ComputePool } from "@skyward/core"
 import { joblib } from "@skyward/plugin-joblib"
 import { afterEach, describe, expect, it } from "vitest"
-import { fixtures, leftoversOf, repo, report, runCli, tempDir, venvPython, type CliRun } from "./support.js"
+import {
+  closedToOthers,
+  entriesOf,
+  fixtures,
+  leftoversOf,
+  OTHER_UID,
+  otherUserUnavailable,
+  repo,
+  report,
+  runAsOtherUser,
+  runCli,
+  sharedTempDir,
+  tempDir,
+  venvPython,
+  type CliRun
+} from "./support.js"
 
 const run = promisify(execFile)
 let runs: CliRun[] = []
@@ -19,33 +36,46 @@ afterEach(() => {
 
 describe("the client bridge", () => {
   it("lives in a 0700 directory; clients without the token (another process, another user) are refused", async () => {
-    await ComputePool.use({ nodes: 1, worker: { concurrency: 1 }, plugins: [joblib()] }, async (pool) => {
-      const { SKYWARD_BRIDGE: socket, SKYWARD_TOKEN: token } = pool.client.env as Record<string, string>
-      const dir = path.dirname(socket!)
-      expect(fs.statSync(dir).mode & 0o777).toBe(0o700)
-      expect(fs.statSync(socket!).mode & 0o777).toBe(0o600)
-      const client = path.join(fixtures, "bridge-client.mjs")
-      // another process of this user, without the token / with a wrong one: closed
-      for (const [mode, given] of [["notoken", ""], ["hello", "0".repeat(64)], ["hello", token!.slice(0, 63) + "x"]] as const) {
-        const { stdout } = await run(process.execPath, [client, socket!, mode, given], { timeout: 30_000 })
-        expect(stdout.trim().split("\n"), mode).toEqual(["CLOSED"])
-      }
-      // the real Python client, wrong token: a clear BridgeError
-      const python = await run(venvPython, ["-c", "import skyward_joblib as s\ntry:\n s.BridgeClient(__import__('os').environ['SKYWARD_BRIDGE'], 'wrong')\nexcept s.BridgeError as e: print('refused:', e)"], {
-        env: { ...process.env, SKYWARD_BRIDGE: socket!, PYTHONPATH: pool.client.pythonPath.join(":") }
+    // the bridge goes under a folder other users can pass through, so that only its own 0700
+    // directory can stop them (not this file's private TMPDIR above it)
+    const shared = sharedTempDir("skyward-bridge-test")
+    const parentTmp = process.env.TMPDIR
+    process.env.TMPDIR = shared
+    try {
+      await ComputePool.use({ nodes: 1, worker: { concurrency: 1 }, plugins: [joblib()] }, async (pool) => {
+        const { SKYWARD_BRIDGE: socket, SKYWARD_TOKEN: token } = pool.client.env as Record<string, string>
+        const dir = path.dirname(socket!)
+        expect(path.dirname(dir)).toBe(shared)
+        expect(fs.statSync(dir).mode & 0o777).toBe(0o700)
+        expect(fs.statSync(socket!).mode & 0o777).toBe(0o600)
+        const client = path.join(fixtures, "bridge-client.mjs")
+        // another process of this user, without the token / with a wrong one: closed
+        for (const [mode, given] of [["notoken", ""], ["hello", "0".repeat(64)], ["hello", token!.slice(0, 63) + "x"]] as const) {
+          const { stdout } = await run(process.execPath, [client, socket!, mode, given], { timeout: 30_000 })
+          expect(stdout.trim().split("\n"), mode).toEqual(["CLOSED"])
+        }
+        // the real Python client, wrong token: a clear BridgeError
+        const python = await run(venvPython, ["-c", "import skyward_joblib as s\ntry:\n s.BridgeClient(__import__('os').environ['SKYWARD_BRIDGE'], 'wrong')\nexcept s.BridgeError as e: print('refused:', e)"], {
+          env: { ...process.env, SKYWARD_BRIDGE: socket!, PYTHONPATH: pool.client.pythonPath.join(":") }
+        })
+        expect(python.stdout).toMatch(/^refused: .*closed the connection during the handshake \(wrong token or protocol\?\)/)
+        // another user, even with the token, cannot reach the socket: connect() fails with EACCES
+        const unavailable = otherUserUnavailable()
+        let otherUser = `not run (${unavailable})`
+        if (unavailable === undefined) {
+          expect(closedToOthers(shared, 0o001), "the other user must be stopped by the bridge directory alone").toBeUndefined()
+          const hello = Buffer.from(encodeFrame({ type: "hello", protocol: 1, role: "client", token: token! })).toString("hex")
+          const answer = await runAsOtherUser(path.join(fixtures, "socket-probe.mjs"), [socket!, hello], shared)
+          expect(answer).toEqual([`ERROR EACCES connect ${socket}`])
+          otherUser = `EACCES on connect for uid ${OTHER_UID}, even with the token`
+        }
+        report({ fault: "bridge access without the token", happened: `dir 0700, socket 0600; no/wrong token: closed (node and Python clients); ${otherUser}`, correct: true, left: [] })
       })
-      expect(python.stdout).toMatch(/^refused: .*closed the connection during the handshake \(wrong token or protocol\?\)/)
-      // another user cannot even reach the socket (the directory is 0700)
-      let otherUser = "not run (no setpriv, or not root)"
-      if (process.getuid?.() === 0 && fs.existsSync("/usr/bin/setpriv")) {
-        const { stdout } = await run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, client, socket!, "hello", token!], { timeout: 30_000 }).catch(
-          (e: { stdout: string }) => ({ stdout: e.stdout })
-        )
-        expect(stdout).toMatch(/ERROR EACCES/)
-        otherUser = "EACCES for uid 65534, even with the token"
-      }
-      report({ fault: "bridge access without the token", happened: `dir 0700, socket 0600; no/wrong token: closed (node and Python clients); ${otherUser}`, correct: true, left: [] })
-    })
+      expect(entriesOf(shared)).toEqual([])
+    } finally {
+      process.env.TMPDIR = parentTmp
+      fs.rmSync(shared, { recursive: true, force: true })
+    }
   })
 })
 
@@ -102,6 +132,63 @@ describe("SSH host keys", () => {
     const found = unverifiedHostKeyPaths(files)
     report({ fault: "source grep: SSH paths accepting unknown host keys", happened: `${files.length} source files scanned; ${found.length === 0 ? "none found (the one hostVerifier calls verifyHostKey)" : found.join("; ")}`, correct: found.length === 0, left: [] })
     expect(found).toEqual([])
+  })
+})
+
+const EXAMPLE = "// a detector example"
+
+/**
+ * Lines (`file:line`) of test files that run something as another user: a command that switches
+ * user, or a uid switch in code. Lines ending with `// a detector example` are skipped.
+ */
+export const userSwitches = (files: ReadonlyArray<{ file: string; text: string }>): string[] => {
+  const patterns = [
+    /["'`](?:\/usr)?(?:\/s?bin\/)?(?:setpriv|runuser|sudo|su)(?=["'`\s])/, // a command name in a string
+    /\b(?:os|process)\.set(?:e|re|res)?[ug]id\s*\(/, // a uid switch in code
+    /\b[ug]id\s*:\s*\d/ // spawn's uid / gid options
+  ]
+  return files.flatMap(({ file, text }) =>
+    text.split("\n").flatMap((line, i) => (!line.trimEnd().endsWith(EXAMPLE) && patterns.some((p) => p.test(line)) ? [`${file}:${i + 1}`] : []))
+  )
+}
+
+describe("tests that run something as another user", () => {
+  // every test file of the workspace, TypeScript/JavaScript, Python and shell
+  const testFiles = (): Array<{ file: string; text: string }> =>
+    ["packages", "apps"].flatMap((top) =>
+      fs.readdirSync(path.join(repo, top)).flatMap((name) =>
+        ["test", "python/tests"].flatMap((sub) => {
+          const dir = path.join(repo, top, name, sub)
+          if (!fs.existsSync(dir)) return []
+          return (fs.readdirSync(dir, { recursive: true, encoding: "utf8" }) as string[])
+            .filter((f) => /\.(ts|mts|js|mjs|cjs|py|sh)$/.test(f) && !f.split(path.sep).includes("node_modules"))
+            .map((f) => ({ file: path.join(top, name, sub, f), text: fs.readFileSync(path.join(dir, f), "utf8") }))
+        })
+      )
+    )
+
+  it("the detector finds the user switches it is meant to find", () => {
+    const bad = [
+      'execFile("setpriv", ["--reuid=65534", "node", "x.mjs"])', // a detector example
+      "spawn('/usr/sbin/runuser', ['-u', 'nobody', 'ls'])", // a detector example
+      "sh -c `sudo -u nobody ls`", // a detector example
+      "subprocess.run(['su', 'nobody'])", // a detector example
+      "os.setuid(65534)", // a detector example
+      "spawn(cmd, args, { uid: 65534, gid: 65534 })" // a detector example
+    ]
+    for (const text of bad) expect(userSwitches([{ file: "x", text }]), text).toEqual(["x:1"])
+    expect(userSwitches([{ file: "ok", text: "const user = `sky${tag}u${index}`\nprocessesOf(uid: number) // setpriv is used by support.ts" }])).toEqual([])
+    expect(userSwitches([{ file: "x", text: `os.setuid(0) ${EXAMPLE}` }])).toEqual([]) // a detector example
+  })
+
+  it("go through runAsOtherUser, which runs a copy outside the checkout (the checkout may be private)", () => {
+    const files = testFiles()
+    expect(files.length).toBeGreaterThan(50)
+    // the one place allowed to switch user: the helper, which refuses anything inside the checkout
+    const helper = path.join("packages", "fault-tests", "test", "support.ts")
+    const found = userSwitches(files)
+    expect(found.filter((at) => !at.startsWith(`${helper}:`))).toEqual([])
+    expect(found.length, "the detector no longer sees the helper's own setpriv call").toBeGreaterThan(0)
   })
 })
 

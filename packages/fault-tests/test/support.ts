@@ -2,7 +2,7 @@
  * Shared helpers of the fault suite: running the built `skyward` command, reading its `--json`
  * events, and finding what a test left behind (processes, temporary files).
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import { execFile, spawn, type ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import fs from "node:fs"
 import path from "node:path"
@@ -36,6 +36,83 @@ export const tempDir = (name: string): string => fs.mkdtempSync(path.join(proces
 export const entriesOf = (dir: string): string[] => {
   if (!fs.existsSync(dir)) return []
   return fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).sort()
+}
+
+// -- another user -------------------------------------------------------------------------------
+
+/** The user cross-user tests run as: uid and gid 65534 (`nobody`), in no other group. */
+export const OTHER_UID = 65534
+const SETPRIV = "/usr/bin/setpriv"
+
+/** Why nothing can be run as another user here, or undefined when `runAsOtherUser` can. */
+export const otherUserUnavailable = (): string | undefined =>
+  process.getuid?.() !== 0 ? "the tests do not run as root" : fs.existsSync(SETPRIV) ? undefined : `${SETPRIV} is missing (util-linux)`
+
+/** True when `file` is the checkout or lies inside it (symlinks resolved). */
+export const insideCheckout = (file: string): boolean => {
+  const relative = path.relative(fs.realpathSync(repo), fs.realpathSync(file))
+  return !relative.startsWith("..") && !path.isAbsolute(relative)
+}
+
+/**
+ * What stops a user who is neither owner nor in the group (uid 65534) from using `file`: `file`
+ * itself when it lacks the `need` bits for others (0o004 read, 0o001 execute), or the first folder
+ * above it that others cannot pass through. Undefined when nothing does.
+ */
+export const closedToOthers = (file: string, need: number): string | undefined => {
+  const real = fs.realpathSync(file)
+  const mode = (p: string) => fs.statSync(p).mode & 0o777
+  if ((mode(real) & need) !== need) return `${real} (mode 0${mode(real).toString(8)})`
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    if ((mode(dir) & 0o001) === 0) return `${dir} (mode 0${mode(dir).toString(8)})`
+    if (dir === "/") return undefined
+  }
+}
+
+/**
+ * A folder under /tmp that other users can pass through but not list (0711), for what a test
+ * shares with another user. The caller removes it. (The per-file TMPDIR is private: 0700.)
+ */
+export const sharedTempDir = (name: string): string => {
+  const dir = fs.mkdtempSync(path.join("/tmp", `${name}-`))
+  fs.chmodSync(dir, 0o711)
+  return dir
+}
+
+/**
+ * Runs the Node script `script` as uid 65534 (`setpriv`) from a copy in a fresh readable folder
+ * under `parent` (removed afterwards, also on failure), with that folder as its working directory.
+ * The script must print `START uid=<uid>` first; returns the lines it printed after that.
+ *
+ * Throws, as a broken test rather than an answer, when the copy or its working directory would be
+ * inside the checkout, when a folder above the copy or Node is closed to other users, or when the
+ * script did not start as uid 65534 or gave no answer (the message has its exit and stderr).
+ */
+export const runAsOtherUser = async (script: string, args: ReadonlyArray<string>, parent: string): Promise<string[]> => {
+  const dir = fs.mkdtempSync(path.join(parent, "as-other-"))
+  try {
+    fs.chmodSync(dir, 0o755)
+    const copy = path.join(dir, path.basename(script))
+    fs.copyFileSync(script, copy)
+    fs.chmodSync(copy, 0o644)
+    // the checkout may live in a private folder (/root, mktemp -d): nothing handed over may be in it
+    if (insideCheckout(dir)) throw new Error(`broken test: ${dir}, handed to uid ${OTHER_UID}, is inside the checkout ${repo}`)
+    const closed = closedToOthers(copy, 0o004) ?? closedToOthers(process.execPath, 0o001)
+    if (closed !== undefined) throw new Error(`broken test: uid ${OTHER_UID} cannot reach what it must run: ${closed} is closed to other users`)
+    const argv = [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, "--clear-groups", process.execPath, copy, ...args]
+    // a clean environment: NODE_OPTIONS and the like may name files inside the checkout
+    const { code, stdout, stderr } = await new Promise<{ code: string | number; stdout: string; stderr: string }>((resolve) =>
+      execFile(SETPRIV, argv, { cwd: dir, env: { PATH: "/usr/bin:/bin" }, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : (error.signal ?? error.code ?? "?"), stdout, stderr })
+      )
+    )
+    const [first, ...answer] = stdout.split("\n").filter((line) => line !== "")
+    if (first !== `START uid=${OTHER_UID}` || answer.length === 0)
+      throw new Error(`broken test: ${path.basename(script)} as uid ${OTHER_UID} gave no answer (exit ${code}); stdout: ${JSON.stringify(stdout)}; stderr: ${stderr.trim() || "(empty)"}`)
+    return answer
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 // -- processes ----------------------------------------------------------------------------------

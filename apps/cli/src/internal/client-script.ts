@@ -8,32 +8,57 @@ export interface ClientLaunch {
   readonly args: ReadonlyArray<string>
   readonly env: Readonly<Record<string, string>>
   readonly pythonPath: ReadonlyArray<string>
+  /** Folders after the user's own PYTHONPATH: what the bridge needs and a mirrored environment lacks. */
+  readonly pythonPathLast: ReadonlyArray<string>
   /** Modules imported before the script (plugins use this to activate their backend). */
   readonly imports: ReadonlyArray<string>
+  /** True when the script runs in the user's own Python (the workers mirror it), false in the pool's Image environment. */
+  readonly mirrored: boolean
 }
 
 /** Seconds the script gets to stop after SIGINT before it is killed. */
 const STOP_GRACE_MS = 5_000
 
-// Imports the plugins' activation modules, then runs the script as __main__ with its own argv and sys.path[0].
+/** What the script is told when a module is missing from the pool's Image environment it runs in. */
+const IMAGE_HINT =
+  "skyward: the script runs in the pool's environment (its Image: --pip, --plugin), which has no module named {name!r}: " +
+  "add its package with --pip (e.g. --pip scikit-learn for sklearn), or run skyward with a virtual environment active that has it: " +
+  "the workers then mirror that environment and the script runs in it"
+
+// Imports the plugins' activation modules, then runs the script as __main__ with its own argv and
+// sys.path[0]; in the pool's Image environment, a module missing here (not a task's, raised again
+// here by joblib) says how to add it.
 const LAUNCHER = [
-  "import importlib, os, runpy, sys",
+  "import importlib, importlib.util, os, runpy, sys",
   "for _m in filter(None, os.environ.pop('SKYWARD_CLIENT_IMPORTS', '').split(',')): importlib.import_module(_m)",
+  "_hint = os.environ.pop('SKYWARD_CLIENT_HINT', '')",
   "sys.argv = sys.argv[1:]",
   "sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))",
-  "runpy.run_path(sys.argv[0], run_name='__main__')"
+  "try:",
+  "    runpy.run_path(sys.argv[0], run_name='__main__')",
+  "except ModuleNotFoundError as _e:",
+  "    if _hint and _e.name and importlib.util.find_spec(_e.name.split('.')[0]) is None:",
+  "        _text = _hint.format(name=_e.name.split('.')[0])",
+  "        _e.add_note(_text) if hasattr(_e, 'add_note') else sys.stderr.write(_text + '\\n')",
+  "    raise"
 ].join("\n")
 
 /**
- * Runs the user's script in the pool's client Python and gives back its exit code. Interruption
- * (Ctrl-C) sends SIGINT to the script, then SIGKILL after a grace period.
+ * Runs the user's script in the client's Python (its own, or the pool's Image environment) and gives
+ * back its exit code. Interruption (Ctrl-C) sends SIGINT to the script, then SIGKILL after a grace period.
  */
 export const runClientScript = (launch: ClientLaunch): Effect.Effect<number> =>
   Effect.async<number>((resume) => {
-    const pythonPath = [...launch.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(":")
+    const pythonPath = [...launch.pythonPath, process.env.PYTHONPATH, ...launch.pythonPathLast].filter(Boolean).join(":")
     const child = spawn(launch.python, ["-c", LAUNCHER, launch.script, ...launch.args], {
       stdio: "inherit",
-      env: { ...process.env, ...launch.env, PYTHONPATH: pythonPath, SKYWARD_CLIENT_IMPORTS: launch.imports.join(",") }
+      env: {
+        ...process.env,
+        ...launch.env,
+        PYTHONPATH: pythonPath,
+        SKYWARD_CLIENT_IMPORTS: launch.imports.join(","),
+        ...(launch.mirrored ? {} : { SKYWARD_CLIENT_HINT: IMAGE_HINT })
+      }
     })
     child.on("error", () => resume(Effect.succeed(127)))
     child.on("exit", (code, signal) => resume(Effect.succeed(code ?? (signal === "SIGINT" ? 130 : 128 + 9))))

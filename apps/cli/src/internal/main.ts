@@ -30,7 +30,7 @@ const describe = (error: unknown): string => {
   return typeof e?.message === "string" && e.message !== "" ? e.message : String(e?._tag ?? error)
 }
 
-const USAGE_TAGS = new Set(["UsageError", "ConfigError", "PluginError"])
+const USAGE_TAGS = new Set(["UsageError", "ConfigError", "PluginError", "WorkdirTooLarge"])
 
 const SUBCOMMANDS = new Set(HashMap.keys(Command.getSubcommands(skyward)))
 const isHelpFlag = (arg: string | undefined) => arg === "--help" || arg === "-h"

@@ -1,12 +1,16 @@
-import type { PoolEvent, PoolEventListener } from "@skyward/core"
+import { formatBytes, type PoolEvent, type PoolEventListener } from "@skyward/core"
 import cliProgress from "cli-progress"
 
 /** How `skyward run` reports progress on stderr. */
 export type ProgressMode = "auto" | "json" | "quiet"
 
-/** A progress reporter: the pool's event listener (none when quiet, so the pool builds no events) and a `stop` that flushes it. */
+/** A progress reporter: the pool's event listener, what the CLI says itself, and a `stop` that flushes it. */
 export interface Progress {
   readonly listener: PoolEventListener | undefined
+  /** Something that takes time before the pool opens (a wheel being built): shown unless quiet. */
+  readonly line: (text: string) => void
+  /** How the workers differ from the client: shown even when quiet. */
+  readonly note: (text: string) => void
   readonly stop: () => void
 }
 
@@ -15,8 +19,18 @@ export type ProgressStream = NodeJS.WritableStream & { readonly isTTY?: boolean;
 
 const SUMMARY_EVERY_MS = 2_000
 
+/** `note: node 1: Python 3.11.2, the client runs 3.11.7` */
+const noteLine = (message: string, node?: number): string => `note: ${node === undefined ? "" : `node ${node}: `}${message}`
+
 const nodeLine = (event: PoolEvent): string | undefined => {
   switch (event._tag) {
+    case "WorkdirShipped":
+      return (
+        `node ${event.node}: working directory ${event.files} files, ${formatBytes(event.bytes)} ` +
+        `(${event.sentFiles === 0 ? "nothing new sent" : `sent ${event.sentFiles} files, ${formatBytes(event.sentBytes)}`})`
+      )
+    case "EnvironmentNote":
+      return noteLine(event.message, event.node)
     case "NodeProvisioned":
       return `node ${event.node}: provisioned (${event.address})`
     case "NodeBootstrapped":
@@ -82,6 +96,8 @@ const plainProgress = (write: (line: string) => void): Progress => {
   const timer = setInterval(report, SUMMARY_EVERY_MS)
   timer.unref()
   return {
+    line: write,
+    note: (text) => write(noteLine(text)),
     listener: (event) => {
       if (counter.update(event)) return
       if (event._tag === "NodeBootstrapping" && !bootstrapping.has(event.node)) {
@@ -112,6 +128,11 @@ const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => voi
     cliProgress.Presets.shades_classic
   )
   let barStarted = false
+  const say = (line: string) => {
+    if (barStarted) bar.stop()
+    write(line)
+    barStarted = false
+  }
   const payload = () => ({
     done: counter.done,
     failedText: counter.failed ? `, ${counter.failed} failed` : "",
@@ -130,12 +151,10 @@ const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => voi
         return
       }
       const line = nodeLine(event)
-      if (line) {
-        if (barStarted) bar.stop()
-        write(line)
-        barStarted = false
-      }
+      if (line) say(line)
     },
+    line: say,
+    note: (text) => say(noteLine(text)),
     stop: () => {
       if (barStarted) bar.stop()
     }
@@ -143,7 +162,7 @@ const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => voi
 }
 
 /**
- * The reporter for a mode, writing to `stream` (stderr): JSON lines, nothing, or the nodes' states
+ * The reporter for a mode, writing to `stream` (stderr): JSON lines, only the notes, or the nodes' states
  * then the pool's tasks done of queued with rate and ETA, as a bar (cli-progress) when the stream is
  * a TTY and as plain lines (every 2 s while counts change, and once at the end) when it is not.
  */
@@ -151,9 +170,16 @@ export const makeProgress = (mode: ProgressMode, stream: ProgressStream = proces
   const write = (line: string) => void stream.write(`skyward: ${line}\n`)
   switch (mode) {
     case "quiet":
-      return { listener: undefined, stop: () => undefined }
-    case "json":
-      return { listener: (event) => void stream.write(JSON.stringify(event) + "\n"), stop: () => undefined }
+      return {
+        listener: (event) => void (event._tag === "EnvironmentNote" && write(noteLine(event.message, event.node))),
+        line: () => undefined,
+        note: (text) => write(noteLine(text)),
+        stop: () => undefined
+      }
+    case "json": {
+      const json = (event: object) => void stream.write(JSON.stringify(event) + "\n")
+      return { listener: json, line: () => undefined, note: (message) => json({ _tag: "EnvironmentNote", message }), stop: () => undefined }
+    }
     default:
       return stream.isTTY ? barProgress(stream, write) : plainProgress(write)
   }

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process"
-import { type ConfigError, findLocalPython } from "@skyward/core"
 import { Effect } from "effect"
 import { UsageError } from "./errors.js"
 
@@ -49,13 +48,12 @@ const compileWith = (python: string, script: string, signal: AbortSignal): Promi
  * Checks that `script` compiles before any node is provisioned, so a syntax error costs a
  * fraction of a second and one line (`skyward: x.py line 3: SyntaxError: invalid syntax`, exit
  * code 2) instead of a pool brought up and torn down around a traceback. It is compiled by the
- * interpreter the client's environment is made from (`findLocalPython(python)`, the Image's
- * `python`), so by the same Python version that will run it. A check that cannot reach a verdict
+ * interpreter `python` that will run it (the client's own, or the one its environment is made from),
+ * so by the same Python version. A check that cannot reach a verdict
  * (the interpreter crashed, timed out) lets the run go on and report whatever it finds.
  */
-export const checkScriptCompiles = (script: string, python: string): Effect.Effect<void, UsageError | ConfigError> =>
-  findLocalPython(python).pipe(
-    Effect.flatMap((interpreter) => Effect.promise((signal) => compileWith(interpreter.executable, script, signal))),
+export const checkScriptCompiles = (script: string, python: string): Effect.Effect<void, UsageError> =>
+  Effect.promise((signal) => compileWith(python, script, signal)).pipe(
     Effect.flatMap((verdict) =>
       verdict === undefined
         ? Effect.void

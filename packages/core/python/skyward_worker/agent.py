@@ -19,6 +19,7 @@ from .cli import Config
 from .errors import HookError, ProtocolError, error_message, qualified_name
 from .executor import Executor
 from .hooks import check_specs
+from .search_path import apply_sys_path
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -267,7 +268,7 @@ def send_hello(channel: Channel, config: Config) -> None:
 
 
 def run_agent(config: Config) -> int:
-    """Protect stdout, say hello, set the task environment, and run an :class:`Agent`."""
+    """Protect stdout, say hello, set the task environment and ``sys.path``, and run an :class:`Agent`."""
     channel = Channel(protect_stdout())
     try:
         send_hello(channel, config)
@@ -277,6 +278,9 @@ def run_agent(config: Config) -> int:
     os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
     os.environ.update(config.blas_env())  # before anything imports numpy (inherited by slots)
     agent = Agent(config, channel)
+    # after the agent's own imports (a project module must not shadow them), before any slot
+    # starts: process slots inherit this sys.path (forkserver preload, spawn) and thread slots share it
+    config.sys_path = apply_sys_path(config.sys_path)
 
     def on_signal(signum: int, frame: Any) -> None:
         agent.log(f"got {signal.Signals(signum).name}; stopping")

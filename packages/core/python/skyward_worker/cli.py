@@ -33,7 +33,7 @@ class Config:
     """
 
     __slots__ = ("node_index", "node_count", "concurrency", "cpus", "executor", "heartbeat_interval",
-                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method")
+                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method", "sys_path")
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class Config:
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
         start_method: Optional[str] = None,  # process executor: "forkserver" | "spawn"
         cpus: Optional[int] = None,
+        sys_path: Tuple[str, ...] = (),
     ) -> None:
         self.node_index = node_index
         self.node_count = node_count
@@ -59,6 +60,8 @@ class Config:
         self.app_hooks = tuple(app_hooks)
         self.max_blob_bytes = max_blob_bytes
         self.start_method = start_method
+        # folders put first on sys.path (relative ones against the agent's current directory)
+        self.sys_path = tuple(sys_path)
 
     def __getstate__(self) -> Dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -131,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="MODULE:ATTR",
                    help="context manager factory entered once per worker process (repeatable)")
     p.add_argument("--max-blob-bytes", type=_non_negative_int, default=DEFAULT_MAX_BLOB_BYTES)
+    p.add_argument("--sys-path", action="append", default=[], metavar="DIR",
+                   help="a folder to put first on sys.path of the agent and every slot, in the "
+                        "order given (repeatable; relative to the current directory). Given, the "
+                        "current directory is no longer on sys.path unless it is one of them, as "
+                        "with `python script.py` for a script in DIR")
     p.add_argument("--start-method", choices=("forkserver", "spawn"), default=None,
                    help=argparse.SUPPRESS)
     return p
@@ -143,6 +151,9 @@ def parse_args(argv: Sequence[str]) -> Config:
         build_parser().error(f"--node-index {ns.node_index} must be < --node-count {ns.node_count}")
     hooks_t: List[str] = ns.task_hook
     hooks_a: List[str] = ns.app_hook
+    sys_path: List[str] = ns.sys_path
+    if any(not entry for entry in sys_path):
+        build_parser().error("--sys-path needs a folder, got an empty one")
     return Config(
         node_index=ns.node_index,
         node_count=ns.node_count,
@@ -154,4 +165,5 @@ def parse_args(argv: Sequence[str]) -> Config:
         app_hooks=tuple(hooks_a),
         max_blob_bytes=ns.max_blob_bytes,
         start_method=ns.start_method,
+        sys_path=tuple(sys_path),
     )

@@ -27,6 +27,7 @@ from .cli import Config
 from .errors import HookError
 from .executor import TAG_FAILED, TAG_LOG, TAG_READY, TAG_RESULT
 from .hooks import enter_app_hooks, load_task_hooks
+from .search_path import put_first
 from .task import TaskRunner, install_output_capture
 
 
@@ -59,6 +60,8 @@ def slot_main(slot: int, conn: Any, lifeline: Any, config: Config) -> None:
     os.environ["SKYWARD_SLOT"] = str(slot)
     os.environ["SKYWARD_NODE_INDEX"] = str(config.node_index)
     os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
+    # multiprocessing hands the agent's sys.path over already; this holds for any start method
+    put_first(config.sys_path)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for Node; the agent stops us
     signal.signal(signal.SIGTERM, _on_sigterm)
     threading.Thread(target=_watch_lifeline, args=(lifeline.fileno(),),

@@ -87,12 +87,13 @@ def alive(pid: int) -> bool:
 class AgentClient:
     """A running agent plus a tiny frame client."""
 
-    def __init__(self, args: List[str], env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, args: List[str], env: Optional[Dict[str, str]] = None,
+                 cwd: Optional[str] = None) -> None:
         self.args = args
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "skyward_worker", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=agent_env(env), cwd=str(CORE_PY),
+            env=agent_env(env), cwd=cwd or str(CORE_PY),
         )
         self.seen_pids: Set[int] = set()
         self.tmpdir = ""
@@ -251,17 +252,18 @@ class AgentClient:
 
 @pytest.fixture
 def start_agent() -> Iterator[Callable[..., AgentClient]]:
-    """``start_agent(*cli_args, env=None)`` -> :class:`AgentClient`; all are stopped at teardown."""
+    """``start_agent(*cli_args, env=None, cwd=None)`` -> :class:`AgentClient`; all are stopped at
+    teardown. ``cwd``: the agent's current directory (default: the folder of skyward_worker)."""
     agents: List[AgentClient] = []
 
     # each agent's temporary files (forkserver socket, blobs) in a folder of its own inside the
     # test's: an agent a test kills leaves nothing in the machine's /tmp
     tmp = tempfile.mkdtemp(prefix="agent-")
 
-    def start(*args: str, env: Optional[Dict[str, str]] = None) -> AgentClient:
+    def start(*args: str, env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None) -> AgentClient:
         own = os.path.join(tmp, f"agent{len(agents)}")
         os.mkdir(own, 0o700)
-        agent = AgentClient(list(args), {"TMPDIR": own, **(env or {})})
+        agent = AgentClient(list(args), {"TMPDIR": own, **(env or {})}, cwd)
         agent.tmpdir = own
         agents.append(agent)
         return agent

@@ -1,4 +1,5 @@
 import { Data } from "effect"
+import { formatBytes } from "./bytes.js"
 
 /** Bad pool options, Image, Worker or plugin: found before anything starts. */
 export class ConfigError extends Data.TaggedError("ConfigError")<{
@@ -33,6 +34,28 @@ export class PluginError extends Data.TaggedError("PluginError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
+
+/** The working directory is larger than the limit: nothing was started. */
+export class WorkdirTooLarge extends Data.TaggedError("WorkdirTooLarge")<{
+  /** The folder (absolute). */
+  readonly root: string
+  readonly bytes: number
+  readonly limit: number
+  /** Its largest entries at the top (folders with all they hold), largest first. */
+  readonly largest: ReadonlyArray<{ readonly path: string; readonly bytes: number }>
+}> {
+  override get message(): string {
+    const largest = this.largest.map((e) => `${e.path} (${formatBytes(e.bytes)})`).join(", ")
+    const example = this.largest[0]?.path ?? "data/"
+    return (
+      `the working directory ${this.root} is ${formatBytes(this.bytes)}, over the limit of ${formatBytes(this.limit)}; ` +
+      `its largest entries: ${largest}. Leave out what the workers do not need with a line each in ` +
+      `${this.root}/.skywardignore (such as ${example}; .gitignore rules count too), choose another folder ` +
+      `(--workdir DIR, pool option workdir), raise the limit (--workdir-limit SIZE, workdirLimit) or send nothing ` +
+      `(--no-workdir, workdir: false)`
+    )
+  }
+}
 
 /** The task raised an exception on the worker; `payload` is the pickled exception when it pickles. */
 export class RemoteError extends Data.TaggedError("RemoteError")<{
@@ -73,4 +96,4 @@ export class WorkerLost extends Data.TaggedError("WorkerLost")<{
 export type TaskError = RemoteError | SerializationError | TaskTimeout | TaskCancelled | WorkerLost
 
 /** Why a pool could not open. */
-export type PoolError = ConfigError | ProviderError | BootstrapError | TransportError | PluginError
+export type PoolError = ConfigError | ProviderError | BootstrapError | TransportError | PluginError | WorkdirTooLarge

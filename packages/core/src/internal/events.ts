@@ -3,6 +3,16 @@ export type PoolEvent =
   | { readonly _tag: "NodeProvisioned"; readonly node: number; readonly address: string }
   | { readonly _tag: "NodeBootstrapping"; readonly node: number; readonly line: string }
   | { readonly _tag: "NodeBootstrapped"; readonly node: number; readonly cached: boolean; readonly seconds: number }
+  | {
+      readonly _tag: "WorkdirShipped"
+      readonly node: number
+      readonly files: number
+      readonly bytes: number
+      readonly sentFiles: number
+      readonly sentBytes: number
+    }
+  /** How the pool's environment differs from the client's (`node` when one node's does). */
+  | { readonly _tag: "EnvironmentNote"; readonly node?: number; readonly message: string }
   | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
   | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
   | { readonly _tag: "TaskQueued"; readonly task: number }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
 import { Schema } from "effect"
+import { AGENT_REQUIREMENTS } from "./python-modules.js"
 
 /** A pip requirement: a project name with optional extras, version specifiers or a direct URL. */
 const PIP_REQUIREMENT = /^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)(\[[A-Za-z0-9._,\s-]+\])?\s*(((===?|!=|~=|<=?|>=?)\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*|@\s*\S+)(\s*;.*)?$/
@@ -8,6 +9,22 @@ const PIP_REQUIREMENT = /^([A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)(\[[A-Za-z0-
 export const PipRequirement = Schema.String.pipe(
   Schema.filter((s) => PIP_REQUIREMENT.test(s.trim()) || `malformed pip requirement ${JSON.stringify(s)}`)
 )
+
+/**
+ * What an Image takes over from the client's Python environment (`skyward run` with a virtual
+ * environment active): the exact distributions it has installed. A node that cannot install one
+ * of them (no wheel for its platform) runs without it and says so, where a missing `pip`
+ * requirement is an error.
+ */
+export const MirrorSchema = Schema.Struct({
+  /** The client's Python version ("3.11.7"): a node with another patch version is reported. */
+  python: Schema.String.pipe(Schema.pattern(/^3\.\d+\.\d+/, { message: () => "mirror.python must look like \"3.11.7\"" })),
+  /** `name==version` per distribution, or `name @ file:///.../name-1.0-py3-none-any.whl` for one built on the client. */
+  pip: Schema.Array(PipRequirement)
+})
+
+/** The client's environment as an Image mirrors it. */
+export type Mirror = typeof MirrorSchema.Type
 
 /** Schema of the environment a node runs: packages, indexes, variables, Python version, files. */
 export const ImageSchema = Schema.Struct({
@@ -19,7 +36,9 @@ export const ImageSchema = Schema.Struct({
     Schema.String.pipe(Schema.pattern(/^3(\.\d+)?$/, { message: () => "python must look like \"3\" or \"3.11\"" })),
     { default: () => "3" }
   ),
-  files: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) })
+  files: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  /** The client's Python environment, mirrored: see {@link MirrorSchema}. */
+  mirror: Schema.optional(MirrorSchema)
 })
 
 /** The environment of every node: built once per `imageHash`, reused after. */
@@ -45,8 +64,8 @@ export const withEnv = (image: Image, env: Readonly<Record<string, string>>): Im
 /** A requirement that is only a project's name: no version, extras, marker or URL. */
 const BARE = /^[A-Za-z0-9._-]+$/
 
-/** A project's name as pip compares them (PEP 503): `Scikit_Learn` and `scikit-learn` are one. */
-const projectName = (requirement: string): string =>
+/** A requirement's project name as pip compares them (PEP 503): `Scikit_Learn>=1` gives `scikit-learn`. */
+export const projectName = (requirement: string): string =>
   (/^[A-Za-z0-9._-]+/.exec(requirement)?.[0] ?? requirement).toLowerCase().replace(/[-_.]+/g, "-")
 
 /**
@@ -61,10 +80,25 @@ const decisivePip = (pip: ReadonlyArray<string>): string[] => {
   return unique.filter((s) => !(BARE.test(s) && qualified.has(projectName(s)))).sort()
 }
 
+/** True when `requirement` names a version, a URL or a marker: more than a bare project name. */
+const isQualified = (requirement: string): boolean => !BARE.test(requirement.trim())
+
+/**
+ * The mirrored distributions that still apply: the Image's own `pip` comes on top, so a project it
+ * requires with a version or URL (`--pip scikit-learn==1.6.0`) replaces the client's version of it.
+ */
+export const mirroredPip = (image: Image): string[] => {
+  const own = new Set(image.pip.filter(isQualified).map(projectName))
+  return (image.mirror?.pip ?? []).filter((r) => !own.has(projectName(r)))
+}
+
+/** Every requirement a node's environment installs: the agent's own, the Image's `pip`, then its mirror. */
+export const installRequirements = (image: Image): string[] => [...AGENT_REQUIREMENTS, ...image.pip, ...mirroredPip(image)]
+
 /**
  * Hash of what determines the Python environment (packages, indexes, system packages, Python):
  * two Images with the same hash share one cached environment. `env` and `files` are applied
- * when the agent starts, so they do not change it.
+ * when the agent starts, so they do not change it; nor does the client's patch version.
  */
 export const imageHash = (image: Image, extra: ReadonlyArray<string> = []): string =>
   createHash("sha256")
@@ -74,7 +108,8 @@ export const imageHash = (image: Image, extra: ReadonlyArray<string> = []): stri
         pipIndexes: image.pipIndexes,
         apt: [...image.apt].sort(),
         python: image.python,
-        extra
+        extra,
+        ...(image.mirror ? { mirror: [...mirroredPip(image)].sort() } : {})
       })
     )
     .digest("hex")

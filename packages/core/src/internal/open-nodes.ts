@@ -17,6 +17,8 @@ export interface AgentSettings {
   readonly helloTimeout: number
   /** Seconds between the agent's heartbeats (a fraction of the pool's `heartbeatTimeout`). */
   readonly heartbeatInterval: number
+  /** Folders first on the workers' `sys.path` (relative to the work folder). */
+  readonly sysPath: ReadonlyArray<string>
 }
 
 /** A node whose agent is up and said hello. */
@@ -33,7 +35,8 @@ const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
   ...(settings.concurrency === undefined ? [] : ["--concurrency", String(settings.concurrency)]),
   ...(node.cpus === undefined ? [] : ["--cpus", String(node.cpus)]),
   ...settings.taskHooks.flatMap((hook) => ["--task-hook", hook]),
-  ...settings.appHooks.flatMap((hook) => ["--app-hook", hook])
+  ...settings.appHooks.flatMap((hook) => ["--app-hook", hook]),
+  ...settings.sysPath.flatMap((entry) => ["--sys-path", entry])
 ]
 
 const waitForHello = (link: AgentLink, node: number, seconds: number) =>
@@ -64,6 +67,8 @@ export const openNode = (
     const started = Date.now()
     const boot = yield* session.bootstrap(plan, (line) => events.emit({ _tag: "NodeBootstrapping", node: node.index, line }))
     events.emit({ _tag: "NodeBootstrapped", node: node.index, cached: boot.cached, seconds: (Date.now() - started) / 1000 })
+    if (boot.workdir) events.emit({ _tag: "WorkdirShipped", node: node.index, ...boot.workdir })
+    for (const message of boot.notes ?? []) events.emit({ _tag: "EnvironmentNote", node: node.index, message })
     const channel = yield* session.startAgent({
       python: boot.python,
       pythonPath: boot.pythonPath,

@@ -3,6 +3,7 @@ import { ConfigError } from "./errors.js"
 import { ImageSchema } from "./image.js"
 import type { Plugin } from "./plugin.js"
 import type { ProviderDefinition } from "./provider.js"
+import { DEFAULT_WORKDIR_LIMIT } from "./workdir/snapshot.js"
 
 const isProviderDefinition = (u: unknown): u is ProviderDefinition =>
   typeof u === "object" && u !== null && typeof (u as { name?: unknown }).name === "string" && "layer" in u
@@ -48,7 +49,21 @@ export const PoolOptionsSchema = Schema.Struct({
   /** How often a task whose worker was lost is run again elsewhere. */
   retries: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 100)), { default: () => 2 }),
   /** Seconds of silence after which a node is declared lost. */
-  heartbeatTimeout: Schema.optionalWith(PositiveSeconds, { default: () => 15 })
+  heartbeatTimeout: Schema.optionalWith(PositiveSeconds, { default: () => 15 }),
+  /**
+   * The folder that travels to every node and is its tasks' current directory (default: the
+   * current directory); `false` sends none. See `snapshotWorkdir` for what is left out.
+   */
+  workdir: Schema.optionalWith(Schema.Union(Schema.Literal(false), Schema.NonEmptyString), { default: () => process.cwd() }),
+  /** Bytes the working directory may hold (default 100 MiB); above, the pool does not open. */
+  workdirLimit: Schema.optionalWith(Schema.Int.pipe(Schema.positive({ message: () => "must be a positive number of bytes" })), {
+    default: () => DEFAULT_WORKDIR_LIMIT
+  }),
+  /**
+   * Folders put first on the workers' `sys.path`: relative to the working directory, or absolute
+   * on the nodes (`skyward run` puts the script's folder here, as `python script.py` would).
+   */
+  sysPath: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { default: () => [] })
 })
 
 /** Pool options after validation, with defaults filled in. */

@@ -14,6 +14,7 @@ import { Provider } from "./provider.js"
 import { agentModules, codecModules } from "./python-modules.js"
 import { Scheduler, type TaskCallbacks, type TaskOutcome, type TaskSpec } from "./scheduler.js"
 import { Transport, type BootstrapPlan, type PythonModuleDir } from "./transport.js"
+import { snapshotWorkdir, type WorkdirSnapshot } from "./workdir/snapshot.js"
 
 /** Per-call options of `submit` and `map`. */
 export interface TaskOptions {
@@ -29,6 +30,10 @@ export interface ComputePoolShape {
   /** The Image every node runs (after plugins), and its hash. */
   readonly image: Image
   readonly imageHash: string
+  /** The working directory every node got, when the pool sends one. */
+  readonly workdir: WorkdirSnapshot | undefined
+  /** Folders first on the workers' `sys.path` (the pool option `sysPath`). */
+  readonly sysPath: ReadonlyArray<string>
   /** What plugins export to a client process (environment variables, PYTHONPATH). */
   readonly client: Required<ClientContribution>
   /** Runs one pickled zero-argument callable; gives back the pickled result, untouched. */
@@ -80,11 +85,12 @@ const applyImagePlugins = (plugins: ReadonlyArray<Plugin>, image: Image, spec: C
 const uniqueModules = (modules: ReadonlyArray<PythonModuleDir>): PythonModuleDir[] =>
   modules.filter((m, i) => modules.findIndex((o) => o.name === m.name && o.path === m.path) === i)
 
-const makePlan = (options: PoolOptions, image: Image, cluster: Cluster): BootstrapPlan => ({
+const makePlan = (options: PoolOptions, image: Image, cluster: Cluster, workdir: WorkdirSnapshot | undefined): BootstrapPlan => ({
   image,
   imageHash: imageHash(image),
   ops: options.plugins.flatMap((plugin) => plugin.bootstrap?.(cluster) ?? []),
-  modules: uniqueModules([agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])])
+  modules: uniqueModules([agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])]),
+  ...(workdir ? { workdir } : {})
 })
 
 /**
@@ -161,6 +167,8 @@ export const makeComputePool = (
     }
     const events = new EventHub()
     if (listener) events.subscribe(listener)
+    // a working directory over the limit stops the pool before any machine exists
+    const workdir = options.workdir === false ? undefined : yield* snapshotWorkdir(options.workdir, options.workdirLimit)
     const provider = options.provider ?? local()
     const context = yield* Layer.build(provider.layer)
     const { prepare, provision } = Context.get(context, Provider)
@@ -178,7 +186,7 @@ export const makeComputePool = (
     const cluster = yield* provision({ spec, image })
     for (const node of cluster.nodes) events.emit({ _tag: "NodeProvisioned", node: node.index, address: node.address })
 
-    const plan = makePlan(options, image, cluster)
+    const plan = makePlan(options, image, cluster, workdir)
     const settings = {
       nodeCount: cluster.nodes.length,
       concurrency: options.worker.concurrency,
@@ -187,7 +195,8 @@ export const makeComputePool = (
       appHooks: options.plugins.flatMap((p) => (p.python?.app ? [p.python.app] : [])),
       env: image.env,
       helloTimeout: 120,
-      heartbeatInterval: heartbeatInterval(options.heartbeatTimeout)
+      heartbeatInterval: heartbeatInterval(options.heartbeatTimeout),
+      sysPath: options.sysPath
     }
     const ready = yield* Effect.forEach(cluster.nodes, (node) => openNode(transport, node, plan, settings, events), {
       concurrency: "unbounded"
@@ -217,6 +226,8 @@ export const makeComputePool = (
       },
       image,
       imageHash: plan.imageHash,
+      workdir,
+      sysPath: options.sysPath,
       client,
       submit: (payload, taskOptions = {}) => awaitTask(scheduler, { kind: "pickle", payload, ...taskOptions }),
       map: (fn, inputs, taskOptions = {}) => mapAll(scheduler, fn, inputs, taskOptions),

@@ -3,6 +3,7 @@ import { Context, type Effect, type Scope } from "effect"
 import type { BootstrapError, TransportError } from "./errors.js"
 import type { Image } from "./image.js"
 import type { NodeInfo } from "./cluster.js"
+import type { WorkdirSnapshot } from "./workdir/snapshot.js"
 
 /** A local folder of Python packages to put on the node's PYTHONPATH. */
 export interface PythonModuleDir {
@@ -21,6 +22,21 @@ export interface BootstrapPlan {
   readonly ops: ReadonlyArray<string>
   /** Agent, codec and plugin Python folders. */
   readonly modules: ReadonlyArray<PythonModuleDir>
+  /**
+   * The working directory that travels: its files make the node's work folder (the agent's current
+   * directory), the Image's `files` land on top. Files are sent by content, each to a node once.
+   */
+  readonly workdir?: WorkdirSnapshot
+}
+
+/** What shipping the working directory to a node took. */
+export interface WorkdirShipped {
+  /** Files and bytes of the working directory. */
+  readonly files: number
+  readonly bytes: number
+  /** Of those, what crossed to the node (it already had the rest). */
+  readonly sentFiles: number
+  readonly sentBytes: number
 }
 
 /** Where the environment ended up on the node. */
@@ -33,6 +49,10 @@ export interface BootstrapResult {
   readonly workDir: string
   /** True when the environment already existed. */
   readonly cached: boolean
+  /** The working directory, when the plan had one. */
+  readonly workdir?: WorkdirShipped
+  /** How the node differs from the client (another Python patch version, a mirrored package it lacks), one line each. */
+  readonly notes?: ReadonlyArray<string>
 }
 
 /** How to start the agent on a node. */

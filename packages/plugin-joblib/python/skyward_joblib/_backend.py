@@ -10,7 +10,7 @@ from joblib._parallel_backends import (
     SequentialBackend,
 )
 
-from . import _bridge
+from . import _bridge, _hints
 from ._errors import (
     BridgeError,
     ProtocolError,
@@ -71,11 +71,13 @@ def error_from_message(message: Dict[str, Any]) -> BaseException:
                 pass
         if traceback:
             exc.__cause__ = _remote_cause(traceback)
+        _hints.explain(exc, exc_type, text)  # a module or file the client has: why not there
         return exc
     if kind == "pickle":
         exc = TaskPicklingError(f"{exc_type}: {text}" if exc_type else text)
         if traceback:
             exc.__cause__ = _remote_cause(traceback)
+        _hints.explain(exc, exc_type, text)  # e.g. the task refers to a module the workers lack
         return exc
     if kind == "timeout":
         return TaskTimeoutError(text)
@@ -87,6 +89,10 @@ def error_from_message(message: Dict[str, Any]) -> BaseException:
         return WorkerLostError(text if node is None else f"{text} (node {node})")
     return ProtocolError(f"{kind}: {text}")
 
+
+# What the backend reports at least, unless the caller asked for n_jobs=1: joblib runs every call
+# in the caller when the backend says 1 (see SkywardBackend.effective_n_jobs).
+MIN_POOL_N_JOBS = 2
 
 # A task travels in one frame of at most DEFAULT_MAX_FRAME_BYTES (decompressed); keep room for the rest of it.
 MAX_TASK_BYTES = DEFAULT_MAX_FRAME_BYTES - (1 << 20)
@@ -261,9 +267,18 @@ class BatchFuture:
 class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     """Runs joblib batches on a Skyward pool, through the client bridge.
 
-    ``n_jobs=-1`` is the pool's live slot count (nodes x concurrency); ``n_jobs=k`` is
-    ``min(k, slots)``; ``n_jobs=None`` is 1 (as with joblib's own backends). Batches are sized by
-    joblib's auto-batching, pickled with cloudpickle and sent as opaque bytes.
+    ``n_jobs`` against the pool's live slot count (nodes x concurrency), on every supported joblib:
+
+    - ``None`` (joblib's and scikit-learn's default) and ``-1``: every slot, as the Python Skyward's
+      ``parallel_backend("skyward")`` does; ``-k``: ``slots + 1 - k``; ``k``: ``min(k, slots)``.
+    - ``1`` (asked for explicitly): joblib's meaning, the calls run in the caller.
+    - Whenever that comes to 1 but the caller did not ask for exactly 1 (``n_jobs=-1`` or ``None`` on
+      a 1-slot pool, ``n_jobs=-2`` on 2 slots, ...), the backend reports
+      :data:`MIN_POOL_N_JOBS` (2): joblib runs every call in the caller when told 1, which would
+      put the work on the client without the pool's timeout and retries. With 2 the batches go to
+      the pool, where they queue and run one at a time on its slot.
+
+    Batches are sized by joblib's auto-batching, pickled with cloudpickle and sent as opaque bytes.
     """
 
     supports_retrieve_callback = True
@@ -272,7 +287,9 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     supports_sharedmem = False
     supports_inner_max_num_threads = False
     uses_threads = False
-    default_n_jobs = 1
+    # Parallel(n_jobs=None) becomes default_n_jobs before the backend is asked: -1 (every slot) keeps
+    # it apart from an explicit n_jobs=1 (joblib's own backends say 1, and would run in the caller)
+    default_n_jobs = -1
     # joblib grows a batch at most 2-fold per completed batch: ~11 round trips, each through Node
     # and an agent, before thousands of tiny tasks share a batch. When the last batch's own run
     # time (measured on its slot, without the round trip) says its tasks take less than
@@ -304,14 +321,21 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     # -- sizing --------------------------------------------------------------------------
 
     def effective_n_jobs(self, n_jobs: Optional[int]) -> int:
+        """Workers a call gets: see the class docstring (never 1 unless ``n_jobs`` is 1)."""
         if n_jobs == 0:
             raise ValueError("n_jobs == 0 in Parallel has no meaning")
-        if n_jobs is None:
-            return 1
+        if n_jobs == 1:
+            return 1  # asked for: joblib runs the calls in the caller, as with any backend
         slots = max(_bridge.get_client().slots, 1)
-        if n_jobs < 0:
-            return max(slots + 1 + n_jobs, 1)
-        return max(min(int(n_jobs), slots), 1)
+        if n_jobs is None:
+            wanted = slots
+        elif n_jobs < 0:
+            wanted = max(slots + 1 + int(n_jobs), 1)
+        else:
+            wanted = max(min(int(n_jobs), slots), 1)
+        # joblib runs the whole call in the caller when told 1: on the client, with no timeout or
+        # retries (on EC2, on the laptop). 2 sends it to the pool, where it queues on the one slot.
+        return max(wanted, MIN_POOL_N_JOBS)
 
     def configure(self, n_jobs: Optional[int] = 1, parallel: Any = None, prefer: Any = None,
                   require: Any = None, **backend_kwargs: Any) -> int:

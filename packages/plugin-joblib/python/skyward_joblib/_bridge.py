@@ -13,7 +13,7 @@ import queue
 import socket
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Set, Tuple, TypeGuard, Union
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
 from skyward_wire import FrameDecoder, WireError, encode_frame, encode_frame_parts
 
@@ -326,20 +326,21 @@ def configured() -> bool:
     return bool(os.environ.get(ENV_SOCKET)) and bool(os.environ.get(ENV_TOKEN))
 
 
-def _usable(client: Optional[BridgeClient]) -> TypeGuard[BridgeClient]:
-    """``client`` is open and belongs to this process (a forked child must connect on its own)."""
-    return client is not None and not client.closed and client.pid == os.getpid()
+def _usable(client: Optional[BridgeClient]) -> Optional[BridgeClient]:
+    """``client`` if it is open and belongs to this process (a forked child must connect on its
+    own), else None. (Not a ``TypeGuard``: typing has it from Python 3.10 only.)"""
+    return client if client is not None and not client.closed and client.pid == os.getpid() else None
 
 
 def get_client() -> BridgeClient:
     """The process's bridge connection, connecting (or reconnecting) from the environment."""
     global _client
-    client = _client
-    if _usable(client):
+    client = _usable(_client)
+    if client is not None:
         return client  # once per batch: reading one reference needs no lock
     with _client_lock:
-        client = _client
-        if _usable(client):
+        client = _usable(_client)
+        if client is not None:
             return client
         path = os.environ.get(ENV_SOCKET)
         token = os.environ.get(ENV_TOKEN)

@@ -2,9 +2,24 @@
 
 ``skyward run`` imports it before running the user's script, e.g.
 ``python -c "import skyward_joblib.activate, runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')" script.py``.
+
+Where joblib is not installed (with a mirrored virtual environment the client is the user's own
+Python, and a script that does not use joblib may run without it) the import does nothing.
 """
 from __future__ import annotations
 
+import importlib.util
+
 from . import activate_backend
 
-activate_backend()
+
+def joblib_installed() -> bool:
+    """Whether this Python can import joblib (looked up without importing it)."""
+    try:
+        return importlib.util.find_spec("joblib") is not None
+    except (ImportError, ValueError):  # a broken or half-imported joblib: nothing to activate either
+        return False
+
+
+if joblib_installed():
+    activate_backend()

@@ -38,7 +38,7 @@ def test_the_backend_under_joblib(version: str) -> None:
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "joblib_matrix", "-p", "no:cacheprovider",
-         "tests/test_backend.py", "tests/test_failures.py"],
+         "tests/test_backend.py", "tests/test_failures.py", "tests/test_n_jobs.py"],
         cwd=str(HERE.parent), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, timeout=380,
     )

@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url"
 import { codecModules, PluginError, withPip, type ClientContribution, type ComputePoolShape, type Image, type Plugin } from "@skyward/core"
 import { Effect, type Scope } from "effect"
 import { startBridge } from "./bridge-server.js"
+import { WORKDIR_REPORT_ENV, writeWorkdirReport } from "./workdir-report.js"
 
 /** Options of the `joblib()` plugin. */
 export interface JoblibOptions {
@@ -45,8 +46,11 @@ export const joblibClient = (
     const bridge = yield* startBridge(pool).pipe(
       Effect.mapError((error) => new PluginError({ plugin, message: error.message, cause: error }))
     )
+    const report = yield* writeWorkdirReport(pool, bridge.directory).pipe(
+      Effect.mapError((cause) => new PluginError({ plugin, message: `cannot write the working directory's report: ${cause.message}`, cause }))
+    )
     const contribution: ClientContribution = {
-      env: { ...bridge.env },
+      env: { ...bridge.env, [WORKDIR_REPORT_ENV]: report },
       pythonPath: [joblibPythonDir, codecModules().path],
       imports: [ACTIVATE_MODULE]
     }

@@ -12,12 +12,14 @@ const PID_PREFIX = "SKYWARD-AGENT-PID "
 
 /**
  * The agent's temporary folder (multiprocessing's forkserver socket, blobs), removed with its work
- * folder even when the agent was killed: inside the work folder, or, when that would push the
- * forkserver's socket path (+ ~32 bytes) past the 107 bytes a Unix socket allows, a short one in /tmp.
+ * folder even when the agent was killed: beside the work folder (`<workDir>.tmp`; inside, tasks
+ * listing their current directory, a copy of the user's project, would see it), or, when that would
+ * push the forkserver's socket path (+ ~32 bytes) past the 107 bytes a Unix socket allows, a short
+ * one in /tmp.
  */
 export const agentTmpDir = (workDir: string): string => {
-  const inside = path.posix.join(workDir, ".tmp")
-  return inside.length + 32 < 104 ? inside : `/tmp/skyward-agent-${path.posix.basename(workDir)}`
+  const beside = `${workDir.replace(/\/+$/, "")}.tmp`
+  return beside.length + 32 < 104 ? beside : `/tmp/skyward-agent-${path.posix.basename(workDir)}`
 }
 
 /** The command that starts the agent: prints its pid (its process group), then becomes it. */

@@ -4,10 +4,12 @@ import path from "node:path"
 import { BootstrapError, type BootstrapPlan, type BootstrapResult, type NodeInfo, type PythonModuleDir } from "@skyward/core"
 import { Effect } from "effect"
 import type { SshConnection } from "./connect.js"
-import { exec, shellQuote, type ExecResult } from "./exec.js"
-import { ENV_SCRIPT, PROBE_SCRIPT } from "./remote-scripts.js"
-import { listFiles, makeRemoteDirs, openSftp, putFile, uploadTree, walk, writeRemoteFile } from "./sftp.js"
-import { ensureWheelhouse, linuxPlatforms, requirementsOf, type WheelPlatform } from "./wheelhouse.js"
+import { exec, shellQuote } from "./exec.js"
+import { probeHost } from "./host-probe.js"
+import { mirrorNotes } from "./node-notes.js"
+import { ensureRemoteEnvironment } from "./remote-env.js"
+import { makeRemoteDirs, openSftp, uploadTree, walk, writeRemoteFile } from "./sftp.js"
+import { shipWorkdir } from "./workdir-ship.js"
 
 /** How nodes get their Python packages. */
 export type InstallMode = "wheelhouse" | "index"
@@ -22,22 +24,6 @@ export interface RemoteBootstrapOptions {
   readonly install: InstallMode
   /** Skyward's folder on the host; relative paths are under the login's home. Default `.cache/skyward`. */
   readonly remoteRoot: string
-}
-
-/** What the probe learns about a host. */
-export interface HostFacts {
-  readonly version: [number, number, number]
-  readonly executable: string
-  readonly venv: boolean
-  readonly ensurepip: boolean
-  readonly machine: string
-  readonly system: string
-  readonly libc: [string, string]
-  readonly home: string
-  readonly root: string
-  readonly cpus: number
-  readonly envReady: boolean
-  readonly modules: ReadonlyArray<string>
 }
 
 const moduleHashes = new Map<string, Promise<string>>()
@@ -60,58 +46,6 @@ export const hashModuleDir = (dir: string): Promise<string> => {
   return hash
 }
 
-const pythonCandidates = (wanted: string) => (wanted === "3" ? ["python3"] : [`python${wanted}`, "python3"])
-
-/** Runs a Python program on the host's python3 (or `python3.X`), the program on stdin. */
-const runRemotePython = (connection: SshConnection, wanted: string, script: string, spec: unknown, onLine?: (line: string) => void) => {
-  const candidates = pythonCandidates(wanted)
-  const command =
-    `for p in ${candidates.join(" ")}; do if command -v "$p" >/dev/null 2>&1; then exec "$p" - ${shellQuote(JSON.stringify(spec))}; fi; done; ` +
-    `echo "SKYWARD-NO-PYTHON" >&2; exit 127`
-  return exec(connection, command, { stdin: script, ...(onLine ? { onLine } : {}) })
-}
-
-const lastErrorLine = (tail: string): string =>
-  tail
-    .split("\n")
-    .reverse()
-    .find((line) => /error/i.test(line) && !line.startsWith("SKYWARD-"))
-    ?.trim() ?? "see the output above"
-
-/** Turns what the probe saw into facts, or a bootstrap error that says what to install. */
-const checkFacts = (result: ExecResult, node: NodeInfo, where: string, wanted: string, install: InstallMode) =>
-  Effect.gen(function* () {
-    const fail = (message: string) => new BootstrapError({ node: node.index, message, output: result.tail })
-    if (result.stderr.includes("SKYWARD-NO-PYTHON"))
-      return yield* fail(
-        `node ${node.index} (${where}) has no ${pythonCandidates(wanted).join(" or ")} on its PATH: install Python 3.9 or newer with the venv module ` +
-          `(Debian/Ubuntu: apt-get install python3 python3-venv; RHEL/Fedora: dnf install python3)`
-      )
-    const line = result.stdout.split("\n").find((l) => l.startsWith("SKYWARD-PROBE "))
-    if (result.code !== 0 || line === undefined)
-      return yield* fail(`cannot inspect the Python of node ${node.index} (${where}): ${result.tail.trim().split("\n").slice(-3).join(" / ") || `exit ${result.code}`}`)
-    const facts = JSON.parse(line.slice("SKYWARD-PROBE ".length)) as HostFacts
-    const [major, minor, micro] = facts.version
-    const version = `${major}.${minor}.${micro}`
-    if (major !== 3 || minor < 9)
-      return yield* fail(
-        `node ${node.index} (${where}) has Python ${version} (${facts.executable}); Skyward needs Python 3.9 or newer: ` +
-          `install a newer python3 with its venv module (e.g. apt-get install python3.11 python3.11-venv) and make it python3 on the PATH`
-      )
-    if (wanted !== "3" && `${major}.${minor}` !== wanted)
-      return yield* fail(
-        `image.python asks for Python ${wanted}, but node ${node.index} (${where}) has ${version} and no python${wanted} on its PATH: install python${wanted} there or change image.python`
-      )
-    if (!facts.venv || (install === "index" && !facts.ensurepip))
-      return yield* fail(
-        `node ${node.index} (${where}): Python ${version} (${facts.executable}) lacks the ${facts.venv ? "ensurepip" : "venv"} module that virtual environments need: ` +
-          `install it (Debian/Ubuntu: apt-get install python3-venv, or python${major}.${minor}-venv)`
-      )
-    if (facts.system !== "Linux")
-      return yield* fail(`node ${node.index} (${where}) runs ${facts.system}; the SSH transport supports Linux nodes`)
-    return facts
-  })
-
 const insideWorkDir = (workDir: string, target: string) => {
   const destination = path.posix.normalize(path.posix.join(workDir, target))
   return destination.startsWith(workDir + "/") ? destination : undefined
@@ -120,8 +54,9 @@ const insideWorkDir = (workDir: string, target: string) => {
 /**
  * Bootstraps a node over its connection: checks its Python, makes (once) the environment
  * `<root>/envs/<imageHash>-cpXY` from a shipped wheelhouse or an index, uploads the Python
- * modules to `<root>/modules/<hash>/<name>`, creates a work folder with the Image's files and runs
- * the plugins' ops. `onWorkDir` learns the work folder so the session can remove it.
+ * modules to `<root>/modules/<hash>/<name>`, makes a work folder from the working directory (by
+ * content, through the host's store `<root>/files`) with the Image's files on top, and runs the
+ * plugins' ops there. `onWorkDir` learns the work folder so the session can remove it.
  */
 export const bootstrapNode = (
   connection: SshConnection,
@@ -134,7 +69,6 @@ export const bootstrapNode = (
   Effect.scoped(
     Effect.gen(function* () {
       const where = connection.label
-      const wanted = plan.image.python
       const fail = (message: string, output = "") => new BootstrapError({ node: node.index, message, output })
       const channelFailure = (e: { message: string }) => fail(`node ${node.index} (${where}): ${e.message}`)
 
@@ -142,66 +76,14 @@ export const bootstrapNode = (
         Effect.promise(() => hashModuleDir(m.path)).pipe(Effect.map((hash) => ({ ...m, remote: `modules/${hash}/${m.name}` })))
       )
       const envTemplate = `envs/${plan.imageHash}-cp{pytag}`
-      const probe = yield* runRemotePython(connection, wanted, PROBE_SCRIPT, {
+      const facts = yield* probeHost(connection, node, plan.image.python, options.install, {
         root: options.remoteRoot,
         env: envTemplate,
         modules: modules.map((m) => m.remote)
-      }).pipe(Effect.mapError(channelFailure))
-      const facts = yield* checkFacts(probe, node, where, wanted, options.install)
-      const pyTag = `${facts.version[0]}${facts.version[1]}`
-      const envDir = path.posix.join(facts.root, envTemplate.replace("{pytag}", pyTag))
+      })
+      const envDir = path.posix.join(facts.root, envTemplate.replace("{pytag}", `${facts.version[0]}${facts.version[1]}`))
       const sftp = yield* openSftp(connection).pipe(Effect.mapError(channelFailure))
-      let cached = facts.envReady
-
-      if (!facts.envReady) {
-        let spec: Record<string, unknown>
-        if (options.install === "wheelhouse") {
-          const platforms = linuxPlatforms(facts.machine, facts.libc)
-          const platform: WheelPlatform = {
-            pythonVersion: `${facts.version[0]}.${facts.version[1]}`,
-            abi: `cp${pyTag}`,
-            platforms,
-            key: platforms[0]!
-          }
-          const wheelhouse = yield* ensureWheelhouse(plan.image, plan.imageHash, platform, `node ${node.index} (${where})`, onLine).pipe(
-            Effect.mapError((e) => fail(e.message, e.output))
-          )
-          const wheels = path.posix.join(facts.root, "wheels")
-          yield* makeRemoteDirs(connection, [wheels]).pipe(Effect.mapError(channelFailure))
-          const present = yield* listFiles(sftp, wheels)
-          const all = [...wheelhouse.files, ...(wheelhouse.files.includes(wheelhouse.runner) ? [] : [wheelhouse.runner])]
-          const sizes = yield* Effect.promise(() => Promise.all(all.map((f) => fs.stat(path.join(wheelhouse.dir, f)).then((s) => s.size))))
-          const missing = all.filter((f, i) => present.get(f) !== sizes[i])
-          if (missing.length > 0) onLine(`uploading ${missing.length} of ${all.length} wheels to ${where}`)
-          yield* Effect.forEach(missing, (f) => putFile(sftp, path.join(wheelhouse.dir, f), path.posix.join(wheels, f)), { concurrency: 4, discard: true }).pipe(
-            Effect.mapError(channelFailure)
-          )
-          spec = { env: envDir, mode: "wheelhouse", wheels, files: wheelhouse.files, runner: wheelhouse.runner, requirements: requirementsOf(plan.image), apt: plan.image.apt }
-        } else {
-          spec = { env: envDir, mode: "index", indexes: plan.image.pipIndexes, requirements: requirementsOf(plan.image), apt: plan.image.apt }
-        }
-        const built = yield* runRemotePython(connection, wanted, ENV_SCRIPT, spec, (line) => {
-          if (!line.startsWith("SKYWARD-")) onLine(line)
-        }).pipe(Effect.mapError(channelFailure))
-        if (built.code !== 0) {
-          const apt = plan.image.apt.join(" ")
-          if (built.stdout.includes("SKYWARD-FAIL apt-root"))
-            return yield* fail(`image.apt (${apt}) needs root or sudo on node ${node.index} (${where}), and ${connection.user} is not root and has no sudo`, built.tail)
-          if (built.stdout.includes("SKYWARD-FAIL apt"))
-            return yield* fail(
-              `apt-get install ${apt} failed on node ${node.index} (${where}): ${lastErrorLine(built.tail)} ` +
-                `(image.apt needs root or passwordless sudo, and a reachable package mirror)`,
-              built.tail
-            )
-          const stage = built.stdout.includes("SKYWARD-FAIL venv") ? "python -m venv" : "pip install"
-          const hint =
-            stage === "pip install" && options.install === "index"
-              ? " (with install: \"index\" the node itself must reach the package index)"
-              : ""
-          return yield* fail(`${stage} failed on node ${node.index} (${where}): ${lastErrorLine(built.tail)}${hint}`, built.tail)
-        }
-        cached = built.stdout.includes("SKYWARD-ENV cached")
-      }
+      const env = yield* ensureRemoteEnvironment({ connection, sftp, node, plan, facts, options, envDir, onLine })
 
       const pythonPath: string[] = []
       for (const m of modules) {
@@ -215,6 +97,9 @@ export const bootstrapNode = (
       const workDir = path.posix.join(facts.root, "work", `node${node.index}-${randomBytes(6).toString("hex")}`)
       yield* makeRemoteDirs(connection, [workDir]).pipe(Effect.mapError(channelFailure))
       onWorkDir(workDir)
+      const workdir = plan.workdir
+        ? yield* shipWorkdir({ connection, sftp, node: node.index, python: plan.image.python, store: path.posix.join(facts.root, "files"), workDir, onLine }, plan.workdir)
+        : undefined
       for (const [target, source] of Object.entries(plan.image.files)) {
         const destination = insideWorkDir(workDir, target)
         if (destination === undefined) return yield* fail(`image.files target ${JSON.stringify(target)} leaves the work folder`)
@@ -234,6 +119,7 @@ export const bootstrapNode = (
         if (result.code !== 0)
           return yield* fail(`bootstrap command failed on node ${node.index} (${where}) with exit ${result.code ?? result.signal}: ${op}`, result.tail)
       }
-      return { python, pythonPath, workDir, cached }
+      const notes = mirrorNotes(plan.image, facts, env.dropped, node.index, where)
+      return { python, pythonPath, workDir, cached: env.cached, notes, ...(workdir ? { workdir } : {}) }
     })
   )

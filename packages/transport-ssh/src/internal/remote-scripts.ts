@@ -3,11 +3,20 @@
  * probe avoids newer syntax so that an old interpreter still answers with its version.
  */
 
-/** Reports the interpreter, platform and what of Skyward's cache already exists. */
+/**
+ * Reports the interpreter, platform and what of Skyward's cache already exists: the environment
+ * (`{pytag}` in `spec.env` becomes "311"), with the mirrored requirements it was made without.
+ */
 export const PROBE_SCRIPT = String.raw`
 import json, os, platform, sys
 spec = json.loads(sys.argv[1])
 root = os.path.join(os.path.expanduser("~"), spec["root"]) if not spec["root"].startswith("/") else spec["root"]
+# the login's alone: it will hold copies of the user's project and their environments
+try:
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    os.chmod(root, 0o700)
+except Exception:
+    pass
 def can_import(name):
     try:
         __import__(name)
@@ -27,16 +36,26 @@ out = {
     "home": os.path.expanduser("~"),
     "root": root,
     "cpus": os.cpu_count(),
-    "envReady": os.path.exists(os.path.join(root, spec["env"], ".skyward-ready")) if spec.get("env") else False,
+    "envReady": False,
+    "dropped": [],
     "modules": [m for m in spec.get("modules", []) if os.path.exists(os.path.join(root, m, ".skyward-complete"))],
 }
+if spec.get("env"):
+    marker = os.path.join(root, spec["env"].replace("{pytag}", "%d%d" % sys.version_info[:2]), ".skyward-ready")
+    out["envReady"] = os.path.exists(marker)
+    try:
+        with open(marker) as f:
+            out["dropped"] = json.load(f).get("dropped", [])
+    except Exception:
+        pass
 sys.stdout.write("SKYWARD-PROBE " + json.dumps(out) + "\n")
 `
 
 /**
  * Makes the environment once: takes an exclusive flock next to it (two pools bootstrapping the
  * same host wait for each other), reuses it when its marker exists, else (re)creates the venv and
- * installs from the uploaded wheels (no index) or from an index, then writes the marker.
+ * installs from the uploaded wheels (no index) or from an index, then writes the marker (with the
+ * mirrored requirements left out, which the probe reports on later runs).
  */
 export const ENV_SCRIPT = String.raw`
 import fcntl, json, os, shutil, signal, subprocess, sys
@@ -114,6 +133,49 @@ with open(env + ".lock", "w") as lock:
                 f.write("#!/bin/sh\nexec '%s' '%s' \"$@\"\n" % (python, runner))
             os.chmod(shim, 0o755)
     with open(marker, "w") as f:
-        json.dump({"python": sys.version.split()[0], "requirements": spec["requirements"]}, f)
+        json.dump({"python": sys.version.split()[0], "requirements": spec["requirements"], "dropped": spec.get("dropped", [])}, f)
     print("SKYWARD-ENV built", flush=True)
+`
+
+/**
+ * Makes a work folder from the host's content store (`DATA`, see `withData`: the files, and those
+ * uploaded in this run). First checks each uploaded file's SHA-256: one edited on the client while
+ * it was sent lies under a wrong name, so it leaves the store and the program fails
+ * (`SKYWARD-CHANGED [paths]`). Then copies every file into place with its executable bit.
+ */
+export const WORKDIR_SCRIPT = String.raw`
+import hashlib, json, os, shutil, sys
+spec = json.loads(sys.argv[1])
+store, work = spec["store"], spec["work"]
+changed = []
+for sent in DATA["verify"]:
+    stored = os.path.join(store, sent["hash"])
+    sha = hashlib.sha256()
+    try:
+        with open(stored, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+    except FileNotFoundError:
+        pass
+    if sha.hexdigest() != sent["hash"]:
+        # under this name it would be copied into every later work folder of this host
+        try:
+            os.remove(stored)
+        except FileNotFoundError:
+            pass
+        changed.append(sent["path"])
+if changed:
+    print("SKYWARD-CHANGED " + json.dumps(changed), flush=True)
+    sys.exit(3)
+made = set()
+for file in DATA["files"]:
+    target = os.path.join(work, file["path"])
+    folder = os.path.dirname(target)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+    # a copy, never a link: a task that writes into its file must not change the store
+    shutil.copyfile(os.path.join(store, file["hash"]), target)
+    os.chmod(target, 0o755 if file["executable"] else 0o644)
+print("SKYWARD-WORKDIR %d" % len(DATA["files"]), flush=True)
 `

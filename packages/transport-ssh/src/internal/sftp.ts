@@ -105,3 +105,44 @@ export const uploadTree = (sftp: Sftp, local: string, remote: string): Effect.Ef
     })
     return files.length
   })
+
+/** Files uploaded at once over one SFTP session. */
+const UPLOAD_CONCURRENCY = 8
+
+/** A local file and where it goes, relative to a remote folder. */
+export interface Upload {
+  readonly local: string
+  /** POSIX path relative to the remote folder; its folders are made. */
+  readonly remote: string
+  /** Its size when known (else read from the file). */
+  readonly size?: number
+}
+
+/**
+ * Uploads the files the remote folder `base` lacks (absent, or of another size), several at a
+ * time, with one listing per remote folder (made when missing); `announce` learns how many before they go. Gives back
+ * those it sent.
+ */
+export const putMissing = (
+  sftp: Sftp,
+  base: string,
+  uploads: ReadonlyArray<Upload>,
+  announce: (missing: ReadonlyArray<Upload>) => void = () => undefined
+): Effect.Effect<Upload[], SshChannelError> =>
+  Effect.gen(function* () {
+    const dirOf = (u: Upload) => path.posix.dirname(path.posix.join(base, u.remote))
+    const dirs = [...new Set(uploads.map(dirOf))]
+    const listed = new Map(yield* Effect.forEach(dirs, (dir) => Effect.map(listFiles(sftp, dir), (files) => [dir, files] as const), { concurrency: 4 }))
+    const sizes = yield* Effect.forEach(uploads, (u) =>
+      u.size !== undefined ? Effect.succeed(u.size) : Effect.tryPromise({ try: () => fs.stat(u.local).then((s) => s.size), catch: (e) => fail(sftp.connection, `cannot read ${u.local}`, e) })
+    )
+    const missing = uploads.filter((u, i) => {
+      const remote = path.posix.join(base, u.remote)
+      return listed.get(path.posix.dirname(remote))?.get(path.posix.basename(remote)) !== sizes[i]
+    })
+    announce(missing)
+    // a folder is made only when something goes into it: a host that has everything costs one listing
+    yield* makeRemoteDirs(sftp.connection, [...new Set(missing.map(dirOf))])
+    yield* Effect.forEach(missing, (u) => putFile(sftp, u.local, path.posix.join(base, u.remote)), { concurrency: UPLOAD_CONCURRENCY, discard: true })
+    return missing
+  })

@@ -1,8 +1,23 @@
 import { randomBytes } from "node:crypto"
 import fs from "node:fs/promises"
 import path from "node:path"
-import { AGENT_REQUIREMENTS, cacheRoot, findLocalPython, runCommand, type Image } from "@skyward/core"
+import { pathToFileURL } from "node:url"
+import {
+  projectName,
+  AGENT_REQUIREMENTS,
+  cacheRoot,
+  findLocalPython,
+  installRequirements,
+  mirroredPip,
+  runCommand,
+  runDroppingUnavailable,
+  unavailableProject,
+  type Image
+} from "@skyward/core"
 import { Data, Effect } from "effect"
+import { buildPureWheel } from "./client-wheel.js"
+import { localWheelOf, localWheelPlace } from "./local-wheels.js"
+import { requirementName } from "./requirement-names.js"
 
 /** Building the client-side wheelhouse failed (no wheel for the platform, pip missing, no index). */
 export class WheelhouseError extends Data.TaggedError("WheelhouseError")<{
@@ -25,12 +40,14 @@ export interface WheelPlatform {
 /** A folder of wheels on the client for one (Image, Python, platform). */
 export interface Wheelhouse {
   readonly dir: string
-  /** Wheel file names to install, exactly. */
+  /** Wheel files to install, exactly, relative to `dir` (a local wheel of the mirror under `local/<hash>/`). */
   readonly files: ReadonlyArray<string>
   /** The pip wheel that runs the install on the node (`python pip-X.whl/pip install ...`). */
   readonly runner: string
   /** True when it was already built. */
   readonly cached: boolean
+  /** Mirrored requirements it lacks: no wheel for the platform, and none could be built on the client. */
+  readonly dropped: ReadonlyArray<string>
 }
 
 const MANIFEST = "skyward-wheelhouse.json"
@@ -60,20 +77,20 @@ export const linuxPlatforms = (machine: string, libc: readonly [string, string])
   return [`linux_${arch}`]
 }
 
-/** What `pip download` and the node's install get: the agent's needs plus the Image's packages. */
-export const requirementsOf = (image: Image): string[] => [...AGENT_REQUIREMENTS, ...image.pip]
-
 const building = new Map<string, Promise<Wheelhouse>>()
 
 interface Manifest {
-  readonly files: string[]
+  readonly files: ReadonlyArray<string>
   readonly runner: string
+  /** Mirrored requirements left out (no wheel for the platform): later nodes report them too. */
+  readonly dropped: ReadonlyArray<string>
 }
 
 const readManifest = async (dir: string): Promise<Manifest | undefined> => {
   try {
     const manifest = JSON.parse(await fs.readFile(path.join(dir, MANIFEST), "utf8")) as Partial<Manifest>
-    return Array.isArray(manifest.files) && typeof manifest.runner === "string" ? { files: manifest.files, runner: manifest.runner } : undefined
+    if (!Array.isArray(manifest.files) || typeof manifest.runner !== "string") return undefined
+    return { files: manifest.files, runner: manifest.runner, dropped: Array.isArray(manifest.dropped) ? manifest.dropped : [] }
   } catch {
     return undefined
   }
@@ -117,6 +134,65 @@ const explain = (tail: string, platform: WheelPlatform, host: string): string =>
   return `pip download failed while building the wheelhouse for ${host}: ${line ?? "see the output"}`
 }
 
+/** pip's arguments that download wheels of `requirements` for the node's platform into `dest`. */
+const downloadArgs = (image: Image, platform: WheelPlatform, dest: string, requirements: ReadonlyArray<string>): string[] => [
+  "-m", "pip", "download", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+  "--only-binary=:all:",
+  ...platform.platforms.flatMap((p) => ["--platform", p]),
+  "--python-version", platform.pythonVersion,
+  "--implementation", "cp",
+  "--abi", platform.abi,
+  ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
+  "-d", dest,
+  ...requirements,
+  // the node runs pip from this wheel: its environment is made without ensurepip
+  ...(image.pip.some(isPipRequirement) ? [] : ["pip"])
+]
+
+/**
+ * The wheelhouse's `pip download`, as `runDroppingUnavailable` runs it. When pip finds no wheel of
+ * a mirrored pin, a pure-Python wheel built on the client takes its place and pip runs again; a pin
+ * of which none can be built is left to `runDroppingUnavailable`, which leaves it out.
+ */
+const downloadWithClientWheels = (image: Image, platform: WheelPlatform, python: string, dest: string, scratch: string, onLine: (line: string) => void) => {
+  const mirrored = mirroredPip(image)
+  const builtFor = new Map<string, string>()
+  const tried = new Set<string>()
+  return (requirements: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      for (;;) {
+        const attempt = yield* runCommand(python, downloadArgs(image, platform, dest, requirements.map((r) => builtFor.get(r) ?? r)), { onLine })
+        if (attempt.code === 0) return attempt
+        const project = unavailableProject(attempt.tail)
+        const pin = mirrored.find((r) => requirements.includes(r) && !tried.has(r) && localWheelOf(r) === undefined && projectName(r) === project)
+        if (pin === undefined) return attempt
+        tried.add(pin)
+        const wheel = yield* buildPureWheel(python, pin, image.pipIndexes, scratch, onLine)
+        if (wheel === undefined) return attempt
+        builtFor.set(pin, `${requirementName(pin)} @ ${pathToFileURL(wheel).href}`)
+      }
+    })
+}
+
+/**
+ * Moves the mirror's local wheels (`requirements` naming a `file:` wheel, which pip download copied
+ * into `dir`) to `local/<content hash>/` in it: see `localWheelPlace`. Gives their new paths.
+ */
+const placeLocalWheels = (dir: string, requirements: ReadonlyArray<string>): Effect.Effect<string[], WheelhouseError> =>
+  Effect.forEach(
+    requirements.flatMap((r) => localWheelOf(r) ?? []),
+    (wheel) =>
+      Effect.gen(function* () {
+        const place = yield* localWheelPlace(wheel.file).pipe(Effect.mapError((e) => new WheelhouseError({ message: e.message, output: "" })))
+        yield* Effect.promise(async () => {
+          await fs.mkdir(path.join(dir, path.dirname(place)), { recursive: true })
+          await fs.copyFile(wheel.file, path.join(dir, place))
+          await fs.rm(path.join(dir, path.basename(wheel.file)), { force: true })
+        })
+        return place
+      })
+  )
+
 /**
  * The wheelhouse for (Image, Python, platform), built once on the client with `pip download
  * --only-binary=:all:` under `<cache>/wheelhouses/<key>` and reused after (also by other
@@ -136,34 +212,21 @@ export const ensureWheelhouse = (
     const dir = path.join(root, key)
     const ready = yield* Effect.promise(() => readManifest(dir))
     if (ready) return { dir, ...ready, cached: true }
+    const tmp = `${dir}.tmp-${randomBytes(4).toString("hex")}`
+    const scratch = `${tmp}-built`
     const build = Effect.gen(function* () {
       const python = yield* clientPython
-      const tmp = `${dir}.tmp-${randomBytes(4).toString("hex")}`
-      yield* Effect.promise(() => fs.mkdir(tmp, { recursive: true }))
-      const args = [
-        "-m", "pip", "download", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        "--only-binary=:all:",
-        ...platform.platforms.flatMap((p) => ["--platform", p]),
-        "--python-version", platform.pythonVersion,
-        "--implementation", "cp",
-        "--abi", platform.abi,
-        ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
-        "-d", tmp,
-        ...requirementsOf(image),
-        // the node runs pip from this wheel: its environment is made without ensurepip
-        ...(image.pip.some(isPipRequirement) ? [] : ["pip"])
-      ]
+      yield* Effect.promise(() => Promise.all([fs.mkdir(tmp, { recursive: true }), fs.mkdir(scratch, { recursive: true })]))
       onLine(`building the wheelhouse ${key} on the client (pip download for Python ${platform.pythonVersion} on ${platform.key})`)
-      const result = yield* runCommand(python, args, { onLine })
-      if (result.code !== 0) {
-        yield* Effect.promise(() => fs.rm(tmp, { recursive: true, force: true }))
-        return yield* new WheelhouseError({ message: explain(result.tail, platform, host), output: result.tail })
-      }
+      const { attempt, dropped } = yield* runDroppingUnavailable(image, downloadWithClientWheels(image, platform, python, tmp, scratch, onLine))
+      if (attempt.code !== 0) return yield* new WheelhouseError({ message: explain(attempt.tail, platform, host), output: attempt.tail })
+      const local = yield* placeLocalWheels(tmp, installRequirements(image).filter((r) => !dropped.includes(r)))
       const wheels = (yield* Effect.promise(() => fs.readdir(tmp))).filter((f) => f.endsWith(".whl")).sort()
       const runner = wheels.find((f) => /^pip-\d/.test(f))
-      if (runner === undefined) return yield* new WheelhouseError({ message: `pip download gave no pip wheel for ${host}`, output: result.tail })
-      const files = image.pip.some(isPipRequirement) ? wheels : wheels.filter((f) => f !== runner)
-      yield* Effect.promise(() => fs.writeFile(path.join(tmp, MANIFEST), JSON.stringify({ requirements: requirementsOf(image), platform, files, runner }, null, 2)))
+      if (runner === undefined) return yield* new WheelhouseError({ message: `pip download gave no pip wheel for ${host}`, output: attempt.tail })
+      const files = [...(image.pip.some(isPipRequirement) ? wheels : wheels.filter((f) => f !== runner)), ...local]
+      const manifest: Manifest = { files, runner, dropped }
+      yield* Effect.promise(() => fs.writeFile(path.join(tmp, MANIFEST), JSON.stringify({ requirements: installRequirements(image), platform, ...manifest }, null, 2)))
       const moved = yield* Effect.promise(async () => {
         if (await fs.rename(tmp, dir).then(() => true, () => false)) return true
         // a folder without a valid manifest (older format, or half-removed) is replaced
@@ -173,13 +236,15 @@ export const ensureWheelhouse = (
       })
       if (!moved) {
         // another process finished first: use its wheelhouse
-        yield* Effect.promise(() => fs.rm(tmp, { recursive: true, force: true }))
         const theirs = yield* Effect.promise(() => readManifest(dir))
         if (theirs) return { dir, ...theirs, cached: true }
         return yield* new WheelhouseError({ message: `cannot move the wheelhouse into ${dir}`, output: "" })
       }
-      return { dir, files, runner, cached: false }
-    })
+      return { dir, ...manifest, cached: false }
+    }).pipe(
+      // whatever happened, neither the half-made wheelhouse nor the client-built wheels stay
+      Effect.ensuring(Effect.promise(() => Promise.all([fs.rm(tmp, { recursive: true, force: true }), fs.rm(scratch, { recursive: true, force: true })])))
+    )
     let promise = building.get(key)
     if (promise === undefined) {
       promise = Effect.runPromise(Effect.either(build)).then((either) => {

@@ -1,11 +1,12 @@
 import fs from "node:fs"
 import { Args, Command, Options } from "@effect/cli"
-import { makeComputePool, prepareLocalEnvironment, validatePoolOptions } from "@skyward/core"
+import { findLocalPython, makeComputePool, prepareLocalEnvironment, validatePoolOptions } from "@skyward/core"
 import { Effect } from "effect"
 import { runClientScript } from "../client-script.js"
 import { UsageError } from "../errors.js"
-import { poolOptionsFrom } from "../pool-options.js"
-import { makeProgress } from "../progress.js"
+import { poolOptionsFrom, type PoolFlags } from "../pool-options.js"
+import { withProject, type ProjectFlags } from "../project.js"
+import { makeProgress, type Progress } from "../progress.js"
 import { checkScriptCompiles } from "../script-check.js"
 
 /** Where `skyward run` leaves the script's exit code for the process to exit with. */
@@ -105,8 +106,56 @@ const options = {
         "with rate and ETA. A pool task is what a client hands over at once: for joblib, one batch of one or more calls."
     )
   ),
-  json: Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr."))
+  json: Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr.")),
+  workdir: Options.directory("workdir").pipe(
+    Options.withDescription(
+      "The folder that travels to every node and is its tasks' current directory (default: the current directory). " +
+        "Its .gitignore and .skywardignore rules apply; files are sent by content, only what changed since the last run."
+    ),
+    Options.optional
+  ),
+  "no-workdir": Options.boolean("no-workdir").pipe(Options.withDescription("Send no working directory.")),
+  "workdir-limit": Options.text("workdir-limit").pipe(
+    Options.withDescription("The most the working directory may hold (default 100MiB; such as 500MiB or 2G): above, the run stops before any node starts."),
+    Options.optional
+  ),
+  python: Options.text("python").pipe(
+    Options.withDescription(
+      "The Python the script runs in, whose environment the workers mirror (default: the active virtual environment's, " +
+        "$VIRTUAL_ENV/bin/python; without one, the script runs in the pool's Image environment)."
+    ),
+    Options.optional
+  )
 }
+
+/**
+ * Opens the pool for the script and its project (checked first: bad options, a working directory
+ * over its limit, a script that does not compile are refused before any node is provisioned), runs
+ * the script in the client's Python and gives back its exit code.
+ */
+const runScript = (flags: PoolFlags & ProjectFlags & { readonly script: string }, progress: Progress) =>
+  Effect.gen(function* () {
+    const project = yield* withProject(yield* poolOptionsFrom(flags), flags, flags.script, progress.line)
+    for (const note of project.notes) progress.note(note)
+    const validated = yield* validatePoolOptions(project.options)
+    yield* checkScriptCompiles(flags.script, project.mirror?.python ?? (yield* findLocalPython(validated.image.python)).executable)
+    return yield* Effect.scoped(
+      Effect.gen(function* () {
+        const pool = yield* makeComputePool(validated, progress.listener)
+        const python = project.mirror?.python ?? (yield* prepareLocalEnvironment(pool.image, pool.imageHash, -1, () => undefined)).python
+        return yield* runClientScript({
+          python,
+          script: flags.script,
+          args: scriptArgs.value,
+          env: { ...pool.image.env, ...pool.client.env },
+          pythonPath: pool.client.pythonPath,
+          pythonPathLast: project.mirror?.clientPath ?? [],
+          imports: pool.client.imports,
+          mirrored: project.mirror !== undefined
+        })
+      })
+    )
+  })
 
 /** `skyward run [options] <script.py> [script args...]` */
 export const runCommand = Command.make(
@@ -116,25 +165,7 @@ export const runCommand = Command.make(
     Effect.gen(function* () {
       if (!fs.existsSync(flags.script) || !fs.statSync(flags.script).isFile())
         return yield* new UsageError({ message: `script not found: ${flags.script}` })
-      const poolOptions = yield* poolOptionsFrom(flags)
-      // bad options and a script that does not compile are refused before any node is provisioned
-      const validated = yield* validatePoolOptions(poolOptions)
-      yield* checkScriptCompiles(flags.script, validated.image.python)
       const progress = makeProgress(flags.json ? "json" : flags.quiet ? "quiet" : "auto")
-      const code = yield* Effect.scoped(
-        Effect.gen(function* () {
-          const pool = yield* makeComputePool(poolOptions, progress.listener)
-          const client = yield* prepareLocalEnvironment(pool.image, pool.imageHash, -1, () => undefined)
-          return yield* runClientScript({
-            python: client.python,
-            script: flags.script,
-            args: scriptArgs.value,
-            env: { ...pool.image.env, ...pool.client.env },
-            pythonPath: pool.client.pythonPath,
-            imports: pool.client.imports
-          })
-        })
-      ).pipe(Effect.ensuring(Effect.sync(progress.stop)))
-      exitCode.value = code
+      exitCode.value = yield* runScript(flags, progress).pipe(Effect.ensuring(Effect.sync(progress.stop)))
     })
 ).pipe(Command.withDescription("Run a Python script with its joblib / scikit-learn work spread over a pool."))

@@ -61,9 +61,9 @@ export const startAgentProcess = (
     Effect.try({
       try: () => {
         // the node's temporary files (multiprocessing's forkserver socket, tasks' tempfile) live
-        // in its work folder, removed with it even when the agent itself was killed; unless that
+        // beside its work folder, removed with it even when the agent itself was killed; unless that
         // would push the forkserver's socket path (+ ~32 bytes) past the 107 bytes a Unix socket allows
-        const tmp = path.join(launch.workDir, ".tmp")
+        const tmp = path.join(path.dirname(launch.workDir), "tmp")
         const own = tmp.length + 32 < 104
         if (own) fs.mkdirSync(tmp, { recursive: true, mode: 0o700 })
         return spawn(launch.python, ["-m", "skyward_worker", ...launch.args], {

@@ -3,10 +3,10 @@ import path from "node:path"
 import { Effect } from "effect"
 import lockfile from "proper-lockfile"
 import { BootstrapError } from "../errors.js"
-import type { Image } from "../image.js"
-import { AGENT_REQUIREMENTS } from "../python-modules.js"
+import { installRequirements, type Image } from "../image.js"
+import { droppedNote, runDroppingUnavailable } from "../mirror/unavailable.js"
 import { cacheRoot } from "./cache.js"
-import { findLocalPython, type LocalPython } from "./python.js"
+import { findLocalPython, pythonAt, type LocalPython } from "./python.js"
 import { runCommand } from "./shell.js"
 
 /** A Python virtual environment on this machine, made from an Image. */
@@ -15,6 +15,8 @@ export interface LocalEnvironment {
   readonly python: string
   /** True when it already existed (nothing was installed). */
   readonly cached: boolean
+  /** What of the Image's mirror it lacks, one line each (see `Image.mirror`). */
+  readonly notes: ReadonlyArray<string>
 }
 
 const READY_MARKER = ".skyward-ready"
@@ -39,12 +41,23 @@ const exists = (file: string) =>
  * every module to bytecode on one core (two thirds of building a scikit-learn environment):
  * `compileArgs` does it afterwards on every core.
  */
-export const pipInstallArgs = (image: Image): string[] => [
+export const pipInstallArgs = (image: Image, requirements: ReadonlyArray<string> = installRequirements(image)): string[] => [
   "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-compile",
   ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
-  ...AGENT_REQUIREMENTS,
-  ...image.pip
+  ...requirements
 ]
+
+/** What the ready marker of an environment holds. */
+interface ReadyMarker {
+  /** The notes of its build: mirrored requirements it was made without. */
+  readonly notes?: ReadonlyArray<string>
+}
+
+const readNotes = (dir: string): Promise<ReadonlyArray<string>> =>
+  fs.readFile(path.join(dir, READY_MARKER), "utf8").then(
+    (text) => (JSON.parse(text) as ReadyMarker).notes ?? [],
+    () => []
+  )
 
 /**
  * Makes (once) or reuses the virtual environment `<cache>/envs/<hash>`. A lock makes two pools
@@ -67,13 +80,16 @@ export const ensureLocalEnvironment = (
     onLine(`creating virtual environment ${dir} (${interpreter.executable} ${interpreter.version})`)
     const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine, env: buildEnv() })
     if (venv.code !== 0) return yield* fail(`python -m venv failed on node ${node}`, venv.tail)
-    const pip = yield* runCommand(python, pipInstallArgs(image), { onLine, env: buildEnv() })
+    const { attempt: pip, dropped } = yield* runDroppingUnavailable(image, (requirements) =>
+      runCommand(python, pipInstallArgs(image, requirements), { onLine, env: buildEnv() })
+    )
     if (pip.code !== 0)
       return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
+    const notes = dropped.map((requirement) => droppedNote(requirement, `Python ${interpreter.version} on this machine`))
     // best effort, like pip's own: a module that does not compile here is compiled when imported
     yield* runCommand(python, compileArgs(dir), { env: buildEnv() })
     yield* Effect.tryPromise({
-      try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ image, python: interpreter.version })),
+      try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ image, python: interpreter.version, notes })),
       catch: (e) => fail(`cannot write ${dir}: ${e}`)
     })
   })
@@ -98,9 +114,8 @@ export const ensureLocalEnvironment = (
   )
 
   return Effect.gen(function* () {
-    if (yield* Effect.promise(ready)) return { dir, python, cached: true }
-    const cached = yield* withLock
-    return { dir, python, cached }
+    const cached = (yield* Effect.promise(ready)) || (yield* withLock)
+    return { dir, python, cached, notes: yield* Effect.promise(() => readNotes(dir)) }
   })
 }
 
@@ -112,17 +127,19 @@ const lastErrorLine = (tail: string): string =>
     ?.trim() ?? "see the output above"
 
 /**
- * The local environment for an Image: finds the interpreter its `python` asks for, then makes or
- * reuses the venv keyed by the Image hash and that interpreter's version. Local nodes and the
- * `skyward run` client share it, so client and workers run the same packages.
+ * The local environment for an Image: finds the interpreter its `python` asks for (or takes
+ * `interpreter`, a path), then makes or reuses the venv keyed by the Image hash and that
+ * interpreter's version. Local nodes and the `skyward run` client share it, so client and workers
+ * run the same packages.
  */
 export const prepareLocalEnvironment = (
   image: Image,
   hash: string,
   node: number,
-  onLine: (line: string) => void
+  onLine: (line: string) => void,
+  interpreter?: string
 ): Effect.Effect<LocalEnvironment, BootstrapError> =>
-  findLocalPython(image.python).pipe(
+  (interpreter === undefined ? findLocalPython(image.python) : pythonAt(interpreter, image.python)).pipe(
     Effect.mapError((e) => new BootstrapError({ node, message: e.message, output: "" })),
     Effect.flatMap((interpreter) => ensureLocalEnvironment(image, `${hash}-py${interpreter.version}`, interpreter, node, onLine))
   )

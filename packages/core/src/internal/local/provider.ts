@@ -1,12 +1,17 @@
 import os from "node:os"
 import { Effect, Layer } from "effect"
 import { Provider, type ProviderDefinition } from "../provider.js"
-import { LocalTransportLayer } from "./transport.js"
+import { localTransportLayer } from "./transport.js"
 
-/** Options of the local provider. */
+/** Options of the local provider (nodes come from the pool's `nodes`). */
 export interface LocalOptions {
-  /** Reserved for future use (e.g. CPU pinning); nodes come from the pool's `nodes`. */
+  /** Reserved for future use (e.g. CPU pinning). */
   readonly name?: string
+  /**
+   * The interpreter (a path) the nodes' environments are made from; it must be of the Image's
+   * `python` version. Default: the Image's `python` found on PATH (or `$SKYWARD_PYTHON`).
+   */
+  readonly python?: string
 }
 
 const LocalProviderLayer = Layer.succeed(Provider, {
@@ -31,7 +36,7 @@ const LocalProviderLayer = Layer.succeed(Provider, {
 })
 
 /** The embedded default provider: N nodes as N agent processes on this machine. */
-export const local = (_options: LocalOptions = {}): ProviderDefinition => ({
+export const local = (options: LocalOptions = {}): ProviderDefinition => ({
   name: "local",
-  layer: Layer.merge(LocalProviderLayer, LocalTransportLayer)
+  layer: Layer.merge(LocalProviderLayer, localTransportLayer(options.python))
 })

@@ -79,6 +79,25 @@ const probe = (executable: string) =>
   }).pipe(Effect.option)
 
 /**
+ * The interpreter at `executable` (a path or a name on PATH) when its version is `wanted` ("3",
+ * "3.11") or starts with it: the local provider's `python` option, a mirrored client's base.
+ */
+export const pythonAt = (executable: string, wanted: string): Effect.Effect<LocalPython, ConfigError> =>
+  Effect.flatMap(probe(executable), (found) =>
+    found._tag === "Some" && (found.value.version + ".").startsWith(wanted + ".")
+      ? Effect.succeed(found.value)
+      : Effect.fail(
+          new ConfigError({
+            field: "python",
+            message:
+              found._tag === "Some"
+                ? `${executable} is Python ${found.value.version}, and the Image asks for Python ${wanted}`
+                : `${executable} does not run as a Python 3 with the venv module (Debian/Ubuntu: apt-get install python3-venv)`
+          })
+        )
+  )
+
+/**
  * Finds the interpreter for an Image's `python` ("3" or "3.11"): `$SKYWARD_PYTHON`, then
  * `python3.11`, then `python3` when its version matches.
  */

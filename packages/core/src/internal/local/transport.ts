@@ -6,11 +6,15 @@ import type { NodeInfo } from "../cluster.js"
 import { Transport, uploadDestination, type BootstrapPlan, type NodeSession } from "../transport.js"
 import { startAgentProcess } from "./agent-process.js"
 import { prepareLocalEnvironment } from "./environment.js"
+import { copyWorkdir } from "./workdir-copy.js"
 import { runCommand } from "./shell.js"
 import { ownedTempDir } from "./temp-dir.js"
 
+/** A node's private folder: `work/` (its tasks' current directory) and `tmp/` (their TMPDIR, see agent-process). */
 const makeWorkDir = (node: NodeInfo) =>
   ownedTempDir(`skyward-node${node.index}`).pipe(
+    Effect.map((session) => path.join(session, "work")),
+    Effect.tap((workDir) => Effect.promise(() => fs.mkdir(workDir, { mode: 0o700 }))),
     Effect.mapError((cause) => new TransportError({ node: node.index, message: `cannot create a work folder: ${cause.message}`, cause }))
   )
 
@@ -31,9 +35,10 @@ const copyInto = (node: number, workDir: string, localPath: string, target: stri
     return destination
   })
 
-const bootstrap = (node: NodeInfo, workDir: string) => (plan: BootstrapPlan, onLine: (line: string) => void) =>
+const bootstrap = (node: NodeInfo, workDir: string, python: string | undefined) => (plan: BootstrapPlan, onLine: (line: string) => void) =>
   Effect.gen(function* () {
-    const env = yield* prepareLocalEnvironment(plan.image, plan.imageHash, node.index, onLine)
+    const env = yield* prepareLocalEnvironment(plan.image, plan.imageHash, node.index, onLine, python)
+    const workdir = plan.workdir ? yield* copyWorkdir(node.index, plan.workdir, workDir) : undefined
     yield* Effect.forEach(Object.entries(plan.image.files), ([target, source]) =>
       copyInto(node.index, workDir, source, target).pipe(Effect.mapError((e) => new BootstrapError({ node: node.index, message: `image.files: ${e.message}`, output: "" })))
     )
@@ -43,18 +48,28 @@ const bootstrap = (node: NodeInfo, workDir: string) => (plan: BootstrapPlan, onL
       if (result.code !== 0)
         return yield* new BootstrapError({ node: node.index, message: `bootstrap command failed on node ${node.index}: ${op}`, output: result.tail })
     }
-    return { python: env.python, pythonPath: plan.modules.map((m) => m.path), workDir, cached: env.cached }
+    return {
+      python: env.python,
+      pythonPath: plan.modules.map((m) => m.path),
+      workDir,
+      cached: env.cached,
+      notes: env.notes,
+      ...(workdir ? { workdir } : {})
+    }
   })
 
-/** The local Transport: each node is a child process of this one, its environment a cached venv. */
-export const LocalTransportLayer: Layer.Layer<Transport> = Layer.succeed(Transport, {
+/**
+ * The local Transport: each node is a child process of this one, its environment a cached venv
+ * made from `python` (an interpreter's path; default: the Image's `python` found on PATH).
+ */
+export const localTransportLayer = (python?: string): Layer.Layer<Transport> => Layer.succeed(Transport, {
   name: "local",
   connect: (node) =>
     Effect.map(makeWorkDir(node), (workDir): NodeSession => {
       let bootstrapped = false
       return {
         node,
-        bootstrap: (plan, onLine) => Effect.tap(bootstrap(node, workDir)(plan, onLine), () => Effect.sync(() => (bootstrapped = true))),
+        bootstrap: (plan, onLine) => Effect.tap(bootstrap(node, workDir, python)(plan, onLine), () => Effect.sync(() => (bootstrapped = true))),
         startAgent: (launch) => startAgentProcess(node.index, launch),
         upload: (localPath, target) =>
           Effect.suspend(() =>
