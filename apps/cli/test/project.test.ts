@@ -57,6 +57,12 @@ describe("examples/project under skyward run, from its folder with its virtual e
     expect(result.stderr).toContain(".skywardignore")
   })
 
+  it("with --no-workdir sends nothing, and a task whose module stayed behind says so", async () => {
+    const result = await run(["--quiet", "--nodes", "1", "--no-workdir", "main.py"])
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toMatch(/No module named 'stores'[\s\S]*No working directory was sent \(--no-workdir\)/)
+  })
+
   it("stops a working directory over its limit before any node starts, naming its largest entries", async () => {
     const result = await run(["--nodes", "2", "--workdir-limit", "4KiB", "main.py"])
     expect(result.code).toBe(2)

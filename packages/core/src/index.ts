@@ -68,7 +68,7 @@ export {
 export type { ClientContribution, Plugin, PluginPython } from "./internal/plugin.js"
 export { makeComputePool, type ComputePoolShape, type TaskOptions } from "./internal/pool.js"
 export { Provider, type ProviderDefinition, type ProviderShape, type ProvisionRequest } from "./internal/provider.js"
-export { AGENT_REQUIREMENTS, agentModules, codecModules } from "./internal/python-modules.js"
+export { AGENT_REQUIREMENTS, agentModules, codecModules, type PythonModuleDir } from "./internal/python-modules.js"
 export type { AgentFailure, TaskCallbacks, TaskOutcome, TaskSpec } from "./internal/scheduler.js"
 export { Scheduler, type NodeLink, type SchedulerOptions } from "./internal/scheduler.js"
 export {
@@ -78,7 +78,6 @@ export {
   type BootstrapPlan,
   type BootstrapResult,
   type NodeSession,
-  type PythonModuleDir,
   type TransportShape,
   type WorkdirShipped,
   uploadDestination

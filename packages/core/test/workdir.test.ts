@@ -136,6 +136,24 @@ describe("the working directory on local nodes", () => {
     expect(shipped.every((e) => e._tag === "WorkdirShipped" && e.files === 4)).toBe(true)
   })
 
+  it("sends each file once: a second pool of the same folder sends nothing, an edited file alone", async () => {
+    write({ "tools.py": TOOLS, "data/x.txt": "first\n", "data/y.txt": "unchanged\n" })
+    const sent = async () => {
+      const events: PoolEvent[] = []
+      const read = await ComputePool.use({ nodes: 2, worker: { concurrency: 1 }, workdir: project }, (pool) => pool.map("tools:read", ["data/x.txt"]), (e) => events.push(e))
+      const shipped = events.flatMap((e) => (e._tag === "WorkdirShipped" ? [e] : []))
+      expect(shipped).toHaveLength(2)
+      return { read, files: shipped.reduce((n, e) => n + e.sentFiles, 0), bytes: shipped.reduce((n, e) => n + e.sentBytes, 0) }
+    }
+    await sent()
+    expect(await sent()).toEqual({ read: ["first\n"], files: 0, bytes: 0 })
+    fs.writeFileSync(path.join(project, "data/x.txt"), `edited ${Date.now()}\n`) // a content no earlier run sent
+    const edited = await sent()
+    expect(edited.read[0]).toMatch(/^edited/)
+    expect(edited.files).toBe(1) // one of the two nodes stores it; the other finds it there
+    expect(edited.bytes).toBe(fs.statSync(path.join(project, "data/x.txt")).size)
+  })
+
   it("stops a pool whose working directory is over the limit before any node starts", async () => {
     write({ "big.bin": "x".repeat(5000) })
     const events: PoolEvent[] = []

@@ -14,7 +14,8 @@
 /** Starts the agent on an exec channel of an open connection (scoped). */
 export { agentCommand, startRemoteAgent } from "./internal/agent-channel.js"
 /** Bootstraps a node over an open connection; see `SshTransportOptions.install`. */
-export { bootstrapNode, hashModuleDir, type InstallMode, type RemoteBootstrapOptions } from "./internal/bootstrap.js"
+export { bootstrapNode, hashModuleDir } from "./internal/bootstrap.js"
+export type { InstallMode, RemoteBootstrapOptions } from "./internal/bootstrap-options.js"
 /** Opens a verified, authenticated SSH connection (scoped), with retries for transient failures. */
 export { openSsh, type SshConnection } from "./internal/connect.js"
 /** The tagged errors of this package. */

@@ -109,4 +109,13 @@ describe.skipIf(noSshd !== undefined)("a mirrored client environment over ssh (a
     expect(result.notes).toEqual([droppedNote(missing, target())])
     expect(lines).toContain("imports: local wheel")
   }, 240_000)
+
+  it("refuses a host without the client's Python minor version, saying what to install or change", async () => {
+    const [major, minor] = hostPython
+    const other = `${major}.${minor + 7}` // a version no host of the harness has
+    const { run } = mirrored({ python: other, mirror: { python: `${other}.0`, pip: [] } }, [])
+    const error = Either.getLeft(await run()).pipe((e) => (e._tag === "Some" ? e.value.message : ""))
+    expect(error).toContain(`the workers mirror the client's Python ${other}.0 environment, but node 0 (${label()}) has Python ${hostPython.join(".")}`)
+    expect(error).toContain(`install python${other} with its venv module there, or run skyward from a virtual environment of Python ${major}.${minor}`)
+  })
 })

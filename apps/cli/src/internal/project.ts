@@ -65,7 +65,9 @@ export const withProject = (
     const limit = limitText === undefined ? undefined : parseSize(limitText)
     if (limitText !== undefined && limit === undefined)
       return yield* new UsageError({ message: `--workdir-limit ${JSON.stringify(limitText)}: expected a size such as 200MiB, 2G or 500000000` })
-    const workdir: string | false = flags["no-workdir"] ? false : path.resolve(Option.getOrElse(flags.workdir, () => (given.workdir as string | false | undefined) ?? process.cwd()) || ".")
+    // the flags, else the config file's `workdir`, else the current directory
+    const chosen = flags["no-workdir"] ? false : Option.getOrElse(flags.workdir, () => (given.workdir as string | false | undefined) ?? process.cwd())
+    const workdir = chosen === false ? false : path.resolve(chosen)
     const scriptDir = path.relative(workdir || ".", path.dirname(path.resolve(script)))
     const scriptInside = workdir !== false && !scriptDir.startsWith("..") && !path.isAbsolute(scriptDir)
     if (workdir !== false && !scriptInside)

@@ -3,7 +3,7 @@ import type { Cluster, ClusterSpec } from "./cluster.js"
 import type { PluginError } from "./errors.js"
 import type { Image } from "./image.js"
 import type { ComputePoolShape } from "./pool.js"
-import type { PythonModuleDir } from "./transport.js"
+import type { PythonModuleDir } from "./python-modules.js"
 
 /** What a plugin adds to the client script's world when the pool opens. */
 export interface ClientContribution {

@@ -11,9 +11,9 @@ import { openNode, type ReadyNode } from "./open-nodes.js"
 import { validatePoolOptions, type PoolOptions, type PoolOptionsInput } from "./options.js"
 import type { ClientContribution, Plugin } from "./plugin.js"
 import { Provider } from "./provider.js"
-import { agentModules, codecModules } from "./python-modules.js"
+import { agentModules, codecModules, type PythonModuleDir } from "./python-modules.js"
 import { Scheduler, type TaskCallbacks, type TaskOutcome, type TaskSpec } from "./scheduler.js"
-import { Transport, type BootstrapPlan, type PythonModuleDir } from "./transport.js"
+import { Transport, type BootstrapPlan } from "./transport.js"
 import { snapshotWorkdir, type WorkdirSnapshot } from "./workdir/snapshot.js"
 
 /** Per-call options of `submit` and `map`. */

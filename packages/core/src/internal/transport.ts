@@ -3,15 +3,8 @@ import { Context, type Effect, type Scope } from "effect"
 import type { BootstrapError, TransportError } from "./errors.js"
 import type { Image } from "./image.js"
 import type { NodeInfo } from "./cluster.js"
+import type { PythonModuleDir } from "./python-modules.js"
 import type { WorkdirSnapshot } from "./workdir/snapshot.js"
-
-/** A local folder of Python packages to put on the node's PYTHONPATH. */
-export interface PythonModuleDir {
-  /** Stable name, used as the folder name on remote nodes. */
-  readonly name: string
-  /** Absolute path of the folder on the client. */
-  readonly path: string
-}
 
 /** What a node needs before its agent can start. */
 export interface BootstrapPlan {

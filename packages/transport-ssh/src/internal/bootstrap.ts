@@ -10,21 +10,7 @@ import { mirrorNotes } from "./node-notes.js"
 import { ensureRemoteEnvironment } from "./remote-env.js"
 import { makeRemoteDirs, openSftp, uploadTree, walk, writeRemoteFile } from "./sftp.js"
 import { shipWorkdir } from "./workdir-ship.js"
-
-/** How nodes get their Python packages. */
-export type InstallMode = "wheelhouse" | "index"
-
-/** Bootstrap settings of the SSH transport. */
-export interface RemoteBootstrapOptions {
-  /**
-   * "wheelhouse" (default): the client downloads wheels once for the node's platform and uploads
-   * them; nodes install with no index (they need no internet). "index": each node runs pip
-   * against the Image's indexes itself.
-   */
-  readonly install: InstallMode
-  /** Skyward's folder on the host; relative paths are under the login's home. Default `.cache/skyward`. */
-  readonly remoteRoot: string
-}
+import type { RemoteBootstrapOptions } from "./bootstrap-options.js"
 
 const moduleHashes = new Map<string, Promise<string>>()
 
@@ -80,7 +66,7 @@ export const bootstrapNode = (
         root: options.remoteRoot,
         env: envTemplate,
         modules: modules.map((m) => m.remote)
-      })
+      }, plan.image.mirror?.python)
       const envDir = path.posix.join(facts.root, envTemplate.replace("{pytag}", `${facts.version[0]}${facts.version[1]}`))
       const sftp = yield* openSftp(connection).pipe(Effect.mapError(channelFailure))
       const env = yield* ensureRemoteEnvironment({ connection, sftp, node, plan, facts, options, envDir, onLine })

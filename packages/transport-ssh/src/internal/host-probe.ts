@@ -1,6 +1,6 @@
 import { BootstrapError, type NodeInfo } from "@skyward/core"
 import { Effect } from "effect"
-import type { InstallMode } from "./bootstrap.js"
+import type { InstallMode } from "./bootstrap-options.js"
 import type { SshConnection } from "./connect.js"
 import type { ExecResult } from "./exec.js"
 import { PROBE_SCRIPT } from "./remote-scripts.js"
@@ -35,7 +35,7 @@ export interface ProbeSpec {
 }
 
 /** Turns what the probe saw into facts, or a bootstrap error that says what to install. */
-const checkFacts = (result: ExecResult, node: NodeInfo, where: string, wanted: string, install: InstallMode) =>
+const checkFacts = (result: ExecResult, node: NodeInfo, where: string, wanted: string, install: InstallMode, mirrored: string | undefined) =>
   Effect.gen(function* () {
     const fail = (message: string) => new BootstrapError({ node: node.index, message, output: result.tail })
     if (result.stderr.includes("SKYWARD-NO-PYTHON"))
@@ -56,7 +56,10 @@ const checkFacts = (result: ExecResult, node: NodeInfo, where: string, wanted: s
       )
     if (wanted !== "3" && `${major}.${minor}` !== wanted)
       return yield* fail(
-        `image.python asks for Python ${wanted}, but node ${node.index} (${where}) has ${version} and no python${wanted} on its PATH: install python${wanted} there or change image.python`
+        mirrored === undefined
+          ? `image.python asks for Python ${wanted}, but node ${node.index} (${where}) has ${version} and no python${wanted} on its PATH: install python${wanted} there or change image.python`
+          : `the workers mirror the client's Python ${mirrored} environment, but node ${node.index} (${where}) has Python ${version} and no python${wanted} on its PATH: ` +
+              `install python${wanted} with its venv module there, or run skyward from a virtual environment of Python ${major}.${minor}`
       )
     if (!facts.venv || (install === "index" && !facts.ensurepip))
       return yield* fail(
@@ -68,15 +71,19 @@ const checkFacts = (result: ExecResult, node: NodeInfo, where: string, wanted: s
     return facts
   })
 
-/** Inspects the host's Python (`image.python` is `wanted`) and what of Skyward's cache it has. */
+/**
+ * Inspects the host's Python (`image.python` is `wanted`; `mirrored`, the client's version when the
+ * workers mirror its environment) and what of Skyward's cache it has.
+ */
 export const probeHost = (
   connection: SshConnection,
   node: NodeInfo,
   wanted: string,
   install: InstallMode,
-  spec: ProbeSpec
+  spec: ProbeSpec,
+  mirrored?: string
 ): Effect.Effect<HostFacts, BootstrapError> =>
   runRemotePython(connection, wanted, PROBE_SCRIPT, spec).pipe(
     Effect.mapError((e) => new BootstrapError({ node: node.index, message: `node ${node.index} (${connection.label}): ${e.message}`, output: "" })),
-    Effect.flatMap((result) => checkFacts(result, node, connection.label, wanted, install))
+    Effect.flatMap((result) => checkFacts(result, node, connection.label, wanted, install, mirrored))
   )

@@ -1,7 +1,7 @@
 import path from "node:path"
 import { BootstrapError, installRequirements, mirroredPip, runDroppingUnavailable, type BootstrapPlan, type NodeInfo } from "@skyward/core"
 import { Effect } from "effect"
-import type { RemoteBootstrapOptions } from "./bootstrap.js"
+import type { RemoteBootstrapOptions } from "./bootstrap-options.js"
 import type { SshConnection } from "./connect.js"
 import type { ExecResult } from "./exec.js"
 import type { HostFacts } from "./host-probe.js"
