@@ -79,6 +79,26 @@ describe("examples/project under skyward run, from its folder with its virtual e
   })
 })
 
+describe("a pool of one slot", () => {
+  it("runs a joblib call there with the pool's --timeout, not in the client", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-one-slot-"))
+    try {
+      fs.writeFileSync(
+        path.join(dir, "stuck.py"),
+        "import os, time\nfrom joblib import Parallel, delayed\n\ndef stuck(i):\n    time.sleep(60 if os.environ.get('SKYWARD_NODE_INDEX') else 0)\n    return i\n\n" +
+          "print(Parallel(n_jobs=-1)(delayed(stuck)(i) for i in range(2)))\n"
+      )
+      const started = Date.now()
+      const result = await skyward(["run", "--quiet", "--nodes", "1", "--concurrency", "1", "--timeout", "2", "stuck.py"], { cwd: dir })
+      expect(result.code).not.toBe(0)
+      expect(result.stderr).toMatch(/TaskTimeoutError: .*timeout of 2/)
+      expect(Date.now() - started).toBeLessThan(30_000)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 /** A CPython 3.9 on this machine (the oldest client Skyward supports), if there is one. */
 const python39 = [
   // a pyenv shim runs only the version a folder selects: the interpreters themselves

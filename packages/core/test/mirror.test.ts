@@ -60,12 +60,21 @@ describe("mirrorEnvironment: the workers' environment made from the client's", (
     expect(result.baseInterpreter).not.toContain(venv)
   }, 300_000)
 
-  it("builds the library's wheel again only when its sources change", async () => {
-    const first = (await mirror()).mirror.pip.find((r) => r.startsWith("answers @"))
-    expect((await mirror()).mirror.pip.find((r) => r.startsWith("answers @"))).toBe(first)
+  it("gives the library's wheel a new requirement only when what the wheel holds changes", async () => {
+    const wheelOf = async () => {
+      const lines: string[] = []
+      const result = await Effect.runPromise(mirrorEnvironment(python, (line) => lines.push(line)))
+      return { requirement: result.mirror.pip.find((r) => r.startsWith("answers @")), built: lines.some((l) => l.startsWith("building the wheel of answers")) }
+    }
+    const first = await wheelOf()
+    expect(await wheelOf()).toEqual({ requirement: first.requirement, built: false })
+    // a file of the folder that the wheel leaves out: built again, the same wheel (the same Image)
+    fs.writeFileSync(path.join(library, "NOTES.txt"), `${Date.now()}\n`)
+    expect(await wheelOf()).toEqual({ requirement: first.requirement, built: true })
     fs.writeFileSync(path.join(library, "answers", "__init__.py"), "def answer(_):\n    return 43\n")
-    const edited = await mirror()
-    expect(edited.mirror.pip.find((r) => r.startsWith("answers @"))).not.toBe(first)
+    const edited = await wheelOf()
+    expect(edited.built).toBe(true)
+    expect(edited.requirement).not.toBe(first.requirement)
     fs.writeFileSync(path.join(library, "answers", "__init__.py"), "def answer(_):\n    return 42\n")
   }, 300_000)
 

@@ -19,6 +19,8 @@ export type ProgressStream = NodeJS.WritableStream & { readonly isTTY?: boolean;
 
 const SUMMARY_EVERY_MS = 2_000
 
+const files = (count: number): string => `${count} file${count === 1 ? "" : "s"}`
+
 /** `note: node 1: Python 3.11.2, the client runs 3.11.7` */
 const noteLine = (message: string, node?: number): string => `note: ${node === undefined ? "" : `node ${node}: `}${message}`
 
@@ -26,8 +28,8 @@ const nodeLine = (event: PoolEvent): string | undefined => {
   switch (event._tag) {
     case "WorkdirShipped":
       return (
-        `node ${event.node}: working directory ${event.files} files, ${formatBytes(event.bytes)} ` +
-        `(${event.sentFiles === 0 ? "nothing new sent" : `sent ${event.sentFiles} files, ${formatBytes(event.sentBytes)}`})`
+        `node ${event.node}: working directory ${files(event.files)}, ${formatBytes(event.bytes)} ` +
+        `(${event.sentFiles === 0 ? "nothing new sent" : `sent ${files(event.sentFiles)}, ${formatBytes(event.sentBytes)}`})`
       )
     case "EnvironmentNote":
       return noteLine(event.message, event.node)
