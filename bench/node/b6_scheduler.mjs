@@ -2,7 +2,9 @@
 // `nodes` x `slots`; `tasks` no-op tasks. Run with --expose-gc.
 //   node --expose-gc bench/node/b6_scheduler.mjs [--tasks 1000000] [--nodes 1000] [--slots 32]
 // Prints one `BENCH_RESULT {json}` line.
-import { EventHub, Scheduler } from "../../packages/core/dist/index.js"
+// the scheduler alone, without agents: engine internals, not part of @skyward/core's door
+import { EventHub } from "../../packages/core/dist/internal/event-hub.js"
+import { Scheduler } from "../../packages/core/dist/internal/scheduler.js"
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)

@@ -50,7 +50,7 @@ describe("skyward run --config", () => {
     const config = path.join(project, "skyward.config.ts")
     fs.writeFileSync(
       config,
-      `import type { Plugin, PoolOptionsInput } from "@skyward/core"
+      `import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { joblib } from "@skyward/plugin-joblib"
 import { ssh } from "@skyward/provider-ssh"
 

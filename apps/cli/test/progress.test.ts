@@ -1,5 +1,5 @@
 import { Writable } from "node:stream"
-import type { PoolEvent } from "@skyward/core"
+import type { PoolEvent } from "@skyward/contracts"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { makeProgress } from "../src/internal/progress.js"
 

@@ -63,7 +63,8 @@ def main() -> None:
     for c in cases:
         message = expand(c["message"])
         (out_dir / f"{c['name']}.hex").write_text(encode_frame(message).hex() + "\n")
-        (out_dir / f"{c['name']}.json").write_text(json.dumps(to_json(message), indent=1, ensure_ascii=False) + "\n", "utf8")
+        text = json.dumps(to_json(message), indent=1, ensure_ascii=False) + "\n"
+        (out_dir / f"{c['name']}.json").write_text(text, "utf8")
     print(f"wrote {len(cases)} Python vectors to {out_dir}")
 
 

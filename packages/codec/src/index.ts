@@ -34,7 +34,7 @@ export {
 /** Everything the codec throws: `FrameTooLarge | InvalidCbor | InvalidMessage`, told apart by `_tag`. */
 export type { WireError } from "./internal/errors.js"
 
-/** The message types (one interface per `type`) and their union {@link Message}. */
+/** The message types (one interface per `type`), their union {@link Message}, and the `kind` of an error. */
 export type {
   Blob,
   Cancel,
@@ -50,6 +50,16 @@ export type {
   Started,
   Submit
 } from "./internal/messages.js"
+
+/** An `error` message without its `type` and `id`: what a task failed with, forwarded as it was. */
+export type { ErrorFrame } from "./internal/error-texts.js"
+
+export {
+  /** The `excType` of the error kinds that fix it (`timeout`: "skyward.TaskTimeout", ...); schema/messages.json. */
+  errorExcTypes,
+  /** The message of each error kind with a fixed wording (`errorTexts.timeout(2)`); schema/messages.json. */
+  errorTexts
+} from "./internal/error-texts.js"
 
 export {
   /** Encodes one message as a frame: 4-byte big-endian body length, then the CBOR map. Undefined fields are omitted. */
@@ -88,3 +98,4 @@ export const decodeMessage = (value: unknown, options?: { readonly maxFrameBytes
     throw toWireError(e)
   }
 }
+export { codecModules } from "./internal/python.js"

@@ -1,4 +1,3 @@
-import { Encoder } from "cbor-x"
 import { describe, expect, it } from "vitest"
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -14,24 +13,9 @@ import {
   type Message,
   type WireError
 } from "../src/index.js"
-import { hex, toJson } from "./helpers.js"
+import { frameOf, hex, rawCbor, toJson } from "./helpers.js"
 
-const raw = new Encoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  tagUint8Array: false,
-  variableMapSize: true,
-  useTag259ForMaps: false
-} as ConstructorParameters<typeof Encoder>[0])
-
-/** Frames arbitrary CBOR bytes. */
-const frameOf = (body: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(4 + body.length)
-  new DataView(out.buffer).setUint32(0, body.length)
-  out.set(body, 4)
-  return out
-}
-const frameValue = (v: unknown): Uint8Array => frameOf(raw.encode(v))
+const frameValue = (v: unknown): Uint8Array => frameOf(rawCbor.encode(v))
 
 const catchWire = (f: () => unknown): WireError => {
   try {
@@ -122,7 +106,7 @@ describe("FrameDecoder", () => {
     expect(pushError(frameValue("cancel"))).toMatchObject({ _tag: "InvalidCbor" })
     const intKey = frameValue(new Map<unknown, unknown>([["type", "cancel"], ["id", 1], [5, 6]]))
     expect(pushError(intKey)).toMatchObject({ _tag: "InvalidCbor", reason: expect.stringContaining("text") })
-    const body = raw.encode({ type: "cancel", id: 1 })
+    const body = rawCbor.encode({ type: "cancel", id: 1 })
     expect(pushError(frameOf(Buffer.concat([body, Buffer.from([0])])))).toMatchObject({ _tag: "InvalidCbor" })
   })
 

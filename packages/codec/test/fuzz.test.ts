@@ -1,28 +1,13 @@
 // Seeded fuzzing of the decoder: mutated and random frames, pushed in random chunk sizes. The only thing
 // a push may throw is a WireError, a poisoned decoder rethrows it, and every push returns promptly.
 
-import { Encoder } from "cbor-x"
 import { describe, expect, it } from "vitest"
 import { encodeFrame, FrameDecoder, isWireError, type Message } from "../src/index.js"
-import { CASES, chunked, loadVector, mulberry32, SIDES } from "./helpers.js"
+import { CASES, chunked, frameOf, loadVector, mulberry32, mutate, rawCbor, SIDES } from "./helpers.js"
 
 const ITERATIONS = Number(process.env["FUZZ_N"] ?? 12_000) // FUZZ_N, FUZZ_SEED: for longer local runs
 const MAX_PUSH_MS = 2_000
 
-const rawEncoder = new Encoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  tagUint8Array: false,
-  variableMapSize: true,
-  useTag259ForMaps: false
-} as ConstructorParameters<typeof Encoder>[0])
-
-const frameOf = (body: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(4 + body.length)
-  new DataView(out.buffer).setUint32(0, body.length)
-  out.set(body, 4)
-  return out
-}
 
 const corpus: Uint8Array[] = [
   ...SIDES.flatMap((side) => CASES.map((c) => loadVector(side, c.name).frame)).filter((f) => f.length < 50_000),
@@ -31,71 +16,6 @@ const corpus: Uint8Array[] = [
 ]
 
 type Rand = () => number
-
-const mutate = (rand: Rand, input: Uint8Array): Uint8Array => {
-  const int = (n: number) => Math.floor(rand() * n)
-  let b = input.slice()
-  const rounds = 1 + int(4)
-  for (let r = 0; r < rounds; r++) {
-    switch (int(10)) {
-      case 0: // bit flips
-        for (let k = 1 + int(8); k > 0 && b.length > 0; k--) b[int(b.length)]! ^= 1 << int(8)
-        break
-      case 1: // random bytes
-        for (let k = 1 + int(4); k > 0 && b.length > 0; k--) b[int(b.length)] = int(256)
-        break
-      case 2: // truncate
-        b = b.subarray(0, int(b.length + 1))
-        break
-      case 3: // length prefix corruption
-        if (b.length >= 4) {
-          const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
-          const n = view.getUint32(0)
-          const choices = [int(2 ** 32), n + int(17) - 8, n * 2, 0, 0xffffffff, int(64), 2 ** 28 + int(4)]
-          view.setUint32(0, choices[int(choices.length)]! >>> 0)
-        }
-        break
-      case 4: {
-        // splice with another valid frame
-        const other = corpus[int(corpus.length)]!
-        const cut = int(b.length + 1)
-        const from = int(other.length + 1)
-        b = Buffer.concat([b.subarray(0, cut), other.subarray(from)])
-        break
-      }
-      case 5: {
-        // insert random bytes
-        const at = int(b.length + 1)
-        const extra = new Uint8Array(1 + int(8)).map(() => int(256))
-        b = Buffer.concat([b.subarray(0, at), extra, b.subarray(at)])
-        break
-      }
-      case 6: {
-        // delete a range
-        const at = int(b.length + 1)
-        b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(16))])
-        break
-      }
-      case 7: {
-        // duplicate a range
-        const at = int(b.length + 1)
-        const len = int(32)
-        b = Buffer.concat([b.subarray(0, at + len), b.subarray(at, at + len), b.subarray(at + len)])
-        break
-      }
-      case 8: // append a second valid frame
-        b = Buffer.concat([b, corpus[int(corpus.length)]!])
-        break
-      default: {
-        // a byte near a CBOR head set to an interesting value
-        const interesting = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x5f, 0x7f, 0x9f, 0xbf, 0xc2, 0xd8, 0xda, 0xf7, 0xfb, 0xff]
-        if (b.length > 0) b[int(b.length)] = interesting[int(interesting.length)]!
-        break
-      }
-    }
-  }
-  return b
-}
 
 const randomValue = (rand: Rand, depth: number): unknown => {
   const int = (n: number) => Math.floor(rand() * n)
@@ -130,7 +50,7 @@ const randomMessageFrame = (rand: Rand): Uint8Array => {
   const int = (n: number) => Math.floor(rand() * n)
   const o: Record<string, unknown> = { type: TYPES[int(TYPES.length)] }
   for (let k = int(7); k > 0; k--) o[FIELDS[int(FIELDS.length)]!] = randomValue(rand, 1)
-  return frameOf(rawEncoder.encode(o))
+  return frameOf(rawCbor.encode(o))
 }
 
 const randomBytes = (rand: Rand): Uint8Array => {
@@ -151,7 +71,7 @@ describe("decoder fuzz", () => {
       const kind = i % 4
       const input =
         kind === 0 || kind === 1
-          ? mutate(rand, corpus[int(corpus.length)]!)
+          ? mutate(rand, corpus[int(corpus.length)]!, corpus)
           : kind === 2
             ? randomMessageFrame(rand)
             : randomBytes(rand)

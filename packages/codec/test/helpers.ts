@@ -1,6 +1,7 @@
 // Test helpers: JSON <-> message conversion ({"$bytes": hex}), vector loading, a seeded PRNG.
 
 import { readFileSync } from "node:fs"
+import { Encoder } from "cbor-x"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -68,3 +69,91 @@ export const chunked = (b: Uint8Array, rand: () => number, max: number): Uint8Ar
   }
   return out
 }
+
+/** CBOR as any encoder would write it, with none of the codec's own rules (for frames it must refuse). */
+export const rawCbor = new Encoder({
+  useRecords: false,
+  mapsAsObjects: true,
+  tagUint8Array: false,
+  variableMapSize: true,
+  useTag259ForMaps: false
+} as ConstructorParameters<typeof Encoder>[0])
+
+/** Frames arbitrary bytes: a u32 big-endian length, then the bytes. */
+export const frameOf = (body: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(4 + body.length)
+  new DataView(out.buffer).setUint32(0, body.length)
+  out.set(body, 4)
+  return out
+}
+
+/**
+ * One fuzz input from a valid frame: 1 to 4 rounds of bit flips, random bytes, truncation, a
+ * corrupt length prefix, splices with and copies of `corpus` frames, inserted, deleted and
+ * duplicated ranges, and interesting CBOR head bytes.
+ */
+export const mutate = (rand: () => number, input: Uint8Array, corpus: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const int = (n: number) => Math.floor(rand() * n)
+  let b = input.slice()
+  const rounds = 1 + int(4)
+  for (let r = 0; r < rounds; r++) {
+    switch (int(10)) {
+      case 0: // bit flips
+        for (let k = 1 + int(8); k > 0 && b.length > 0; k--) b[int(b.length)]! ^= 1 << int(8)
+        break
+      case 1: // random bytes
+        for (let k = 1 + int(4); k > 0 && b.length > 0; k--) b[int(b.length)] = int(256)
+        break
+      case 2: // truncate
+        b = b.subarray(0, int(b.length + 1))
+        break
+      case 3: // length prefix corruption
+        if (b.length >= 4) {
+          const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+          const n = view.getUint32(0)
+          const choices = [int(2 ** 32), n + int(17) - 8, n * 2, 0, 0xffffffff, int(64), 2 ** 28 + int(4)]
+          view.setUint32(0, choices[int(choices.length)]! >>> 0)
+        }
+        break
+      case 4: {
+        // splice with another valid frame
+        const other = corpus[int(corpus.length)]!
+        const cut = int(b.length + 1)
+        const from = int(other.length + 1)
+        b = Buffer.concat([b.subarray(0, cut), other.subarray(from)])
+        break
+      }
+      case 5: {
+        // insert random bytes
+        const at = int(b.length + 1)
+        const extra = new Uint8Array(1 + int(8)).map(() => int(256))
+        b = Buffer.concat([b.subarray(0, at), extra, b.subarray(at)])
+        break
+      }
+      case 6: {
+        // delete a range
+        const at = int(b.length + 1)
+        b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(16))])
+        break
+      }
+      case 7: {
+        // duplicate a range
+        const at = int(b.length + 1)
+        const len = int(32)
+        b = Buffer.concat([b.subarray(0, at + len), b.subarray(at, at + len), b.subarray(at + len)])
+        break
+      }
+      case 8: // append a second valid frame
+        b = Buffer.concat([b, corpus[int(corpus.length)]!])
+        break
+      default: {
+        // a byte near a CBOR head set to an interesting value
+        const interesting = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1f, 0x5f, 0x7f, 0x9f, 0xbf, 0xc2, 0xd8, 0xda, 0xf7, 0xfb, 0xff]
+        if (b.length > 0) b[int(b.length)] = interesting[int(interesting.length)]!
+        break
+      }
+    }
+  }
+  return b
+}
+

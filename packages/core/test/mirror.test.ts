@@ -5,7 +5,8 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ComputePool, imageHash, local, mirrorEnvironment, type EnvironmentMirror } from "../src/index.js"
+import { imageHash } from "@skyward/contracts"
+import { ComputePool, local, mirrorEnvironment, type EnvironmentMirror } from "../src/index.js"
 import { nodeWorkDirs, tmpEntries, waitForNoAgents } from "./leaks.js"
 
 // A user's virtual environment: a package from the index, and the user's own library installed in

@@ -1,5 +1,8 @@
+import { type ErrorFrame, errorExcTypes, errorTexts } from "@skyward/codec"
 import { describe, expect, it, vi } from "vitest"
-import { EventHub, Scheduler, TaskCancelled, TaskTimeout, WorkerLost, type NodeLink, type TaskError, type TaskOutcome } from "../src/index.js"
+import { RemoteError, TaskCancelled, TaskTimeout, WorkerLost, type TaskError, type TaskOutcome } from "@skyward/contracts"
+import { EventHub } from "../src/internal/event-hub.js"
+import { Scheduler, type NodeLink } from "../src/internal/scheduler.js"
 import { BlobStore } from "../src/internal/blob-store.js"
 
 /** A node that records what the scheduler sent it; the test answers for the agent. */
@@ -62,7 +65,22 @@ describe("Scheduler", () => {
     scheduler.completed(1, 2, outcome(1))
     scheduler.failed(1, 1, { kind: "lost", excType: "", message: "worker process died", traceback: "" })
     expect(failed.get(0)).toBeInstanceOf(WorkerLost)
+    expect(failed.get(0)?.message).toBe(errorTexts.lost("worker process died", 2))
     expect(done.get(1)).toMatchObject({ value: "ok" })
+  })
+
+  it("keeps an agent's error frame on the tagged error, to be forwarded as it was", () => {
+    const { scheduler } = twoNodes(1)
+    const { failed, callbacks } = collect()
+    scheduler.submit({ kind: "pickle" }, callbacks())
+    scheduler.submit({ kind: "pickle" }, callbacks())
+    const raised: ErrorFrame = { kind: "user", excType: "builtins.ValueError", message: "bad", traceback: "Traceback ...", payload: new Uint8Array([1]), node: 0, slot: 0 }
+    const refused: ErrorFrame = { kind: "protocol", excType: "skyward.ProtocolError", message: "no payload", traceback: "", node: 1 }
+    scheduler.failed(0, 1, raised)
+    scheduler.failed(1, 2, refused)
+    expect(failed.get(0)).toBeInstanceOf(RemoteError)
+    expect(failed.get(0)).toMatchObject({ excType: "builtins.ValueError", message: "bad", frame: raised })
+    expect((failed.get(1) as RemoteError).frame).toBe(refused)
   })
 
   it("fails queued tasks when every node is lost", () => {
@@ -97,7 +115,7 @@ describe("Scheduler", () => {
 })
 
 describe("Scheduler: tasks held ahead of a free slot", () => {
-  const cancelledAnswer = { kind: "cancelled", excType: "", message: "the task was cancelled", traceback: "" }
+  const cancelledAnswer: ErrorFrame = { kind: "cancelled", excType: errorExcTypes.cancelled, message: errorTexts.cancelled("on request"), traceback: "" }
 
   it("lets the only node hold one task beyond its slots (one per slot once tasks are short); with several nodes none while tasks are long or unknown", () => {
     const single = new Scheduler({ retries: 0, events: new EventHub() })
@@ -200,6 +218,7 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
       scheduler.started(0, 2, 0)
       vi.advanceTimersByTime(1001)
       expect(failed.get(1)).toBeInstanceOf(TaskTimeout)
+      expect(failed.get(1)?.message).toBe(errorTexts.timeout(1))
       expect(a.cancelled).toEqual([2])
     } finally {
       vi.useRealTimers()
@@ -246,7 +265,7 @@ describe("Scheduler and blobs", () => {
     scheduler.addNode(a.link)
     const { done, failed, callbacks } = collect()
     scheduler.submit({ kind: "pickle", blobs: ["x"] }, callbacks())
-    const dropped = { kind: "blob", excType: "skyward.BlobMissing", message: "this node does not hold blob x", traceback: "" }
+    const dropped: ErrorFrame = { kind: "blob", excType: errorExcTypes.blob, message: errorTexts.blob("this node", "x"), traceback: "" }
     scheduler.failed(0, 1, dropped)
     expect(a.held.size).toBe(1) // forgotten, then sent again with the resubmission
     expect(a.submitted).toEqual([1, 1])

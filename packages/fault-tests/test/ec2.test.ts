@@ -8,9 +8,10 @@ import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
 import { DescribeInstanceAttributeCommand, TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2"
-import { cacheRoot, type PoolEvent } from "@skyward/core"
+import { cacheRoot } from "@skyward/host"
+import type { PoolEvent } from "@skyward/contracts"
+import { generateEd25519 } from "@skyward/provider-aws/testing"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { generateEd25519 } from "../../provider-aws/src/internal/host-keys.js"
 import { parseCloudConfig, startEmulator, TEST_POWER_OFF, type EmulatedInstance, type Emulator, type EmulatorOptions } from "../../provider-aws/test/support/emulator.js"
 import { allInstances, leftInMoto } from "../../provider-aws/test/support/inspect.js"
 import { isolateAwsEnvironment, motoUnavailable, startMoto, type Moto } from "../../provider-aws/test/support/moto.js"
@@ -18,7 +19,7 @@ import { motoAmi } from "../../provider-aws/test/support/pool.js"
 import { agentProcesses, leftovers, netnsUnavailable, sshdUnavailable } from "../../transport-ssh/test/harness/hosts.js"
 import {
   entriesOf,
-  expectLostTasksRanElsewhere,
+  reportLostNode,
   fixtures,
   interrupt,
   isTag,
@@ -241,16 +242,8 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
     expect(code, run.stderr.slice(-3000)).toBe(0)
     expect(resultLines(run.stdout)).toEqual(resultLines(loky))
 
-    const { lost, lostAt, retried } = expectLostTasksRanElsewhere(run, 1, 90)
     const left = await everythingLeft(run)
-    report({
-      fault: "EC2 instance terminated (TerminateInstances), 1 of 3, joblib via `skyward run --provider aws`",
-      happened: `NodeLost node 1 (${lost.reason}); joblib output = loky's`,
-      detectSeconds: (lostAt - terminatedAt) / 1000,
-      retried: `${retried.length} (tasks ${retried.map((e) => e.task).join(", ")}), each done once on another node`,
-      correct: true,
-      left
-    })
+    reportLostNode(run, "EC2 instance terminated (TerminateInstances), 1 of 3, joblib via `skyward run --provider aws`", terminatedAt, left)
     expect(left).toEqual([])
   })
 

@@ -4,11 +4,12 @@
 import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
-import { ComputePool, WorkerLost, type PoolEvent, type PoolOptionsInput } from "@skyward/core"
+import { ComputePool } from "@skyward/core"
+import { type PoolEvent, type PoolOptionsInput, WorkerLost } from "@skyward/contracts"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
   entriesOf,
-  expectLostTasksRanElsewhere,
+  reportLostNode,
   fixtures,
   isTag,
   killAll,
@@ -53,17 +54,9 @@ describe("one node of three SIGKILLed mid-run, under joblib through skyward run"
     expect(code, run.stderr.slice(-3000)).toBe(0)
     expect(resultLines(run.stdout)).toEqual(resultLines(loky))
 
-    const { lost, lostAt, retried } = expectLostTasksRanElsewhere(run, 1, 90)
-    expect(lost.reason).toMatch(/killed by SIGKILL/)
     const left = await leftoversOf(run)
-    report({
-      fault: "agent SIGKILL, 1 of 3 local nodes, joblib via `skyward run`",
-      happened: `NodeLost node 1 (${lost.reason}); joblib output = loky's`,
-      detectSeconds: (lostAt - killedAt) / 1000,
-      retried: `${retried.length} (tasks ${retried.map((e) => e.task).join(", ")}), each done once on another node`,
-      correct: true,
-      left
-    })
+    const lost = reportLostNode(run, "agent SIGKILL, 1 of 3 local nodes, joblib via `skyward run`", killedAt, left)
+    expect(lost.reason).toMatch(/killed by SIGKILL/)
     expect(left).toEqual([])
   })
 })

@@ -2,7 +2,9 @@
 // memory cgroup of our own, never this machine's memory), and a task that never returns.
 import fs from "node:fs"
 import path from "node:path"
-import { ComputePool, TaskTimeout, WorkerLost, type PoolOptionsInput, type PromisePool, type TaskError } from "@skyward/core"
+import { errorTexts } from "@skyward/codec"
+import { ComputePool, type PromisePool } from "@skyward/core"
+import { type PoolOptionsInput, type TaskError, TaskTimeout, WorkerLost } from "@skyward/contracts"
 import { beforeAll, describe, expect, it } from "vitest"
 import { alive, fixtures, isTag, leftoversOf, report, runCli, trackRuns } from "./support.js"
 
@@ -74,7 +76,7 @@ describe("a task that kills its worker process", () => {
       const line = run.stdout.split("\n").find((l) => l.startsWith("failed:"))!
       expect(line).toMatch(/^failed: WorkerLostError: worker process died with /)
       expect(line).toMatch(pattern)
-      expect(line).toContain(`(after ${attempts} attempt${attempts === 1 ? "" : "s"})`)
+      expect(line).toContain(errorTexts.lost("", attempts).trim()) // "(attempts: N)", the wording after the reason
       expect(run.events.filter(isTag("TaskRetried"))).toHaveLength(attempts - 1)
       expect(run.events.filter(isTag("NodeLost"))).toEqual([])
       const left = await leftoversOf(run)
@@ -175,6 +177,7 @@ describe("a task that never returns", () => {
       const seconds = (stuck.at - started) / 1000
       expect(stuck.ok).toBe(false)
       expect((stuck as { error: TaskError }).error).toBeInstanceOf(TaskTimeout)
+      expect((stuck as { error: TaskError }).error.message).toBe(errorTexts.timeout(1))
       const [after] = await pool.map<[number, number, number, number]>("fault_funcs:where", [1])
       expect(after![2]).toBe(0) // the same (only) slot
       expect(after![3]).not.toBe(stuckPid) // ... in a new process
@@ -189,7 +192,7 @@ describe("a task that never returns", () => {
     runs.push(run)
     expect(run.code, run.stderr.slice(-2000)).toBe(3)
     const line = run.stdout.split("\n").find((l) => l.startsWith("failed:"))!
-    expect(line).toMatch(/TaskTimeoutError: the task ran longer than its timeout of 2s/)
+    expect(line).toContain(`TaskTimeoutError: ${errorTexts.timeout(2)}`)
     const left = await leftoversOf(run)
     report({ fault: "task never returns under joblib, `skyward run --timeout 2`", happened: line, detectSeconds: run.seconds, retried: 0, correct: "yes (clear error)", left })
     expect(left).toEqual([])

@@ -8,27 +8,16 @@ import net from "node:net"
 import path from "node:path"
 import { promisify } from "node:util"
 import { encodeFrame, FrameDecoder, type Message } from "@skyward/codec"
-import {
-  type AgentChannel,
-  type AgentLaunch,
-  agentModules,
-  codecModules,
-  ComputePool,
-  imageHash,
-  ImageSchema,
-  local,
-  type ProviderDefinition,
-  Transport,
-  prepareLocalEnvironment,
-  TaskCancelled,
-  type PoolEvent,
-  type PoolOptionsInput,
-  type TaskCallbacks,
-  type TaskSpec
-} from "@skyward/core"
+import { codecModules } from "@skyward/codec"
+import { ComputePool, local } from "@skyward/core"
+import { prepareLocalEnvironment } from "@skyward/provider-local"
+import { type AgentChannel, type AgentLaunch, imageHash, ImageSchema, type PoolEvent, type PoolOptionsInput, type ProviderDefinition, type TaskCallbacks, TaskCancelled, type TaskSpec, Transport } from "@skyward/contracts"
+import { agentModules } from "@skyward/worker"
 import { startBridge, type BridgePool } from "@skyward/plugin-joblib"
 import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
+// the codec's own fuzzing helpers: the same mutations reach the bridge and the agents
+import { mulberry32, mutate } from "../../codec/test/helpers.js"
 import { descendants, fixtures, report, settle, sleep, waitFor } from "./support.js"
 
 const run = promisify(execFile)
@@ -44,60 +33,6 @@ const FORTY_TWO = "80054b2a2e"
 afterEach(async () => {
   expect(await settle(() => descendants(), 8_000)).toEqual([])
 })
-
-/** Seeded PRNG (mulberry32), as the codec's fuzz tests. */
-const mulberry32 = (seed: number) => () => {
-  seed |= 0
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-type Rand = () => number
-
-const mutate = (rand: Rand, input: Uint8Array, corpus: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const int = (n: number) => Math.floor(rand() * n)
-  let b = Buffer.from(input)
-  for (let round = 1 + int(3); round > 0; round--) {
-    switch (int(9)) {
-      case 0:
-        for (let k = 1 + int(8); k > 0 && b.length > 0; k--) b[int(b.length)]! ^= 1 << int(8)
-        break
-      case 1:
-        for (let k = 1 + int(4); k > 0 && b.length > 0; k--) b[int(b.length)] = int(256)
-        break
-      case 2:
-        b = b.subarray(0, int(b.length + 1))
-        break
-      case 3:
-        if (b.length >= 4) b.writeUInt32BE([int(2 ** 32), 0, 0xffffffff, int(64), 2 ** 28 + int(4), b.readUInt32BE(0) + int(17) - 8][int(6)]! >>> 0, 0)
-        break
-      case 4: {
-        const other = corpus[int(corpus.length)]!
-        b = Buffer.concat([b.subarray(0, int(b.length + 1)), other.subarray(int(other.length + 1))])
-        break
-      }
-      case 5: {
-        const at = int(b.length + 1)
-        b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256))), b.subarray(at)])
-        break
-      }
-      case 6: {
-        const at = int(b.length + 1)
-        b = Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + int(16))])
-        break
-      }
-      case 7: {
-        const at = int(b.length + 1)
-        b = Buffer.concat([b.subarray(0, at), b.subarray(at, at + 1 + int(32)), b.subarray(at)])
-        break
-      }
-      default:
-        b = Buffer.from(Array.from({ length: int(64) }, () => int(256)))
-    }
-  }
-  return b
-}
 
 // -- the bridge ---------------------------------------------------------------------------------
 
@@ -297,7 +232,7 @@ const startAgent = (executor: "process" | "thread", concurrency: number) => {
 }
 
 /** A random, well-formed but hostile message for the agent. */
-const hostileMessage = (rand: Rand, id: number): Message => {
+const hostileMessage = (rand: () => number, id: number): Message => {
   const int = (n: number) => Math.floor(rand() * n)
   const pick = <A>(xs: ReadonlyArray<A>): A => xs[int(xs.length)]!
   const value = (depth: number): unknown => {

@@ -12,8 +12,8 @@
  * @packageDocumentation
  */
 
-/** The joblib plugin factory, its options, and the helpers `sklearn()` builds on. */
-export { ACTIVATE_MODULE, joblib, joblibClient, joblibImage, joblibPythonDir, requirement, type JoblibOptions } from "./internal/plugin.js"
+/** The joblib plugin factory, its options, and the helpers `sklearn()` builds on (its client set-up, pinned requirements). */
+export { joblib, joblibClient, requirement, type JoblibOptions } from "./internal/plugin.js"
 
 /** The client bridge: a Unix socket in a private directory that runs clients' pickled tasks on a pool. */
 export { startBridge, type Bridge, type BridgeOptions } from "./internal/bridge-server.js"
@@ -23,6 +23,3 @@ export type { BridgePool } from "./internal/bridge-connection.js"
 
 /** The bridge could not start. */
 export { BridgeError } from "./internal/errors.js"
-
-/** The bridge protocol version a client must say in its `hello`. */
-export { BRIDGE_PROTOCOL } from "./internal/protocol.js"

@@ -4,8 +4,8 @@ import net from "node:net"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
-import { FrameDecoder, encodeFrame, type Message } from "@skyward/codec"
-import { TaskCancelled, WorkerLost, type PoolEvent, type TaskCallbacks, type TaskSpec } from "@skyward/core"
+import { type ErrorFrame, errorExcTypes, errorTexts, FrameDecoder, encodeFrame, type Message } from "@skyward/codec"
+import { type PoolEvent, RemoteError, type TaskCallbacks, TaskCancelled, type TaskSpec, TaskTimeout, WorkerLost } from "@skyward/contracts"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { startBridge, type Bridge, type BridgeOptions, type BridgePool } from "../src/index.js"
@@ -46,7 +46,7 @@ class FakePool implements BridgePool {
     this.cancelled.push(id)
     const callbacks = this.held.get(id)
     this.held.delete(id)
-    callbacks?.onFailed(new TaskCancelled({ reason: "cancelled by the caller" }))
+    callbacks?.onFailed(new TaskCancelled({ reason: "by the caller" }))
   }
 
   subscribe = (listener: (event: PoolEvent) => void): (() => void) => {
@@ -226,26 +226,43 @@ describe("the client bridge", () => {
     await client.until(() => pool.held.size === 3)
     client.send({ type: "cancel", id: 11 })
     await client.until((ms) => ms.some((m) => m.type === "error"))
-    expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 11, kind: "cancelled" })
+    expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 11, kind: "cancelled", message: errorTexts.cancelled("by the caller") })
     client.socket.destroy()
     const deadline = Date.now() + 5_000
     while (pool.cancelled.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
     expect(pool.cancelled.sort()).toEqual([1, 2, 3])
   })
 
-  it("maps the pool's tagged errors onto protocol error kinds", async () => {
+  it("forwards an agent's error frame as it was, and words the errors Node made as the codec does", async () => {
     const pool = new FakePool()
     pool.hold = true
     const { bridge } = await open(pool, { log: () => {} })
     const client = await connect(bridge.socketPath, bridge.token)
-    client.send({ type: "submit", id: 5, kind: "pickle", payload: new Uint8Array([0]) })
-    await client.until(() => pool.held.size === 1)
-    pool.held.get(1)!.onFailed(new WorkerLost({ attempts: 2, message: "node 0 was lost", node: 0 }))
-    await client.until((ms) => ms.some((m) => m.type === "error"))
-    expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 5, kind: "lost", node: 0 })
-    client.send({ type: "submit", id: 6, kind: "call", fn: "os:getpid" })
-    await client.until((ms) => ms.filter((m) => m.type === "error").length === 2)
-    expect(client.messages.filter((m) => m.type === "error")[1]).toMatchObject({ id: 6, kind: "protocol" })
+    for (const id of [5, 6, 7]) client.send({ type: "submit", id, kind: "pickle", payload: new Uint8Array([id]) })
+    await client.until(() => pool.held.size === 3)
+    // the agent's frame: a kind the tagged error does not name, its exception, warnings, node and slot
+    // (Buffers: what the client's decoder gives back)
+    const frame: ErrorFrame = {
+      kind: "protocol",
+      excType: "skyward.ProtocolError",
+      message: "submit of kind 'pickle' needs a bytes 'payload'",
+      traceback: "Traceback (most recent call last):\n  ...",
+      payload: Buffer.from([1, 2, 3]),
+      warnings: [Buffer.from([4])],
+      node: 1,
+      slot: 3
+    }
+    pool.held.get(1)!.onFailed(new RemoteError({ excType: "x", message: "not this", traceback: "", node: 0, frame }))
+    pool.held.get(2)!.onFailed(new WorkerLost({ attempts: 2, message: errorTexts.lost("node 0 was lost: killed", 2), node: 0 }))
+    pool.held.get(3)!.onFailed(new TaskTimeout({ seconds: 2.5, node: 1 }))
+    await client.until((ms) => ms.filter((m) => m.type === "error").length === 3)
+    const errors = client.messages.filter((m) => m.type === "error")
+    expect(errors[0]).toEqual({ type: "error", id: 5, ...frame })
+    expect(errors[1]).toEqual({ type: "error", id: 6, kind: "lost", excType: errorExcTypes.lost, message: "node 0 was lost: killed (attempts: 2)", traceback: "", node: 0 })
+    expect(errors[2]).toEqual({ type: "error", id: 7, kind: "timeout", excType: errorExcTypes.timeout, message: errorTexts.timeout(2.5), traceback: "", node: 1 })
+    client.send({ type: "submit", id: 8, kind: "call", fn: "os:getpid" })
+    await client.until((ms) => ms.filter((m) => m.type === "error").length === 4)
+    expect(client.messages.filter((m) => m.type === "error")[3]).toMatchObject({ id: 8, kind: "protocol", excType: errorExcTypes.protocol })
     client.socket.destroy()
   })
 

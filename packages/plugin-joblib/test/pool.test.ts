@@ -5,9 +5,11 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { FrameDecoder, encodeFrame, type Message } from "@skyward/codec"
-import { ComputePool, emptyImage, type PromisePool } from "@skyward/core"
+import { ComputePool, type PromisePool } from "@skyward/core"
+import { emptyImage } from "@skyward/contracts"
 import { describe, expect, it } from "vitest"
-import { ACTIVATE_MODULE, joblib, joblibPythonDir } from "../src/index.js"
+import { joblib } from "../src/index.js"
+import { ACTIVATE_MODULE, joblibPythonDir } from "../src/internal/plugin.js"
 
 const run = promisify(execFile)
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")

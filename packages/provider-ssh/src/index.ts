@@ -10,7 +10,7 @@
  * @packageDocumentation
  */
 
-/** Host lists: the `SshHost` type and the parsers of `[user@]host[:port]` used by the CLI's `--hosts`. */
-export { parseHostList, parseHostSpec, type SshHost } from "./internal/hosts.js"
 /** The provider factory and its options. */
-export { resolveHosts, ssh, type SshProviderOptions } from "./internal/provider.js"
+export { ssh, type SshProviderOptions } from "./internal/provider.js"
+/** One host of `SshProviderOptions.hosts`, and the parser of the CLI's `--hosts` (`[user@]host[:port],...`). */
+export { parseHostList, type SshHost } from "./internal/hosts.js"

@@ -1,6 +1,9 @@
-import { ComputePool, ConfigError } from "@skyward/core"
+import { ComputePool } from "@skyward/core"
+import { ConfigError } from "@skyward/contracts"
 import { describe, expect, it } from "vitest"
-import { parseHostList, parseHostSpec, resolveHosts, ssh } from "../src/index.js"
+import { parseHostList, ssh } from "../src/index.js"
+import { parseHostSpec } from "../src/internal/hosts.js"
+import { resolveHosts } from "../src/internal/provider.js"
 
 describe("host lists", () => {
   it("parses [user@]host[:port], IPv6 in brackets, and comma-separated lists", () => {

@@ -156,7 +156,9 @@ describe("packed and installed outside the workspace", () => {
           type: "module",
           dependencies: { "@skyward/core": file("@skyward/core"), "@skyward/plugin-sklearn": file("@skyward/plugin-sklearn") },
           // what the registry would serve for the @skyward dependencies of those two
-          overrides: { "@skyward/codec": file("@skyward/codec"), "@skyward/plugin-joblib": file("@skyward/plugin-joblib") }
+          overrides: Object.fromEntries(
+            ["@skyward/codec", "@skyward/contracts", "@skyward/host", "@skyward/plugin-joblib", "@skyward/provider-local", "@skyward/worker"].map((name) => [name, file(name)])
+          )
         },
         null,
         2
@@ -170,9 +172,13 @@ describe("packed and installed outside the workspace", () => {
     const names = installedNames(path.join(project, "node_modules"))
     expect([...names].filter((n) => n.startsWith("@skyward/")).sort()).toEqual([
       "@skyward/codec",
+      "@skyward/contracts",
       "@skyward/core",
+      "@skyward/host",
       "@skyward/plugin-joblib",
-      "@skyward/plugin-sklearn"
+      "@skyward/plugin-sklearn",
+      "@skyward/provider-local",
+      "@skyward/worker"
     ])
     expect(names.has("ssh2")).toBe(false)
     expect([...names].filter((n) => n.startsWith("@aws-sdk/"))).toEqual([])
@@ -197,7 +203,7 @@ describe("packed and installed outside the workspace", () => {
     for (const modules of results.map((r) => r.modules)) {
       expect(modules[0]).toBe(path.join(realProject, "node_modules/@skyward/plugin-joblib/python/skyward_joblib/__init__.py"))
       expect(modules[1]).toBe(path.join(realProject, "node_modules/@skyward/codec/python/skyward_wire/__init__.py"))
-      expect(modules[2]).toBe(path.join(realProject, "node_modules/@skyward/core/python/skyward_worker/__init__.py"))
+      expect(modules[2]).toBe(path.join(realProject, "node_modules/@skyward/worker/python/skyward_worker/__init__.py"))
     }
   })
 })

@@ -15,7 +15,6 @@
 
 /** Run a body against a real local pool; events, logs and client-side Python included; leak-checked. */
 export {
-  TEST_POOL_DEFAULTS,
   withTestPool,
   type PythonResult,
   type RunPythonOptions,

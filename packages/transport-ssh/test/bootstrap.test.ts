@@ -1,9 +1,12 @@
 import fs from "node:fs"
 import path from "node:path"
-import { agentModules, codecModules, imageHash, ImageSchema, type BootstrapPlan, type ImageInput, type NodeInfo } from "@skyward/core"
+import { codecModules } from "@skyward/codec"
+import { type BootstrapPlan, imageHash, type ImageInput, ImageSchema, type NodeInfo } from "@skyward/contracts"
+import { agentModules } from "@skyward/worker"
 import { Effect, Either, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeSshTransport, type SshTransportOptions } from "../src/index.js"
+import type { SshTransportOptions } from "../src/index.js"
+import { makeSshTransport } from "../src/internal/transport.js"
 import { agentProcesses, createHosts, leftovers, sshdUnavailable, type TestHosts } from "./harness/hosts.js"
 
 const noSshd = sshdUnavailable()
@@ -24,7 +27,7 @@ describe.skipIf(noSshd !== undefined)("bootstrap over ssh (loopback hosts)", () 
   let hosts: TestHosts
   const node = (i: number): NodeInfo => {
     const h = hosts.hosts[i]!
-    return { index: i, address: h.address, slots: 1, data: { ssh: { host: h.address, port: h.port, user: h.user, key: hosts.keys.ed25519.file, hostKey: h.hostKey } } }
+    return { index: i, address: h.address, data: { ssh: { host: h.address, port: h.port, user: h.user, key: hosts.keys.ed25519.file, hostKey: h.hostKey } } }
   }
   const transport = (options: SshTransportOptions = {}) => makeSshTransport({ knownHostsFiles: [], connectTimeout: 10, ...options })
   const bootstrap = (i: number, p: BootstrapPlan, options: SshTransportOptions = {}, lines: string[] = []) =>

@@ -3,7 +3,11 @@ import net from "node:net"
 import path from "node:path"
 import { Effect, Either } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { exec, openSftp, openSsh, putFile, type SshConnectOptions, type SshTarget } from "../src/index.js"
+import type { SshTarget } from "../src/index.js"
+import { openSsh } from "../src/internal/connect.js"
+import { exec } from "../src/internal/exec.js"
+import type { SshConnectOptions } from "../src/internal/options.js"
+import { openSftp, putFile } from "../src/internal/sftp.js"
 import { createHosts, leftovers, netnsUnavailable, sshdUnavailable, type HostMode, type TestHosts } from "./harness/hosts.js"
 
 const noSshd = sshdUnavailable()

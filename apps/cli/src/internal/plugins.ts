@@ -3,7 +3,7 @@ import { createRequire } from "node:module"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { exports as resolveExports } from "resolve.exports"
-import type { Plugin } from "@skyward/core"
+import type { Plugin } from "@skyward/contracts"
 import { Effect } from "effect"
 import { UsageError } from "./errors.js"
 

@@ -1,4 +1,5 @@
-import { local, type Plugin, type PoolOptionsInput } from "@skyward/core"
+import { local } from "@skyward/core"
+import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { Effect, Option } from "effect"
 import { loadConfigFile } from "./config-file.js"
 import { UsageError } from "./errors.js"

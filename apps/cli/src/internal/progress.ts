@@ -1,4 +1,4 @@
-import { formatBytes, type PoolEvent, type PoolEventListener } from "@skyward/core"
+import { formatBytes, type PoolEvent, type PoolEventListener } from "@skyward/contracts"
 import cliProgress from "cli-progress"
 
 /** How `skyward run` reports progress on stderr. */

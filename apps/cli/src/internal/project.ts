@@ -1,5 +1,6 @@
 import path from "node:path"
-import { local, mirrorEnvironment, type EnvironmentMirror, type Plugin, type PoolOptionsInput } from "@skyward/core"
+import { type EnvironmentMirror, local, mirrorEnvironment } from "@skyward/core"
+import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { joblib } from "@skyward/plugin-joblib"
 import { Effect, Option } from "effect"
 import { UsageError } from "./errors.js"

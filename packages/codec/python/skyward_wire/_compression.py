@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import lz4.frame  # type: ignore[import-untyped]
+import lz4.frame
 
 from ._errors import InvalidCbor
 
@@ -38,7 +38,7 @@ def decompress(data: bytes, budget: int) -> bytes:
     decompressor = lz4.frame.LZ4FrameDecompressor()
     try:
         out: bytes = decompressor.decompress(data, max_length=budget + 1)
-    except Exception as e:  # lz4 raises RuntimeError with the LZ4F error code
+    except Exception as e:  # noqa: BLE001 - lz4 raises RuntimeError with the LZ4F error code
         raise InvalidCbor(f"LZ4: {e}") from None
     if len(out) > budget:
         raise InvalidCbor(f"LZ4: decompressed size exceeds the limit of {budget} bytes")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import Any, Union
+from typing import Union
 
 from cbor2 import CBORDecoder
 
 from ._constants import DEFAULT_MAX_FRAME_BYTES
 from ._errors import FrameTooLarge, InvalidCbor, WireError
+from ._messages import Message
 from ._validate import validate_message
 
 _U32 = struct.Struct(">I")
@@ -17,14 +18,14 @@ _U32 = struct.Struct(">I")
 Buffer = Union[bytes, bytearray, memoryview]
 
 
-def decode_body(body: bytes, max_bytes: int) -> dict[str, Any]:
+def decode_body(body: bytes, max_bytes: int) -> Message:
     """Decodes one frame body: exactly one CBOR map with text keys, validated as a message."""
     if not body or body[0] >> 5 != 5:
         raise InvalidCbor("a frame must hold a CBOR map")
     fp = io.BytesIO(body)
     try:
         value = CBORDecoder(fp).decode()
-    except Exception as e:  # CBORDecodeError, RecursionError, or whatever a semantic tag decoder raises
+    except Exception as e:  # noqa: BLE001 - CBORDecodeError, RecursionError, or whatever a tag decoder raises
         raise InvalidCbor(f"{type(e).__name__}: {e}") from None
     trailing = len(body) - fp.tell()
     if trailing:
@@ -59,7 +60,7 @@ class FrameDecoder:
         """Bytes received but not yet decoded (including a partial length prefix)."""
         return len(self._buf) + (4 if self._need >= 0 else 0)
 
-    def feed(self, data: Buffer) -> list[dict[str, Any]]:
+    def feed(self, data: Buffer) -> list[Message]:
         """Feeds bytes; returns the messages completed by them."""
         if self._error is not None:
             raise self._error
@@ -68,7 +69,7 @@ class FrameDecoder:
         except WireError as e:
             self._poison(e)
             raise
-        except Exception as e:  # never let anything else out
+        except Exception as e:  # noqa: BLE001 - never let anything else out
             err = InvalidCbor(f"{type(e).__name__}: {e}")
             self._poison(err)
             raise err from None
@@ -77,7 +78,7 @@ class FrameDecoder:
         self._error = error
         self._buf = bytearray()
 
-    def _feed(self, data: Buffer) -> list[dict[str, Any]]:
+    def _feed(self, data: Buffer) -> list[Message]:
         if self._buf:
             self._buf += data
             view = memoryview(self._buf)
@@ -94,8 +95,8 @@ class FrameDecoder:
             self._buf += view[consumed:]
         return out
 
-    def _parse(self, view: memoryview) -> tuple[int, list[dict[str, Any]]]:
-        out: list[dict[str, Any]] = []
+    def _parse(self, view: memoryview) -> tuple[int, list[Message]]:
+        out: list[Message] = []
         pos = 0
         end = len(view)
         need = self._need

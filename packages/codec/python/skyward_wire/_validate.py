@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from cbor2 import CBORTag
 
 from ._compression import decompress
 from ._constants import LZ4_TAG, MAX_UINT
 from ._errors import InvalidCbor, InvalidMessage
-from ._messages import MESSAGE_FIELDS, FieldKind
+from ._messages import MESSAGE_FIELDS, FieldKind, Message
 
 _BYTESLIKE = (bytes, bytearray, memoryview)
 
@@ -106,7 +106,7 @@ def _check(mtype: str, field: str, kind: FieldKind, v: Any, budget: _Budget) -> 
     raise InvalidMessage(f"must be {_describe(kind)}", mtype, field)
 
 
-def validate_message(value: object, max_bytes: int) -> dict[str, Any]:
+def validate_message(value: object, max_bytes: int) -> Message:
     """Returns a fresh dict holding only the known fields of ``value``, LZ4-tagged byte strings decompressed."""
     if not isinstance(value, dict):
         raise InvalidMessage("a message must be a map")
@@ -127,4 +127,4 @@ def validate_message(value: object, max_bytes: int) -> dict[str, Any]:
                 raise InvalidMessage("missing required field", mtype, name)
             continue
         out[name] = _check(mtype, name, kind, v, budget)
-    return out
+    return cast(Message, out)  # the fields of its type, each of its kind: what that TypedDict says

@@ -1,11 +1,27 @@
+// Generated from schema/messages.json by scripts/gen-messages.mjs: do not edit. Run `npx -y pnpm@10 --filter @skyward/codec gen:messages`.
 // The message types of PROTOCOL.md and the field table the validator is driven by.
 
-/** `hello`: first message on a connection, both ways. */
+/** Who says `hello`. */
+export type Role = "agent" | "client" | "server"
+
+/** How a `submit` names its work. */
+export type SubmitKind = "pickle" | "call"
+
+/** Where a `log` line was written. */
+export type LogStream = "stdout" | "stderr" | "agent"
+
+/** What a `cancel` is limited to. */
+export type CancelOnly = "queued"
+
+/** The `kind` of an `error` message. */
+export type ErrorKind = "user" | "timeout" | "cancelled" | "lost" | "pickle" | "protocol" | "blob"
+
+/** `hello` (both): first message on a connection. */
 export interface Hello {
   readonly type: "hello"
-  /** Protocol version; {@link PROTOCOL_VERSION} for this codec. */
+  /** = 1, the codec's PROTOCOL_VERSION. */
   readonly protocol: number
-  readonly role: "agent" | "client" | "server"
+  readonly role: Role
   readonly token?: string
   readonly pid?: number
   readonly slots?: number
@@ -13,16 +29,16 @@ export interface Hello {
   readonly python?: string
 }
 
-/** `submit`: run a task (node -> agent, client -> server). */
+/** `submit` (node->agent, client->server): run a task. */
 export interface Submit {
   readonly type: "submit"
   readonly id: number
-  readonly kind: "pickle" | "call"
-  /** kind `pickle`: cloudpickle of a zero-argument callable. */
+  readonly kind: SubmitKind
+  /** Kind pickle: cloudpickle of a zero-argument callable. */
   readonly payload?: Uint8Array
-  /** kind `call`: "module:function". */
+  /** Kind call: "module:function". */
   readonly fn?: string
-  /** kind `call`: the arguments, as CBOR values. */
+  /** Kind call: the arguments, as CBOR values. */
   readonly args?: readonly unknown[]
   /** Seconds. */
   readonly timeout?: number
@@ -30,7 +46,7 @@ export interface Submit {
   readonly blobs?: readonly string[]
 }
 
-/** `started`: a task began running on a slot. */
+/** `started` (agent->node): a task began running on a slot. */
 export interface Started {
   readonly type: "started"
   readonly id: number
@@ -39,13 +55,13 @@ export interface Started {
   readonly node?: number
 }
 
-/** `result`: a task finished successfully. */
+/** `result` (agent->node, server->client): a task finished successfully. */
 export interface Result {
   readonly type: "result"
   readonly id: number
-  /** kind `pickle`: cloudpickle of the return value. */
+  /** Kind pickle: cloudpickle of the return value. */
   readonly payload?: Uint8Array
-  /** kind `call`: the return value as a CBOR value. */
+  /** Kind call: the return value as a CBOR value. */
   readonly value?: unknown
   /** Pickled `warnings.WarningMessage` parts. */
   readonly warnings?: readonly Uint8Array[]
@@ -55,14 +71,12 @@ export interface Result {
   readonly duration?: number
 }
 
-/** The `kind` of an `error` message. */
-export type ErrorKind = "user" | "timeout" | "cancelled" | "lost" | "pickle" | "protocol" | "blob"
-
-/** `error`: a task (or, with `id: 0` and kind `protocol`, the connection) failed. */
+/** `error` (agent->node, server->client): a task (or, with `id: 0` and kind `protocol`, the connection) failed. */
 export interface ErrorMessage {
   readonly type: "error"
   readonly id: number
   readonly kind: ErrorKind
+  /** Qualified name of the exception type, e.g. "builtins.ValueError". */
   readonly excType: string
   readonly message: string
   readonly traceback: string
@@ -73,26 +87,26 @@ export interface ErrorMessage {
   readonly slot?: number
 }
 
-/** `cancel`: cancel a task. */
+/** `cancel` (node->agent, client->server): cancel a task. */
 export interface Cancel {
   readonly type: "cancel"
   readonly id: number
-  /** `"queued"`: only if it has not started (a task taken back to run elsewhere); never kills a slot. */
-  readonly only?: "queued"
+  /** Cancel only if the task has not started (the scheduler takes back a task an agent holds ahead of its slots, to run it on an idle node); a started task then runs on and answers as usual. */
+  readonly only?: CancelOnly
 }
 
-/** `heartbeat`: liveness, both ways. */
+/** `heartbeat` (both): liveness. */
 export interface Heartbeat {
   readonly type: "heartbeat"
   readonly seq: number
-  /** Sender's clock, seconds since the epoch. */
+  /** The sender's clock, seconds since the epoch. */
   readonly time?: number
 }
 
-/** `log`: one line of output. */
+/** `log` (agent->node, server->client): one line of output. */
 export interface Log {
   readonly type: "log"
-  readonly stream: "stdout" | "stderr" | "agent"
+  readonly stream: LogStream
   readonly line: string
   readonly id?: number
   readonly node?: number
@@ -100,10 +114,7 @@ export interface Log {
   readonly level?: string
 }
 
-/**
- * `blob`: content-addressed data a later payload refers to (client -> server, node -> agent). A
- * large blob travels in chunks: `data` is the part starting at `offset` of a blob of `total` bytes.
- */
+/** `blob` (client->server, node->agent): content-addressed data a later payload refers to. A large blob travels in chunks: `data` is the part starting at `offset` of a blob of `total` bytes; without them `data` is the whole blob. */
 export interface Blob {
   readonly type: "blob"
   readonly hash: string
@@ -112,7 +123,7 @@ export interface Blob {
   readonly total?: number
 }
 
-/** `shutdown`: the sender is going away, both ways. */
+/** `shutdown` (both): the sender is going away. */
 export interface Shutdown {
   readonly type: "shutdown"
   readonly reason?: string
@@ -124,32 +135,32 @@ export type Message = Hello | Submit | Started | Result | ErrorMessage | Cancel 
 /** The `type` of a message. */
 export type MessageType = Message["type"]
 
-/** How a field is checked (and, for `bytes`/`bytesArray`, compressed). */
-export type FieldKind =
-  | "uint"
-  | "float"
-  | "text"
-  | "bytes"
-  | "array"
-  | "any"
-  | "textArray"
-  | "bytesArray"
-  | readonly string[] // one of these text values
+/** How a field is checked (and, for `bytes`/`bytesArray`, compressed): a kind, or the text values it may take. */
+export type FieldKind = "uint" | "float" | "text" | "bytes" | "array" | "any" | "textArray" | "bytesArray" | readonly string[]
 
 /** One field of a message: name, kind, required. */
 export type FieldSpec = readonly [name: string, kind: FieldKind, required: boolean]
 
-const ROLES = ["agent", "client", "server"] as const
-const SUBMIT_KINDS = ["pickle", "call"] as const
-const ERROR_KINDS = ["user", "timeout", "cancelled", "lost", "pickle", "protocol", "blob"] as const
-const STREAMS = ["stdout", "stderr", "agent"] as const
-const CANCEL_ONLY = ["queued"] as const
+/** The values of {@link Role}. */
+export const ROLE_VALUES: readonly Role[] = ["agent", "client", "server"]
+
+/** The values of {@link SubmitKind}. */
+export const SUBMIT_KIND_VALUES: readonly SubmitKind[] = ["pickle", "call"]
+
+/** The values of {@link LogStream}. */
+export const LOG_STREAM_VALUES: readonly LogStream[] = ["stdout", "stderr", "agent"]
+
+/** The values of {@link CancelOnly}. */
+export const CANCEL_ONLY_VALUES: readonly CancelOnly[] = ["queued"]
+
+/** The values of {@link ErrorKind}. */
+export const ERROR_KIND_VALUES: readonly ErrorKind[] = ["user", "timeout", "cancelled", "lost", "pickle", "protocol", "blob"]
 
 /** The fields of each message type, in the order they are checked (the PROTOCOL.md table). */
 export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[] } = {
   hello: [
     ["protocol", "uint", true],
-    ["role", ROLES, true],
+    ["role", ROLE_VALUES, true],
     ["token", "text", false],
     ["pid", "uint", false],
     ["slots", "uint", false],
@@ -158,7 +169,7 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
   ],
   submit: [
     ["id", "uint", true],
-    ["kind", SUBMIT_KINDS, true],
+    ["kind", SUBMIT_KIND_VALUES, true],
     ["payload", "bytes", false],
     ["fn", "text", false],
     ["args", "array", false],
@@ -182,7 +193,7 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
   ],
   error: [
     ["id", "uint", true],
-    ["kind", ERROR_KINDS, true],
+    ["kind", ERROR_KIND_VALUES, true],
     ["excType", "text", true],
     ["message", "text", true],
     ["traceback", "text", true],
@@ -193,14 +204,14 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
   ],
   cancel: [
     ["id", "uint", true],
-    ["only", CANCEL_ONLY, false]
+    ["only", CANCEL_ONLY_VALUES, false]
   ],
   heartbeat: [
     ["seq", "uint", true],
     ["time", "float", false]
   ],
   log: [
-    ["stream", STREAMS, true],
+    ["stream", LOG_STREAM_VALUES, true],
     ["line", "text", true],
     ["id", "uint", false],
     ["node", "uint", false],
@@ -213,7 +224,9 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
     ["offset", "uint", false],
     ["total", "uint", false]
   ],
-  shutdown: [["reason", "text", false]]
+  shutdown: [
+    ["reason", "text", false]
+  ]
 }
 
 /** Top-level fields holding a byte string (compressed above the threshold). */
@@ -221,6 +234,3 @@ export const BYTES_FIELDS: ReadonlySet<string> = new Set(["payload", "data"])
 
 /** Top-level fields holding an array of byte strings (each compressed above the threshold). */
 export const BYTES_ARRAY_FIELDS: ReadonlySet<string> = new Set(["warnings"])
-
-/** Top-level fields holding free-form CBOR values. */
-export const ANY_FIELDS: ReadonlySet<string> = new Set(["args", "value"])

@@ -1,7 +1,7 @@
 import { FrameBatcher, FrameDecoder, type Message } from "@skyward/codec"
 import { BLOB_CHUNK_BYTES, type BlobStore } from "./blob-store.js"
-import type { NodeLink, Scheduler, TaskSpec } from "./scheduler.js"
-import type { AgentChannel } from "./transport.js"
+import type { AgentChannel, TaskSpec } from "@skyward/contracts"
+import type { NodeLink, Scheduler } from "./scheduler.js"
 
 /** What the agent said in its `hello`. */
 export interface AgentHello {

@@ -1,10 +1,17 @@
 import { Context, Effect, Exit, Layer, Runtime, Scope } from "effect"
-import type { Cluster } from "./cluster.js"
-import type { PoolError } from "./errors.js"
-import type { PoolEventListener } from "./events.js"
-import type { PoolOptions, PoolOptionsInput } from "./options.js"
-import { makeComputePool, type ComputePoolShape, type TaskOptions } from "./pool.js"
-import type { TaskCallbacks, TaskOutcome, TaskSpec } from "./scheduler.js"
+import type {
+  Cluster,
+  ComputePoolShape,
+  PoolError,
+  PoolEventListener,
+  PoolOptions,
+  PoolOptionsInput,
+  TaskCallbacks,
+  TaskOptions,
+  TaskOutcome,
+  TaskSpec
+} from "@skyward/contracts"
+import { makeComputePool } from "./pool.js"
 
 /** The pool as Promise users see it (`ComputePool.use`). Failures reject with the tagged errors. */
 export interface PromisePool {

@@ -1,9 +1,7 @@
 import { Effect, type Scope } from "effect"
 import { AgentLink, type AgentHello } from "./agent-link.js"
-import type { NodeInfo } from "./cluster.js"
-import { TransportError, type BootstrapError } from "./errors.js"
-import type { EventHub } from "./events.js"
-import type { BootstrapPlan, TransportShape } from "./transport.js"
+import { TransportError, type BootstrapError, type BootstrapPlan, type NodeInfo, type TransportShape } from "@skyward/contracts"
+import type { EventHub } from "./event-hub.js"
 
 /** How agents are started on every node. */
 export interface AgentSettings {

@@ -1,61 +1,38 @@
 import { randomBytes } from "node:crypto"
 import { Context, Effect, Either, Layer, Schedule, Stream, type Scope } from "effect"
-import type { Cluster, ClusterSpec } from "./cluster.js"
+import { codecModules } from "@skyward/codec"
+import { local } from "@skyward/provider-local"
+import {
+  imageHash,
+  Provider,
+  Transport,
+  validatePoolOptions,
+  type BootstrapPlan,
+  type Cluster,
+  type ClusterSpec,
+  type ComputePoolShape,
+  type Image,
+  type Plugin,
+  type PoolError,
+  type PoolEvent,
+  type PoolEventListener,
+  type PoolOptions,
+  type PoolOptionsInput,
+  type PythonModuleDir,
+  type TaskCallbacks,
+  type TaskError,
+  type TaskOptions,
+  type TaskOutcome,
+  type TaskSpec,
+  type WorkdirSnapshot
+} from "@skyward/contracts"
+import { agentModules } from "@skyward/worker"
 import { BlobStore } from "./blob-store.js"
-import { checkPluginCompatibility } from "./define-plugin.js"
-import type { PoolError, TaskError } from "./errors.js"
-import { EventHub, type PoolEvent, type PoolEventListener } from "./events.js"
-import { imageHash, type Image } from "./image.js"
-import { local } from "./local/provider.js"
+import { checkPluginCompatibility } from "./compatibility.js"
+import { EventHub } from "./event-hub.js"
 import { openNode, type ReadyNode } from "./open-nodes.js"
-import { validatePoolOptions, type PoolOptions, type PoolOptionsInput } from "./options.js"
-import type { ClientContribution, Plugin } from "./plugin.js"
-import { Provider } from "./provider.js"
-import { agentModules, codecModules, type PythonModuleDir } from "./python-modules.js"
-import { Scheduler, type TaskCallbacks, type TaskOutcome, type TaskSpec } from "./scheduler.js"
-import { Transport, type BootstrapPlan } from "./transport.js"
-import { snapshotWorkdir, type WorkdirSnapshot } from "./workdir/snapshot.js"
-
-/** Per-call options of `submit` and `map`. */
-export interface TaskOptions {
-  /** Seconds before the task is cancelled (overrides the pool's `timeout`). */
-  readonly timeout?: number
-}
-
-/** An open pool: its machines, its slots, and the ways to run work on them. */
-export interface ComputePoolShape {
-  readonly cluster: Cluster
-  /** Slots of the nodes alive now: what joblib's `n_jobs=-1` resolves to. */
-  readonly totalSlots: number
-  /** The Image every node runs (after plugins), and its hash. */
-  readonly image: Image
-  readonly imageHash: string
-  /** The working directory every node got, when the pool sends one. */
-  readonly workdir: WorkdirSnapshot | undefined
-  /** Folders first on the workers' `sys.path` (the pool option `sysPath`). */
-  readonly sysPath: ReadonlyArray<string>
-  /** What plugins export to a client process (environment variables, PYTHONPATH). */
-  readonly client: Required<ClientContribution>
-  /** Runs one pickled zero-argument callable; gives back the pickled result, untouched. */
-  readonly submit: (payload: Uint8Array, options?: TaskOptions) => Effect.Effect<TaskOutcome, TaskError>
-  /** Calls `fn` ("module:function" on the workers) on every input; results in input order. */
-  readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Effect.Effect<A[], TaskError>
-  /**
-   * Low level, callback style (what bridges use): queues a task, returns its id. The blobs its
-   * `spec.blobs` names must have been given to `putBlob`; they are kept until the task ends.
-   */
-  readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
-  /** Keeps a blob (a large pickle buffer, by its content hash) for tasks to refer to. */
-  readonly putBlob: (hash: string, data: Uint8Array) => void
-  /** The hashes of `hashes` the pool does not hold (never given, or dropped to stay in budget). */
-  readonly missingBlobs: (hashes: ReadonlyArray<string>) => string[]
-  /** Cancels a task given by `dispatch`. */
-  readonly cancel: (id: number) => void
-  /** Every event from now on. */
-  readonly events: Stream.Stream<PoolEvent>
-  /** Synchronous listener for events; returns the function that detaches it. */
-  readonly subscribe: (listener: PoolEventListener) => () => void
-}
+import { Scheduler } from "./scheduler.js"
+import { snapshotWorkdir } from "./workdir/snapshot.js"
 
 /** Bytes of blobs no pending task refers to that the pool keeps for later tasks. */
 const BLOB_BUDGET_BYTES = 2 * 1024 ** 3

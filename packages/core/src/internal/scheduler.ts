@@ -1,40 +1,18 @@
-import { RemoteError, SerializationError, TaskCancelled, type TaskError, TaskTimeout, WorkerLost } from "./errors.js"
-import type { EventHub } from "./events.js"
+import { type ErrorFrame, errorTexts } from "@skyward/codec"
+import {
+  RemoteError,
+  SerializationError,
+  TaskCancelled,
+  TaskTimeout,
+  WorkerLost,
+  type TaskCallbacks,
+  type TaskError,
+  type TaskOutcome,
+  type TaskSpec
+} from "@skyward/contracts"
+import type { EventHub } from "./event-hub.js"
 import { NodeHeap, type HeapNode } from "./node-heap.js"
 import { Deque } from "./queue.js"
-
-/** One unit of work as the scheduler sees it. */
-export interface TaskSpec {
-  readonly kind: "pickle" | "call"
-  /** kind "pickle": cloudpickle bytes of a zero-argument callable, forwarded untouched. */
-  readonly payload?: Uint8Array
-  /** kind "call": "module:function" importable on the node. */
-  readonly fn?: string
-  /** kind "call": CBOR-encodable positional arguments. */
-  readonly args?: ReadonlyArray<unknown>
-  /** Seconds before the task is cancelled; overrides the pool's timeout. */
-  readonly timeout?: number
-  /** Content hashes of the blobs (large pickle buffers) the payload refers to. */
-  readonly blobs?: ReadonlyArray<string>
-}
-
-/** What a finished task gives back. */
-export interface TaskOutcome {
-  readonly payload?: Uint8Array
-  readonly value?: unknown
-  readonly warnings?: ReadonlyArray<Uint8Array>
-  readonly node: number
-  readonly slot: number
-  readonly duration: number
-}
-
-/** How the scheduler reports back about one task. Exactly one of onDone / onFailed is called, once. */
-export interface TaskCallbacks {
-  readonly onDone: (outcome: TaskOutcome) => void
-  readonly onFailed: (error: TaskError) => void
-  readonly onStarted?: (node: number, slot: number) => void
-  readonly onLog?: (node: number, stream: string, line: string) => void
-}
 
 /** The scheduler's view of a node: where to send submits and cancels. */
 export interface NodeLink {
@@ -58,7 +36,7 @@ const MAX_BLOB_RESENDS = 3
  * without a round trip through Node. While tasks are short (a round trip is a large part of one), each
  * slot gets one waiting behind it; a held task then waits at most about one short task. Otherwise the
  * only node of a pool holds one, and several nodes hold none: a held task could be stranded behind its
- * node's long ones while another node idles (bench B1, 4 nodes: 89% -> 78%). With several nodes the
+ * node's long ones while another node idles, which costs more than the round trip saves. With several nodes the
  * last queued tasks (no more than there are nodes) are never held, a held task is asked back when
  * another node has a free slot and nothing is queued, and a node that cannot give tasks back holds none.
  */
@@ -69,16 +47,6 @@ const SHORT_TASK_SECONDS = 0.025
 
 /** Weight of the newest task in the smoothed run time. */
 const RUN_TIME_SMOOTHING = 0.2
-
-/** An agent's `error` message, reduced to what the scheduler needs. */
-export interface AgentFailure {
-  readonly kind: string
-  readonly excType: string
-  readonly message: string
-  readonly traceback: string
-  readonly payload?: Uint8Array
-  readonly warnings?: ReadonlyArray<Uint8Array>
-}
 
 const enum State {
   Queued,
@@ -199,7 +167,7 @@ export class Scheduler {
   }
 
   /** Cancels a queued or running task; its callbacks get `TaskCancelled`. */
-  cancel(id: number, reason = "cancelled by the caller"): void {
+  cancel(id: number, reason = "by the caller"): void {
     const record = this.tasks.get(id)
     if (record === undefined || record.state === State.Settled || record.state === State.Done) return
     if (record.state === State.Running) record.node?.link.sendCancel(id)
@@ -235,8 +203,8 @@ export class Scheduler {
     this.pump()
   }
 
-  /** The agent reported a failure for a task. */
-  failed(nodeIndex: number, id: number, failure: AgentFailure): void {
+  /** The agent reported a failure for a task: its `error` message. */
+  failed(nodeIndex: number, id: number, failure: ErrorFrame): void {
     const record = this.release(nodeIndex, id)
     if (record === undefined) return
     const withdrawn = this.endWithdrawal(record) && failure.kind === "cancelled"
@@ -282,7 +250,7 @@ export class Scheduler {
     if (this.ready.size === 0) {
       for (const record of this.queue.drain())
         if (record.state === State.Queued)
-          this.finishWithError(record, new WorkerLost({ attempts: record.attempts, message: `every node of the pool was lost (last: node ${nodeIndex}: ${reason})` }))
+          this.finishWithError(record, workerLost(record, `every node of the pool was lost (last: node ${nodeIndex}: ${reason})`))
     }
     this.pump()
   }
@@ -379,9 +347,9 @@ export class Scheduler {
     this.settle(record, new TaskTimeout({ seconds, ...(record.node ? { node: record.node.index } : {}) }))
   }
 
-  private retryOrFail(record: TaskRecord, nodeIndex: number, message: string): void {
+  private retryOrFail(record: TaskRecord, nodeIndex: number, reason: string): void {
     if (record.attempts > this.options.retries || this.ready.size === 0) {
-      this.finishWithError(record, new WorkerLost({ attempts: record.attempts, message, node: nodeIndex }), nodeIndex)
+      this.finishWithError(record, workerLost(record, reason, nodeIndex), nodeIndex)
       return
     }
     record.state = State.Queued
@@ -436,22 +404,28 @@ export class Scheduler {
   }
 }
 
-const toTaskError = (failure: AgentFailure, node: number, timeout: number | undefined): TaskError => {
-  switch (failure.kind) {
+/** `WorkerLost` for a task given up on: `reason` is what was lost last. */
+const workerLost = (record: TaskRecord, reason: string, node?: number): WorkerLost =>
+  new WorkerLost({ attempts: record.attempts, message: errorTexts.lost(reason, record.attempts), ...(node === undefined ? {} : { node }) })
+
+/** The tagged error for an agent's `error`; it keeps the frame, which a bridge forwards as it was. */
+const toTaskError = (frame: ErrorFrame, node: number, timeout: number | undefined): TaskError => {
+  switch (frame.kind) {
     case "pickle":
-      return new SerializationError({ excType: failure.excType, message: failure.message, traceback: failure.traceback })
+      return new SerializationError({ excType: frame.excType, message: frame.message, traceback: frame.traceback, frame })
     case "timeout":
-      return new TaskTimeout({ seconds: timeout ?? 0, node })
+      return new TaskTimeout({ seconds: timeout ?? 0, node, frame })
     case "cancelled":
-      return new TaskCancelled({ reason: failure.message })
+      return new TaskCancelled({ reason: frame.message, frame })
     default:
       return new RemoteError({
-        excType: failure.excType,
-        message: failure.message,
-        traceback: failure.traceback,
+        excType: frame.excType,
+        message: frame.message,
+        traceback: frame.traceback,
         node,
-        ...(failure.payload === undefined ? {} : { payload: failure.payload }),
-        ...(failure.warnings === undefined ? {} : { warnings: failure.warnings })
+        ...(frame.payload === undefined ? {} : { payload: frame.payload }),
+        ...(frame.warnings === undefined ? {} : { warnings: frame.warnings }),
+        frame
       })
   }
 }

@@ -13,7 +13,7 @@ The pool (Node, ``@skyward/plugin-joblib``) exports ``SKYWARD_BRIDGE`` (a Unix s
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ._bridge import BridgeClient, close_client, configured, get_client
 from ._errors import (
@@ -76,7 +76,7 @@ def total_slots() -> int:
     return get_client().slots
 
 
-_active: Optional[Any] = None
+_active: Any | None = None
 
 
 def activate_backend() -> None:
@@ -94,7 +94,7 @@ def activate_backend() -> None:
     try:
         from joblib import parallel_config as config
     except ImportError:  # joblib < 1.3
-        from joblib import parallel_backend as config  # type: ignore[no-redef]
+        from joblib import parallel_backend as config
     context = config(backend=BACKEND_NAME)
     context.__enter__()
     _active = context

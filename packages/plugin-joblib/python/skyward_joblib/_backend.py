@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from joblib._parallel_backends import (
     AutoBatchingMixin,
     ParallelBackendBase,
     SequentialBackend,
 )
+
+from skyward_wire import DEFAULT_MAX_FRAME_BYTES, ErrorMessage, Result, cancelled_text
 
 from . import _bridge, _hints
 from ._errors import (
@@ -20,8 +22,6 @@ from ._errors import (
     TaskTimeoutError,
     WorkerLostError,
 )
-from skyward_wire import DEFAULT_MAX_FRAME_BYTES
-
 from ._pickle import BlobHashes, CallMemo, dumps, dumps_with_blobs, loads
 from ._warnings import reemit, sanitize_warning_filters
 
@@ -38,10 +38,11 @@ except Exception:  # noqa: BLE001 - joblib without loky
 
 
 def _remote_cause(traceback: str) -> BaseException:
-    return _RemoteTraceback(f'\n"""\n{traceback}"""')
+    cause: BaseException = _RemoteTraceback(f'\n"""\n{traceback}"""')
+    return cause
 
 
-def _load_warnings(message: Dict[str, Any]) -> List[Any]:
+def _load_warnings(message: Result | ErrorMessage) -> list[Any]:
     records = []
     for data in message.get("warnings") or ():
         try:
@@ -51,7 +52,7 @@ def _load_warnings(message: Dict[str, Any]) -> List[Any]:
     return records
 
 
-def error_from_message(message: Dict[str, Any]) -> BaseException:
+def error_from_message(message: ErrorMessage) -> BaseException:
     """The exception to raise in the caller for an ``error`` message."""
     kind = message.get("kind")
     exc_type = str(message.get("excType", ""))
@@ -84,7 +85,7 @@ def error_from_message(message: Dict[str, Any]) -> BaseException:
     if kind == "cancelled":
         return TaskCancelledError(text)
     if kind == "lost":
-        if exc_type == "skyward.BridgeClosed":
+        if exc_type == _bridge.BRIDGE_CLOSED_EXC_TYPE:
             return BridgeError(text)
         return WorkerLostError(text if node is None else f"{text} (node {node})")
     return ProtocolError(f"{kind}: {text}")
@@ -137,8 +138,8 @@ class _Deferred:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
-        self._queue: List[Callable[[], object]] = []
+        self._thread: threading.Thread | None = None
+        self._queue: list[Callable[[], object]] = []
         self._wake = threading.Condition(self._lock)
 
     def call(self, fn: Callable[[], object]) -> None:
@@ -179,28 +180,27 @@ class BatchFuture:
     cancelled locally, or when the bridge closes, whichever comes first.
     """
 
-    __slots__ = ("task_id", "node", "_lock", "_event", "_message", "_exception", "_callbacks",
-                 "_backend", "_consumed")
+    __slots__ = ("task_id", "_lock", "_event", "_message", "_exception", "_callbacks", "_backend",
+                 "_consumed")
 
-    def __init__(self, backend: "SkywardBackend") -> None:
+    def __init__(self, backend: SkywardBackend) -> None:
         self.task_id = 0
-        self.node: Optional[int] = None
         self._lock = threading.Lock()
         self._event = threading.Event()
-        self._message: Optional[Dict[str, Any]] = None
-        self._exception: Optional[BaseException] = None
-        self._callbacks: List[Callable[["BatchFuture"], Any]] = []
-        self._backend: Optional[SkywardBackend] = backend
+        self._message: Result | ErrorMessage | None = None
+        self._exception: BaseException | None = None
+        self._callbacks: list[Callable[[BatchFuture], Any]] = []
+        self._backend: SkywardBackend | None = backend
         self._consumed = False
 
     # -- TaskHandle ----------------------------------------------------------------------
 
-    def finish(self, message: Dict[str, Any]) -> None:
+    def finish(self, message: Result | ErrorMessage) -> None:
         self._settle(message, None)
 
     # -- future-like ---------------------------------------------------------------------
 
-    def add_done_callback(self, fn: Callable[["BatchFuture"], Any]) -> None:
+    def add_done_callback(self, fn: Callable[[BatchFuture], Any]) -> None:
         with self._lock:
             if not self._event.is_set():
                 self._callbacks.append(fn)
@@ -217,21 +217,22 @@ class BatchFuture:
             return True
         return self._settle(None, exc)
 
-    def result(self, timeout: Optional[float] = None) -> Any:
+    def result(self, timeout: float | None = None) -> Any:
         """The batch's results; raises the task's exception (original type, remote cause)."""
         if not self._event.wait(timeout):
             raise TimeoutError(f"the batch did not finish within {timeout}s")
         if self._exception is not None:
             raise self._exception
-        message = self._message or {}
+        message = self._message
+        assert message is not None  # settled without an exception: by its answer
         first = not self._consumed
         self._consumed = True
         if first:
             reemit(_load_warnings(message))
-        if message.get("type") == "result":
+        if message["type"] == "result":
             try:
                 return loads(message.get("payload") or b"")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise TaskPicklingError(f"could not unpickle the result here: {exc!r}") from exc
         raise error_from_message(message)
 
@@ -239,7 +240,7 @@ class BatchFuture:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _settle(self, message: Optional[Dict[str, Any]], exc: Optional[BaseException]) -> bool:
+    def _settle(self, message: Result | ErrorMessage | None, exc: BaseException | None) -> bool:
         with self._lock:
             if self._event.is_set():
                 return False
@@ -248,12 +249,11 @@ class BatchFuture:
             self._event.set()
             callbacks, self._callbacks = self._callbacks, []
             backend, self._backend = self._backend, None
-        if message is not None and message.get("node") is not None:
-            self.node = message.get("node")
         if backend is not None:
             backend._forget(self)
             # joblib's callback calls batch_completed on this thread: it learns the batch's own run time
-            _completing.run_seconds = (message or {}).get("duration")
+            _completing.run_seconds = (message.get("duration") if message is not None and message["type"] == "result"
+                                       else None)
         for fn in callbacks:
             try:
                 fn(self)
@@ -264,7 +264,7 @@ class BatchFuture:
         return True
 
 
-class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
+class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[misc]  # joblib is untyped
     """Runs joblib batches on a Skyward pool, through the client bridge.
 
     ``n_jobs`` against the pool's live slot count (nodes x concurrency), on every supported joblib:
@@ -295,16 +295,16 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
     # time (measured on its slot, without the round trip) says its tasks take less than
     # TINY_TASK_SECONDS each, a batch may grow this much per step instead (still at most twice
     # joblib's ideal size for its measured run time); longer tasks keep joblib's pace, which
-    # balances them better. 64 rather than 8: two round trips of ramp-up instead of four (bench B2).
+    # balances them better. Large, so that tiny tasks reach their batch size in a round trip or two.
     BATCH_GROWTH = 64
     TINY_TASK_SECONDS = 0.001
     # AutoBatchingMixin's state (set in its __init__), for the type checker
     _effective_batch_size: int
     _smoothed_batch_duration: float
 
-    def __init__(self, nesting_level: Optional[int] = None,
-                 inner_max_num_threads: Optional[int] = None, *,
-                 task_timeout: Optional[float] = None, **backend_kwargs: Any) -> None:
+    def __init__(self, nesting_level: int | None = None,
+                 inner_max_num_threads: int | None = None, *,
+                 task_timeout: float | None = None, **backend_kwargs: Any) -> None:
         # Our own keyword arguments (parallel_config(backend="skyward", task_timeout=...)) are taken
         # here and nothing else goes up: joblib < 1.5 hands extra keywords on to object.__init__
         # (a TypeError); the rest is kept as joblib >= 1.5 keeps it, in ``backend_kwargs``.
@@ -312,15 +312,15 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
         self.backend_kwargs = dict(backend_kwargs)
         self.parallel: Any = None
         self._futures_lock = threading.Lock()
-        self._futures: Dict[int, BatchFuture] = {}
-        self._timeout: Optional[float] = task_timeout
+        self._futures: dict[int, BatchFuture] = {}
+        self._timeout: float | None = task_timeout
         self._hashes = BlobHashes()
         self._memo = CallMemo()
         self._tiny_tasks = False
 
     # -- sizing --------------------------------------------------------------------------
 
-    def effective_n_jobs(self, n_jobs: Optional[int]) -> int:
+    def effective_n_jobs(self, n_jobs: int | None) -> int:
         """Workers a call gets: see the class docstring (never 1 unless ``n_jobs`` is 1)."""
         if n_jobs == 0:
             raise ValueError("n_jobs == 0 in Parallel has no meaning")
@@ -337,7 +337,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
         # retries (on EC2, on the laptop). 2 sends it to the pool, where it queues on the one slot.
         return max(wanted, MIN_POOL_N_JOBS)
 
-    def configure(self, n_jobs: Optional[int] = 1, parallel: Any = None, prefer: Any = None,
+    def configure(self, n_jobs: int | None = 1, parallel: Any = None, prefer: Any = None,
                   require: Any = None, **backend_kwargs: Any) -> int:
         self.parallel = parallel
         self._forget_call()
@@ -378,7 +378,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
 
     # -- running -------------------------------------------------------------------------
 
-    def submit(self, func: Any, callback: Optional[Callable[[Any], Any]] = None) -> BatchFuture:
+    def submit(self, func: Any, callback: Callable[[Any], Any] | None = None) -> BatchFuture:
         future = BatchFuture(self)
         if callback is not None:
             future.add_done_callback(callback)
@@ -408,7 +408,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
             future.fail(exc, deferred=True)
         return future
 
-    def apply_async(self, func: Any, callback: Optional[Callable[[Any], Any]] = None) -> BatchFuture:
+    def apply_async(self, func: Any, callback: Callable[[Any], Any] | None = None) -> BatchFuture:
         """What joblib < 1.5 calls instead of :meth:`submit`: looks ``submit`` up on the instance,
         so a subclass's (or a wrapped) ``submit`` is the one used on every joblib version."""
         return self.submit(func, callback)
@@ -430,7 +430,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):
             if client is not None and not client.closed:
                 client.forget(future.task_id)
                 client.cancel(future.task_id)
-            future.fail(TaskCancelledError("aborted: another task of the Parallel call failed"))
+            future.fail(TaskCancelledError(cancelled_text("another task of the Parallel call failed")))
 
     def terminate(self) -> None:
         if self._futures:

@@ -13,9 +13,19 @@ import queue
 import socket
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Optional, Protocol, Union
 
-from skyward_wire import FrameDecoder, WireError, encode_frame, encode_frame_parts
+from skyward_wire import (
+    ErrorMessage,
+    FrameDecoder,
+    Message,
+    Result,
+    Submit,
+    WireError,
+    encode_frame,
+    encode_frame_parts,
+)
 
 from ._errors import BridgeError, ProtocolError
 from ._pickle import BlobRef
@@ -31,9 +41,20 @@ _BLOB_CHUNK = 16 << 20
 # decompresses at once) CPU and save nothing.
 _NO_COMPRESSION = 1 << 62
 _MAX_BLOB_RESENDS = 3
+# The excType of the ``lost`` error this client makes up for its pending tasks when the bridge closes.
+BRIDGE_CLOSED_EXC_TYPE = "skyward.BridgeClosed"
 _NOTHING: Any = object()
 
 _Outgoing = Optional[Union[bytes, memoryview, BlobRef]]
+
+
+class _Resend(NamedTuple):
+    """What a task with blobs needs to go again if the bridge dropped them."""
+
+    payload: bytes
+    blobs: Sequence[BlobRef]
+    timeout: float | None
+    tries: int  # times sent again so far
 
 
 class TaskHandle(Protocol):
@@ -41,12 +62,12 @@ class TaskHandle(Protocol):
 
     task_id: int
 
-    def finish(self, message: Dict[str, Any]) -> None:
+    def finish(self, message: Result | ErrorMessage) -> None:
         """``message`` is the ``result`` or ``error`` for the task (a synthetic ``error`` of kind
         ``lost`` with excType ``skyward.BridgeClosed`` when the connection closed)."""
 
 
-def _write_line(stream: str, node: Optional[int], line: str) -> None:
+def _write_line(stream: str, node: int | None, line: str) -> None:
     target = sys.stderr if stream != "stdout" else sys.stdout
     prefix = "" if node is None else f"[node {node}] "
     try:
@@ -62,16 +83,15 @@ class BridgeClient:
     def __init__(self, path: str, token: str, *, timeout: float = 30.0) -> None:
         self.pid = os.getpid()
         self._lock = threading.Lock()
-        self._pending: Dict[int, TaskHandle] = {}
+        self._pending: dict[int, TaskHandle] = {}
         self._next_id = 1
         self._closed = False
         self._close_reason = ""
-        self._outbox: "queue.SimpleQueue[_Outgoing]" = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[_Outgoing] = queue.SimpleQueue()
         self._send_lock = threading.Lock()
         self._queued = 0  # items put in the outbox and not yet written by the writer thread
-        self._sent_blobs: Set[str] = set()
-        # what a task with blobs needs to go again if the bridge dropped them: payload, blobs, timeout, tries
-        self._resend: Dict[int, Tuple[bytes, Sequence[BlobRef], Optional[float], int]] = {}
+        self._sent_blobs: set[str] = set()
+        self._resend: dict[int, _Resend] = {}
         self._slots_changed = threading.Condition(self._lock)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -80,7 +100,7 @@ class BridgeClient:
             sock.sendall(encode_frame({"type": "hello", "protocol": PROTOCOL, "role": "client",
                                        "token": token, "pid": os.getpid()}))
             self._decoder = FrameDecoder()
-            backlog: List[Dict[str, Any]] = []
+            backlog: list[Message] = []
             while not backlog:
                 data = sock.recv(_READ_SIZE)
                 if not data:
@@ -88,8 +108,8 @@ class BridgeClient:
                                       "handshake (wrong token or protocol?)")
                 backlog = self._decoder.feed(data)
             hello = backlog.pop(0)
-            if hello.get("type") != "hello" or hello.get("role") != "server":
-                raise ProtocolError(f"expected the server's hello, got {hello.get('type')!r}")
+            if hello["type"] != "hello" or hello["role"] != "server":
+                raise ProtocolError(f"expected the server's hello, got {hello['type']!r}")
             self.slots: int = int(hello.get("slots") or 0)
             sock.settimeout(None)
         except (OSError, WireError) as exc:
@@ -114,7 +134,7 @@ class BridgeClient:
     def closed(self) -> bool:
         return self._closed
 
-    def submit(self, payload: bytes, handle: TaskHandle, timeout: Optional[float] = None,
+    def submit(self, payload: bytes, handle: TaskHandle, timeout: float | None = None,
                blobs: Sequence[BlobRef] = ()) -> int:
         """Queues ``payload`` (cloudpickle of a zero-argument callable) and the ``blobs`` it refers
         to that this connection has not sent yet; returns the task id.
@@ -130,14 +150,13 @@ class BridgeClient:
             handle.task_id = task_id
             self._pending[task_id] = handle
             if blobs:
-                self._resend[task_id] = (payload, blobs, timeout, 0)
+                self._resend[task_id] = _Resend(payload, blobs, timeout, 0)
         self._send_submit(task_id, payload, blobs, timeout)
         return task_id
 
     def _send_submit(self, task_id: int, payload: bytes, blobs: Sequence[BlobRef],
-                     timeout: Optional[float]) -> None:
-        message: Dict[str, Any] = {"type": "submit", "id": task_id, "kind": "pickle",
-                                   "payload": payload}
+                     timeout: float | None) -> None:
+        message: Submit = {"type": "submit", "id": task_id, "kind": "pickle", "payload": payload}
         if timeout is not None:
             message["timeout"] = float(timeout)
         if blobs:
@@ -153,10 +172,10 @@ class BridgeClient:
         """The bridge dropped blobs a task needs (``missing``): send them and the task again."""
         with self._lock:
             entry = self._resend.get(task_id)
-            if entry is None or entry[3] >= _MAX_BLOB_RESENDS or task_id not in self._pending:
+            if entry is None or entry.tries >= _MAX_BLOB_RESENDS or task_id not in self._pending:
                 return False
-            payload, blobs, timeout, tries = entry
-            self._resend[task_id] = (payload, blobs, timeout, tries + 1)
+            payload, blobs, timeout = entry.payload, entry.blobs, entry.timeout
+            self._resend[task_id] = entry._replace(tries=entry.tries + 1)
             self._sent_blobs.difference_update(blob.hash for blob in blobs if blob.hash in missing)
         self._send_submit(task_id, payload, blobs, timeout)
         return True
@@ -166,7 +185,7 @@ class BridgeClient:
         if not self._closed:
             self._send(encode_frame({"type": "cancel", "id": task_id}))
 
-    def forget(self, task_id: int) -> Optional[TaskHandle]:
+    def forget(self, task_id: int) -> TaskHandle | None:
         """Stops tracking a task (its answer, if any, will be ignored)."""
         with self._lock:
             self._resend.pop(task_id, None)
@@ -239,6 +258,7 @@ class BridgeClient:
         total = blob.data.nbytes
         for offset in range(0, max(total, 1), _BLOB_CHUNK):
             chunk = blob.data[offset:offset + _BLOB_CHUNK]
+            # a Blob message whose data is a view of the caller's buffer, not the bytes its TypedDict says
             message = {"type": "blob", "hash": blob.hash, "data": chunk, "offset": offset,
                        "total": total}
             for part in encode_frame_parts(message, _NO_COMPRESSION):
@@ -260,26 +280,25 @@ class BridgeClient:
                 reason = f"reading from the bridge failed: {exc}"
         self._shutdown(reason)
 
-    def _handle(self, message: Dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "error" and message.get("kind") == "blob":
-            if self._resubmit(message.get("id", 0), str(message.get("message", ""))):
+    def _handle(self, message: Message) -> None:
+        if message["type"] == "error" and message["kind"] == "blob":
+            if self._resubmit(message["id"], message["message"]):
                 return
-        if kind == "result" or kind == "error":
+        if message["type"] == "result" or message["type"] == "error":
             with self._lock:
-                self._resend.pop(message.get("id", 0), None)
-                handle = self._pending.pop(message.get("id", 0), None)
+                self._resend.pop(message["id"], None)
+                handle = self._pending.pop(message["id"], None)
             if handle is not None:
                 _call(handle.finish, message)
-            elif kind == "error" and message.get("kind") == "protocol" and not message.get("id"):
-                _write_line("stderr", None, f"skyward bridge: {message.get('message')}")
-        elif kind == "log":
-            _write_line(str(message.get("stream")), message.get("node"), str(message.get("line", "")))
-        elif kind == "hello":
+            elif message["type"] == "error" and message["kind"] == "protocol" and not message["id"]:
+                _write_line("stderr", None, f"skyward bridge: {message['message']}")
+        elif message["type"] == "log":
+            _write_line(message["stream"], message.get("node"), message["line"])
+        elif message["type"] == "hello":
             with self._lock:
                 self.slots = int(message.get("slots") or 0)
                 self._slots_changed.notify_all()
-        elif kind == "shutdown":
+        elif message["type"] == "shutdown":
             self._shutdown(f"the bridge shut down: {message.get('reason', '')}")
 
     def _shutdown(self, reason: str) -> None:
@@ -301,10 +320,11 @@ class BridgeClient:
             self._sock.close()
         except OSError:
             pass
-        lost = {"type": "error", "kind": "lost", "excType": "skyward.BridgeClosed",
-                "message": reason, "traceback": ""}
         for handle in handles:
-            _call(handle.finish, dict(lost, id=handle.task_id))
+            lost: ErrorMessage = {"type": "error", "id": handle.task_id, "kind": "lost",
+                                  "excType": BRIDGE_CLOSED_EXC_TYPE, "message": reason,
+                                  "traceback": ""}
+            _call(handle.finish, lost)
 
 
 def _call(fn: Any, *args: Any) -> None:
@@ -317,7 +337,7 @@ def _call(fn: Any, *args: Any) -> None:
             pass
 
 
-_client: Optional[BridgeClient] = None
+_client: BridgeClient | None = None
 _client_lock = threading.Lock()
 
 
@@ -326,7 +346,7 @@ def configured() -> bool:
     return bool(os.environ.get(ENV_SOCKET)) and bool(os.environ.get(ENV_TOKEN))
 
 
-def _usable(client: Optional[BridgeClient]) -> Optional[BridgeClient]:
+def _usable(client: BridgeClient | None) -> BridgeClient | None:
     """``client`` if it is open and belongs to this process (a forked child must connect on its
     own), else None. (Not a ``TypeGuard``: typing has it from Python 3.10 only.)"""
     return client if client is not None and not client.closed and client.pid == os.getpid() else None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pickle
-from typing import Optional
 
 
 class SkywardError(Exception):
@@ -21,7 +20,7 @@ class RemoteTaskError(SkywardError):
     """
 
     def __init__(self, exc_type: str, message: str, traceback: str = "",
-                 node: Optional[int] = None) -> None:
+                 node: int | None = None) -> None:
         super().__init__(exc_type, message, traceback, node)
         self.exc_type = exc_type
         self.message = message

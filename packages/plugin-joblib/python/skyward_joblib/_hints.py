@@ -21,7 +21,7 @@ import sys
 import sysconfig
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 ENV_REPORT = "SKYWARD_WORKDIR_REPORT"
 """The variable naming the JSON report of the working directory that was sent (written by the pool)."""
@@ -54,10 +54,10 @@ class WorkdirReport:
     ``{"root": "/abs" | null, "limit": bytes | null, "excluded": [{"path": "data/", "reason": "..."}],
     "sysPath": ["."], "mirror": true}``."""
 
-    root: Optional[str]  # absolute; None when no working directory was sent (--no-workdir)
-    limit: Optional[int]  # the working directory's size limit in bytes
-    excluded: Tuple[Exclusion, ...]
-    sys_path: Tuple[str, ...]  # the workers' sys.path head, relative to root
+    root: str | None  # absolute; None when no working directory was sent (--no-workdir)
+    limit: int | None  # the working directory's size limit in bytes
+    excluded: tuple[Exclusion, ...]
+    sys_path: tuple[str, ...]  # the workers' sys.path head, relative to root
     mirror: bool  # the workers mirror the client's virtual environment
 
     @property
@@ -71,24 +71,24 @@ class ClientModule:
     """Where the client finds a module."""
 
     path: str  # its file, or its package's folder
-    entry: Optional[str]  # the client's sys.path entry it is found through, when known
+    entry: str | None  # the client's sys.path entry it is found through, when known
     builtin: bool  # compiled into the interpreter (or frozen): no file at all
 
 
 # -- the report ----------------------------------------------------------------------------------
 
 _cache_lock = threading.Lock()
-_cache: Dict[str, Tuple[Tuple[int, int], Optional[WorkdirReport]]] = {}
+_cache: dict[str, tuple[tuple[int, int], WorkdirReport | None]] = {}
 
 
-def _parse_report(data: Any) -> Optional[WorkdirReport]:
+def _parse_report(data: Any) -> WorkdirReport | None:
     if not isinstance(data, dict):
         return None
     root = data.get("root")
     if root is not None and not (isinstance(root, str) and os.path.isabs(root)):
         return None
     limit = data.get("limit")
-    excluded: List[Exclusion] = []
+    excluded: list[Exclusion] = []
     for item in data.get("excluded") or ():
         if isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("reason"), str):
             excluded.append(Exclusion(item["path"], item["reason"]))
@@ -102,7 +102,7 @@ def _parse_report(data: Any) -> Optional[WorkdirReport]:
     )
 
 
-def load_report(path: Optional[str] = None) -> Optional[WorkdirReport]:
+def load_report(path: str | None = None) -> WorkdirReport | None:
     """The report at ``path`` (default: ``$SKYWARD_WORKDIR_REPORT``); None when there is none or it
     cannot be read. Read again only when the file changed."""
     try:
@@ -130,7 +130,7 @@ def _posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
-def _relative_to(path: str, root: str) -> Optional[str]:
+def _relative_to(path: str, root: str) -> str | None:
     """``path`` relative to ``root`` (POSIX), or None when it is outside; links resolved if need be."""
     for candidate, base in ((os.path.abspath(path), root), (os.path.realpath(path), os.path.realpath(root))):
         try:
@@ -141,7 +141,7 @@ def _relative_to(path: str, root: str) -> Optional[str]:
     return None
 
 
-def _exclusion_of(relative: str, report: WorkdirReport) -> Optional[Exclusion]:
+def _exclusion_of(relative: str, report: WorkdirReport) -> Exclusion | None:
     """The left-out entry that covers ``relative`` (the path itself or a folder holding it)."""
     as_folder = relative.rstrip("/") + "/"
     for exclusion in report.excluded:
@@ -150,7 +150,7 @@ def _exclusion_of(relative: str, report: WorkdirReport) -> Optional[Exclusion]:
     return None
 
 
-def _in_package_folder(path: str) -> Optional[str]:
+def _in_package_folder(path: str) -> str | None:
     """The site-packages / dist-packages folder holding ``path``, if any."""
     parts = os.path.abspath(path).split(os.sep)
     for index in range(len(parts) - 1, -1, -1):
@@ -171,7 +171,7 @@ def _in_standard_library(path: str) -> bool:
 
 # -- where the client finds a module --------------------------------------------------------------
 
-def _module_path(spec: Any) -> Optional[str]:
+def _module_path(spec: Any) -> str | None:
     """The file of a module spec, or the folder of a package (a namespace package's first one)."""
     origin = getattr(spec, "origin", None)
     locations = list(getattr(spec, "submodule_search_locations", None) or ())
@@ -180,7 +180,7 @@ def _module_path(spec: Any) -> Optional[str]:
     return locations[0] if locations else None
 
 
-def _entry_of(name: str, path: str) -> Optional[str]:
+def _entry_of(name: str, path: str) -> str | None:
     """The sys.path entry (as spelled in sys.path, '' as the current directory) holding the top-level
     module or package of ``name`` found at ``path``."""
     depth = name.count(".")
@@ -208,7 +208,7 @@ def _find_spec(name: str) -> Any:
     return spec
 
 
-def locate_module(name: str) -> Optional[ClientModule]:
+def locate_module(name: str) -> ClientModule | None:
     """Where the client finds module ``name`` (without importing it), or None when it does not."""
     try:
         module = sys.modules.get(name)
@@ -288,7 +288,7 @@ def _workers_head(report: WorkdirReport) -> str:
     return ", ".join(f"`{entry}`" for entry in report.sys_path) or "the pool's own folders"
 
 
-def _package_hint(name: str, found: ClientModule, report: Optional[WorkdirReport]) -> str:
+def _package_hint(name: str, found: ClientModule, report: WorkdirReport | None) -> str:
     dist = _distribution_of(name.split(".")[0])
     where = _in_package_folder(found.path) or found.path
     if report is not None and report.mirror:
@@ -303,7 +303,7 @@ def _package_hint(name: str, found: ClientModule, report: Optional[WorkdirReport
             "then mirrors it on the workers).")
 
 
-def hint_for_module(name: str, report: Optional[WorkdirReport] = None) -> Optional[str]:
+def hint_for_module(name: str, report: WorkdirReport | None = None) -> str | None:
     """Why module ``name``, which a task could not import on its worker, is missing there when the
     client has it, and what to do; None when the client does not have it either."""
     try:
@@ -311,7 +311,7 @@ def hint_for_module(name: str, report: Optional[WorkdirReport] = None) -> Option
         if found is None:
             return None
         if found.builtin or (_in_package_folder(found.path) is None and _in_standard_library(found.path)):
-            version = "%d.%d" % sys.version_info[:2]
+            version = "{}.{}".format(*sys.version_info[:2])
             return (f"{name} comes with the client's Python {version}, but not with the workers' Python: "
                     f"run the workers on Python {version} (the Image's python).")
         if _in_package_folder(found.path) is not None:
@@ -350,8 +350,8 @@ def hint_for_module(name: str, report: Optional[WorkdirReport] = None) -> Option
         return None
 
 
-def hint_for_file(filename: str, report: Optional[WorkdirReport] = None,
-                  cwd: Optional[str] = None) -> Optional[str]:
+def hint_for_file(filename: str, report: WorkdirReport | None = None,
+                  cwd: str | None = None) -> str | None:
     """Why ``filename``, which a task did not find on its worker (relative: to the worker's copy of
     the working directory), is missing there when the client has it, and what to do; None when the
     client does not have it either. ``cwd``: the client's current directory (default: this one)."""
@@ -427,14 +427,15 @@ def append_to_message(exc: BaseException, hint: str) -> None:
         exc.msg = f"{exc.msg}\n{hint}"  # str() of an ImportError is its msg
         exc.args = (exc.msg,) + tuple(exc.args[1:])
     elif isinstance(getattr(exc, "message", None), str):  # RemoteTaskError: str() shows .message
-        setattr(exc, "message", f"{getattr(exc, 'message')}\n{hint}")
+        with_message: Any = exc
+        with_message.message = f"{with_message.message}\n{hint}"
     elif exc.args and isinstance(exc.args[0], str):
         exc.args = (f"{exc.args[0]}\n{hint}",) + tuple(exc.args[1:])
     else:
         exc.args = tuple(exc.args) + (hint,)
 
 
-def _missing_name(exc: BaseException, exc_type: str, message: str) -> Optional[Tuple[str, str]]:
+def _missing_name(exc: BaseException, exc_type: str, message: str) -> tuple[str, str] | None:
     """``("module", name)`` or ``("file", path)`` that ``exc`` says is missing, if it says so."""
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return "module", exc.name
@@ -453,7 +454,7 @@ def _missing_name(exc: BaseException, exc_type: str, message: str) -> Optional[T
 
 
 def explain(exc: BaseException, exc_type: str = "", message: str = "",
-            report_path: Optional[str] = None) -> None:
+            report_path: str | None = None) -> None:
     """Adds a hint to ``exc`` (from a task's ``error``: the loaded exception, or the error made for
     it, with the remote ``exc_type`` and ``message``) when it is a module or file missing on the
     worker that the client has. Never raises."""

@@ -8,13 +8,13 @@ import sys
 import threading
 import types
 import weakref
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 import cloudpickle
 
 from ._warnings import warning_category_reducer
 
-_Base: Any = getattr(cloudpickle, "Pickler", None) or getattr(cloudpickle, "CloudPickler")
+_Base: Any = getattr(cloudpickle, "Pickler", None) or cloudpickle.CloudPickler
 
 BLOB_THRESHOLD = 1 << 20
 """Pickle buffers of at least this many bytes travel as blobs: sent to each node once."""
@@ -25,6 +25,14 @@ class BlobRef(NamedTuple):
 
     hash: str
     data: memoryview
+
+
+class _PickledByValue(NamedTuple):
+    """A function cloudpickle pickled by value, and what rebuilds it from that pickle (None when the
+    pickle is not kept)."""
+
+    func: object  # held, so that its id is not reused while it is known
+    reduced: Any
 
 
 class CallMemo:
@@ -45,8 +53,8 @@ class CallMemo:
     """At most this many functions pickled by value are kept per call (one per task is possible)."""
 
     def __init__(self) -> None:
-        self.by_name: Dict[int, Any] = {}
-        self.by_value: Dict[int, Tuple[Any, Any]] = {}
+        self.by_name: dict[int, Any] = {}
+        self.by_value: dict[int, _PickledByValue] = {}
 
     def clear(self) -> None:
         self.by_name.clear()
@@ -56,13 +64,13 @@ class CallMemo:
         """The reduction that rebuilds ``func`` from its pickle of this call, made on first use;
         None for a function whose pickle is not kept (see :func:`_pickle_alone`)."""
         seen = self.by_value.get(id(func))
-        if seen is not None and seen[0] is func:
-            return seen[1]
+        if seen is not None and seen.func is func:
+            return seen.reduced
         if len(self.by_value) >= self.MAX_BY_VALUE:
             return None
         data = _pickle_alone(func)
         reduced = None if data is None else (loads, (data,))
-        self.by_value[id(func)] = (func, reduced)
+        self.by_value[id(func)] = _PickledByValue(func, reduced)
         return reduced
 
 
@@ -70,7 +78,7 @@ class _HasLargeBuffer(Exception):
     """A pickle of a function met a buffer that must travel as a blob."""
 
 
-def _pickle_alone(func: types.FunctionType) -> Optional[bytes]:
+def _pickle_alone(func: types.FunctionType) -> bytes | None:
     """``func`` pickled on its own, or None if it refers to a large buffer (an array in its globals
     or closure): that buffer must stay out of band, sent once per node as a blob."""
 
@@ -87,8 +95,8 @@ def _pickle_alone(func: types.FunctionType) -> Optional[bytes]:
         return out.getvalue()
 
 
-class _Pickler(_Base):  # type: ignore[misc, valid-type]
-    memo_of_call: Optional[CallMemo] = None
+class _Pickler(_Base):  # type: ignore[misc]  # cloudpickle is untyped
+    memo_of_call: CallMemo | None = None
 
     def reducer_override(self, obj: Any) -> Any:
         memo = self.memo_of_call
@@ -96,8 +104,8 @@ class _Pickler(_Base):  # type: ignore[misc, valid-type]
             if memo.by_name.get(id(obj)) is obj:
                 return NotImplemented
             kept = memo.by_value.get(id(obj))
-            if kept is not None and kept[0] is obj and kept[1] is not None:
-                return kept[1]
+            if kept is not None and kept.func is obj and kept.reduced is not None:
+                return kept.reduced
         reduced = warning_category_reducer(obj)
         if reduced is not None:
             return reduced
@@ -117,12 +125,12 @@ def dumps(obj: Any) -> bytes:
         return buffer.getvalue()
 
 
-def dumps_with_blobs(obj: Any, hashes: "BlobHashes",
-                     memo: Optional[CallMemo] = None) -> Tuple[bytes, List[BlobRef]]:
+def dumps_with_blobs(obj: Any, hashes: BlobHashes,
+                     memo: CallMemo | None = None) -> tuple[bytes, list[BlobRef]]:
     """Pickles ``obj`` with protocol 5: buffers of at least :data:`BLOB_THRESHOLD` bytes are left
     out of the payload and returned as blobs, in the order ``loads(payload, buffers=...)`` wants.
     ``memo``: what the earlier pickles of the same joblib call learned (see :class:`CallMemo`)."""
-    blobs: List[BlobRef] = []
+    blobs: list[BlobRef] = []
 
     def out_of_band(buffer: Any) -> bool:
         view = buffer.raw()  # flat bytes; fails for non-contiguous buffers, which pickle copies
@@ -150,11 +158,18 @@ def _owner(obj: Any) -> Any:
         obj = base
 
 
-def _address(view: memoryview) -> Optional[int]:
+def _address(view: memoryview) -> int | None:
     numpy = sys.modules.get("numpy")
     if numpy is None:
         return None
     return int(numpy.frombuffer(view, dtype=numpy.uint8).__array_interface__["data"][0])
+
+
+class _KnownHash(NamedTuple):
+    """The hash of a large buffer, good while the array that owns its memory is alive."""
+
+    owner: weakref.ref[Any]
+    digest: str
 
 
 class BlobHashes:
@@ -167,14 +182,14 @@ class BlobHashes:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._known: Dict[Tuple[int, int], Tuple[Any, str]] = {}
+        self._known: dict[tuple[int, int], _KnownHash] = {}  # (address, size) -> its hash
 
     def clear(self) -> None:
         with self._lock:
             self._known.clear()
 
     def hash_of(self, view: memoryview) -> str:
-        key: Optional[Tuple[int, int]] = None
+        key: tuple[int, int] | None = None
         owner_ref: Any = None
         try:
             address = _address(view)
@@ -186,10 +201,10 @@ class BlobHashes:
         if key is not None:
             with self._lock:
                 known = self._known.get(key)
-            if known is not None and known[0]() is not None:
-                return known[1]
+            if known is not None and known.owner() is not None:
+                return known.digest
         digest = hashlib.sha256(view).hexdigest()
         if key is not None:
             with self._lock:
-                self._known[key] = (owner_ref, digest)
+                self._known[key] = _KnownHash(owner_ref, digest)
         return digest

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any
 
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"builtins", "__builtin__"}
 
@@ -28,7 +29,7 @@ def _fallback_stdlib(name: str) -> bool:
     return bool(stdlib) and path.startswith(stdlib) and "site-packages" not in path
 
 
-def is_stdlib_module(module: Optional[str]) -> bool:
+def is_stdlib_module(module: str | None) -> bool:
     """True if ``module`` (a dotted name) belongs to the standard library."""
     top = (module or "builtins").split(".", 1)[0]
     if top in _STDLIB:
@@ -38,7 +39,7 @@ def is_stdlib_module(module: Optional[str]) -> bool:
     return False
 
 
-def _filter_is_safe(entry: Tuple[Any, ...]) -> bool:
+def _filter_is_safe(entry: tuple[Any, ...]) -> bool:
     category = entry[2] if len(entry) > 2 else Warning
     return is_stdlib_module(getattr(category, "__module__", None))
 
@@ -49,7 +50,7 @@ def sanitize_warning_filters() -> int:
     In place, so lists already captured by reference (scikit-learn's ``Parallel`` does) are
     cleaned too. Returns how many filters were dropped.
     """
-    filters: List[Any] = warnings.filters  # type: ignore[assignment]  # a list at run time
+    filters: list[Any] = warnings.filters  # type: ignore[assignment]  # a list at run time
     keep = [entry for entry in filters if _filter_is_safe(entry)]
     dropped = len(filters) - len(keep)
     if dropped:
@@ -64,7 +65,7 @@ def sanitize_warning_filters() -> int:
     return dropped
 
 
-_STAND_INS: Dict[Tuple[str, str], type] = {}
+_STAND_INS: dict[tuple[str, str], type] = {}
 
 
 def load_warning_category(module: str, qualname: str) -> type:
@@ -85,7 +86,7 @@ def load_warning_category(module: str, qualname: str) -> type:
     return stand_in
 
 
-def warning_category_reducer(obj: Any) -> Optional[Tuple[Any, Tuple[str, str]]]:
+def warning_category_reducer(obj: Any) -> tuple[Any, tuple[str, str]] | None:
     """A pickle reduction for third-party warning classes importable by reference, else None."""
     if not (isinstance(obj, type) and issubclass(obj, Warning)):
         return None

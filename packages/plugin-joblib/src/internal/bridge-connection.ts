@@ -1,8 +1,8 @@
 import { timingSafeEqual } from "node:crypto"
 import type { Socket } from "node:net"
 import { type Blob, FrameBatcher, FrameDecoder, type Message, type Submit } from "@skyward/codec"
-import type { ComputePoolShape, TaskError } from "@skyward/core"
-import { BRIDGE_PROTOCOL, toErrorMessage, toStream } from "./protocol.js"
+import type { ComputePoolShape, TaskError } from "@skyward/contracts"
+import { BRIDGE_PROTOCOL, blobError, protocolError, toErrorMessage, toStream } from "./protocol.js"
 
 /** What the bridge needs of a pool: slots, dispatch/cancel, and its events. */
 export type BridgePool = Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe" | "putBlob" | "missingBlobs">
@@ -300,22 +300,3 @@ export class BridgeConnection {
     }
   }
 }
-
-/** Tells the client to send these blobs again, then the task (the pool dropped them to stay in budget). */
-const blobError = (id: number, missing: ReadonlyArray<string>): Message => ({
-  type: "error",
-  id,
-  kind: "blob",
-  excType: "skyward.BlobMissing",
-  message: `the pool does not hold blob(s) ${missing.join(", ")}`,
-  traceback: ""
-})
-
-const protocolError = (id: number, message: string): Message => ({
-  type: "error",
-  id,
-  kind: "protocol",
-  excType: "skyward.ProtocolError",
-  message,
-  traceback: ""
-})

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url"
-import { codecModules, PluginError, withPip, type ClientContribution, type ComputePoolShape, type Image, type Plugin } from "@skyward/core"
+import { codecModules } from "@skyward/codec"
+import { type ClientContribution, type ComputePoolShape, type Image, type Plugin, PluginError, withPip } from "@skyward/contracts"
 import { Effect, type Scope } from "effect"
 import { startBridge } from "./bridge-server.js"
 import { WORKDIR_REPORT_ENV, writeWorkdirReport } from "./workdir-report.js"

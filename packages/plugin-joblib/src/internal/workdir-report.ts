@@ -1,6 +1,6 @@
 import fs from "node:fs/promises"
 import path from "node:path"
-import type { ComputePoolShape } from "@skyward/core"
+import type { ComputePoolShape } from "@skyward/contracts"
 import { Effect } from "effect"
 
 /** The variable that tells the client's `skyward_joblib` where the report is. */

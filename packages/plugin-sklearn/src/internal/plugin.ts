@@ -1,4 +1,4 @@
-import { withPip, type Plugin } from "@skyward/core"
+import { type Plugin, withPip } from "@skyward/contracts"
 import { joblib, joblibClient, requirement } from "@skyward/plugin-joblib"
 
 /** Options of the `sklearn()` plugin. */

@@ -8,10 +8,9 @@ export interface InstanceTypeFacts {
   readonly instanceType: string
   /** `x86_64` or `arm64`. */
   readonly architecture: "x86_64" | "arm64"
-  readonly vcpus: number
 }
 
-/** Looks the instance type up: its architecture (for the AMI) and vCPUs (default slots). */
+/** Looks the instance type up: its architecture (for the AMI); an unknown type is a setup error. */
 export const describeInstanceType = (ec2: EC2Client, instanceType: string): Effect.Effect<InstanceTypeFacts, AwsSetupError | AwsCallError> =>
   Effect.tryPromise({
     try: () => ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] })),
@@ -28,7 +27,7 @@ export const describeInstanceType = (ec2: EC2Client, instanceType: string): Effe
         return Effect.fail(new AwsSetupError({ field: "provider.instanceType", message: `instanceType: ${instanceType} is not offered in this region` }))
       const archs = info.ProcessorInfo?.SupportedArchitectures ?? []
       const architecture = archs.includes("arm64") && !archs.includes("x86_64") ? "arm64" : "x86_64"
-      return Effect.succeed({ instanceType, architecture, vcpus: info.VCpuInfo?.DefaultVCpus ?? 1 } as const)
+      return Effect.succeed({ instanceType, architecture } as const)
     })
   )
 

@@ -1,7 +1,7 @@
-import { ConfigError, Provider, ProviderError, type Cluster, type NodeInfo, type ProviderDefinition, type ProviderShape } from "@skyward/core"
+import { type Cluster, ConfigError, type NodeInfo, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
 import { SshTransportLayer, type SshTarget } from "@skyward/transport-ssh"
 import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
-import { describeInstanceType, resolveAmi, type InstanceTypeFacts } from "./ami.js"
+import { describeInstanceType, resolveAmi } from "./ami.js"
 import { acquireClients, defaultClients, type AwsClients, type ClientFactory } from "./credentials.js"
 import { InstancesFailed, type AwsCallError, type AwsSetupError, type InstanceFailure } from "./errors.js"
 import { generateEd25519 } from "./host-keys.js"
@@ -24,7 +24,6 @@ export interface AwsProviderDeps {
 /** What `prepare` learnt, for `provision`. */
 interface Prepared {
   readonly clients: AwsClients
-  readonly facts: InstanceTypeFacts
   readonly ami: string
   readonly network: Network
   readonly sshCidr: string | undefined
@@ -47,8 +46,7 @@ const provisionIn = (
   resolved: ResolvedAwsOptions,
   probe: SshProbe,
   poolId: string,
-  nodes: number,
-  concurrency: number | undefined
+  nodes: number
 ): Effect.Effect<Cluster, AwsCallError | InstancesFailed, Scope.Scope> =>
   Effect.gen(function* () {
     const { ec2 } = prepared.clients
@@ -106,7 +104,6 @@ const provisionIn = (
       return {
         index,
         address: instance.host,
-        slots: concurrency ?? prepared.facts.vcpus,
         data: {
           ssh,
           port: 22,
@@ -143,7 +140,7 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
         const network = yield* resolveNetwork(clients.ec2, options.subnetId)
         const ownGroup = options.securityGroupIds === undefined || options.securityGroupIds.length === 0
         const sshCidr = ownGroup ? (options.sshCidr ?? (yield* defaultSshCidr(resolved.address, network, deps.checkIpUrl))) : undefined
-        prepared = { clients, facts, ami, network, sshCidr }
+        prepared = { clients, ami, network, sshCidr }
       }).pipe(Effect.mapError(toPoolError)),
     provision: ({ spec }) =>
       Effect.gen(function* () {
@@ -152,7 +149,7 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
         // here, before the error is reported
         const parent = yield* Effect.scope
         const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-        return yield* provisionIn(prepared, options, resolved, probe, spec.id, spec.nodes, spec.concurrency).pipe(
+        return yield* provisionIn(prepared, options, resolved, probe, spec.id, spec.nodes).pipe(
           Scope.extend(scope),
           Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))),
           Effect.mapError(toPoolError)

@@ -4,12 +4,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import fs from "node:fs"
-import net from "node:net"
 import os from "node:os"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
 import { EC2Client } from "@aws-sdk/client-ec2"
 import { SSMClient } from "@aws-sdk/client-ssm"
+import { freePort } from "../../../transport-ssh/test/harness/hosts.js"
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../..")
 /** moto_server of the project's virtual environment (made by the README's test command). */
@@ -44,16 +44,6 @@ export interface Moto {
   readonly reset: () => Promise<void>
   readonly stop: () => Promise<void>
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 const live = new Set<ChildProcess>()
 let hooked = false

@@ -1,5 +1,5 @@
 import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2"
-import { emptyImage, Provider, type Cluster } from "@skyward/core"
+import { type Cluster, emptyImage, Provider } from "@skyward/contracts"
 import { Context, Effect, Layer } from "effect"
 import { awsLayer, type AwsProviderDeps } from "../../src/internal/provider.js"
 import type { AwsProviderOptions } from "../../src/internal/options.js"

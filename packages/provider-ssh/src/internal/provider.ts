@@ -1,5 +1,5 @@
 import os from "node:os"
-import { ConfigError, Provider, ProviderError, type ProviderDefinition, type ProviderShape } from "@skyward/core"
+import { ConfigError, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
 import { loadKey, SshTransportLayer, type SshKey, type SshTarget, type SshTransportOptions } from "@skyward/transport-ssh"
 import { Effect, Layer } from "effect"
 import { parseHostSpec, type SshHost } from "./hosts.js"
@@ -62,7 +62,6 @@ const makeProvider = (options: SshProviderOptions, targets: ReadonlyArray<SshTar
           nodes: targets.slice(0, spec.nodes).map((target, index) => ({
             index,
             address: target.host,
-            slots: spec.concurrency ?? 1,
             data: { ssh: target, port: target.port, user: target.user, install: options.install ?? "wheelhouse" }
           }))
         })

@@ -1,16 +1,7 @@
 import fs from "node:fs"
 import path from "node:path"
-import {
-  checkPluginCompatibility,
-  ImageSchema,
-  isDefinedPlugin,
-  type Cluster,
-  type ClusterSpec,
-  type Image,
-  type ImageInput,
-  type Plugin,
-  type PythonModuleDir
-} from "@skyward/core"
+import { checkPluginCompatibility } from "@skyward/core"
+import { type Cluster, type ClusterSpec, type Image, type ImageInput, ImageSchema, isDefinedPlugin, type Plugin, type PythonModuleDir } from "@skyward/contracts"
 import { Schema } from "effect"
 
 /** The pretend cluster the client-side hooks see in `runPluginHooks`. */
@@ -55,12 +46,7 @@ const shipsModule = (dirs: ReadonlyArray<string>, module: string): boolean => {
 const fakeCluster = (spec: ClusterSpec): Cluster => ({
   id: spec.id,
   provider: spec.provider,
-  nodes: Array.from({ length: spec.nodes }, (_, index) => ({
-    index,
-    address: "localhost",
-    slots: spec.concurrency ?? 1,
-    data: {}
-  }))
+  nodes: Array.from({ length: spec.nodes }, (_, index) => ({ index, address: "localhost", data: {} }))
 })
 
 /**

@@ -1,11 +1,7 @@
 import { spawn } from "node:child_process"
-import {
-  ComputePool,
-  prepareLocalEnvironment,
-  type PoolEvent,
-  type PoolOptionsInput,
-  type PromisePool
-} from "@skyward/core"
+import { ComputePool, type PromisePool } from "@skyward/core"
+import { prepareLocalEnvironment } from "@skyward/provider-local"
+import type { PoolEvent, PoolOptionsInput } from "@skyward/contracts"
 import { Effect } from "effect"
 import { cwdOf, descendantsOf, findLeaks, LeakError } from "./leaks.js"
 

@@ -1,6 +1,6 @@
 import path from "node:path"
 import { createInterface } from "node:readline"
-import { TransportError, type AgentChannel, type AgentLaunch } from "@skyward/core"
+import { type AgentChannel, type AgentLaunch, TransportError } from "@skyward/contracts"
 import { Effect, type Scope } from "effect"
 import type { ClientChannel } from "ssh2"
 import type { SshConnection } from "./connect.js"

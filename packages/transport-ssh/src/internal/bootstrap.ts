@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto"
 import fs from "node:fs/promises"
 import path from "node:path"
-import { BootstrapError, type BootstrapPlan, type BootstrapResult, type NodeInfo, type PythonModuleDir } from "@skyward/core"
+import { BootstrapError, type BootstrapPlan, type BootstrapResult, type NodeInfo, type PythonModuleDir } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { SshConnection } from "./connect.js"
 import { exec, shellQuote } from "./exec.js"
@@ -59,7 +59,8 @@ export const bootstrapNode = (
       const channelFailure = (e: { message: string }) => fail(`node ${node.index} (${where}): ${e.message}`)
 
       const modules = yield* Effect.forEach(plan.modules, (m: PythonModuleDir) =>
-        Effect.promise(() => hashModuleDir(m.path)).pipe(Effect.map((hash) => ({ ...m, remote: `modules/${hash}/${m.name}` })))
+        // only the named package of the folder travels (a plugin's tests beside it stay behind)
+        Effect.promise(() => hashModuleDir(path.join(m.path, m.name))).pipe(Effect.map((hash) => ({ ...m, remote: `modules/${hash}/${m.name}` })))
       )
       const envTemplate = `envs/${plan.imageHash}-cp{pytag}`
       const facts = yield* probeHost(connection, node, plan.image.python, options.install, {
@@ -76,7 +77,7 @@ export const bootstrapNode = (
         const remote = path.posix.join(facts.root, m.remote)
         pythonPath.push(remote)
         if (facts.modules.includes(m.remote)) continue
-        yield* uploadTree(sftp, m.path, remote).pipe(Effect.mapError(channelFailure))
+        yield* uploadTree(sftp, path.join(m.path, m.name), path.posix.join(remote, m.name)).pipe(Effect.mapError(channelFailure))
         yield* writeRemoteFile(sftp, path.posix.join(remote, ".skyward-complete"), "").pipe(Effect.mapError(channelFailure))
       }
 

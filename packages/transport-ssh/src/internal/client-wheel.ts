@@ -1,6 +1,6 @@
 import fs from "node:fs/promises"
 import path from "node:path"
-import { runCommand } from "@skyward/core"
+import { runCommand } from "@skyward/host"
 import { Effect } from "effect"
 
 /**

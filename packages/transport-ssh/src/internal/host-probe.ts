@@ -1,4 +1,4 @@
-import { BootstrapError, type NodeInfo } from "@skyward/core"
+import { BootstrapError, type NodeInfo } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { InstallMode } from "./bootstrap-options.js"
 import type { SshConnection } from "./connect.js"

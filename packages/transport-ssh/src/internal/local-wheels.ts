@@ -1,6 +1,6 @@
 import path from "node:path"
 import { fileURLToPath } from "node:url"
-import { sha256File } from "@skyward/core"
+import { sha256File } from "@skyward/host"
 import { Data, Effect } from "effect"
 
 /** A local wheel of the mirror cannot be read. */

@@ -1,4 +1,5 @@
-import { droppedNote, type Image } from "@skyward/core"
+import type { Image } from "@skyward/contracts"
+import { droppedNote } from "@skyward/worker"
 import type { HostFacts } from "./host-probe.js"
 import { linuxPlatforms } from "./wheelhouse.js"
 

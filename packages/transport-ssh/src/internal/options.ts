@@ -1,6 +1,6 @@
 import os from "node:os"
 import path from "node:path"
-import { cacheRoot } from "@skyward/core"
+import { cacheRoot } from "@skyward/host"
 
 /** A private key: a file path, or the key itself (OpenSSH or PEM text), with an optional passphrase. */
 export type SshKey =
@@ -79,7 +79,3 @@ export const resolveConnectOptions = (options: SshConnectOptions = {}): Resolved
     knownHostsRecordFile: recordFile
   }
 }
-
-/** `user@host:port` for messages. */
-export const describeTarget = (target: { host: string; port?: number; user?: string }): string =>
-  `${target.user ?? os.userInfo().username}@${target.host}:${target.port ?? 22}`

@@ -1,5 +1,6 @@
 import path from "node:path"
-import { BootstrapError, installRequirements, mirroredPip, runDroppingUnavailable, type BootstrapPlan, type NodeInfo } from "@skyward/core"
+import { BootstrapError, type BootstrapPlan, mirroredPip, type NodeInfo } from "@skyward/contracts"
+import { installRequirements, runDroppingUnavailable } from "@skyward/worker"
 import { Effect } from "effect"
 import type { RemoteBootstrapOptions } from "./bootstrap-options.js"
 import type { SshConnection } from "./connect.js"

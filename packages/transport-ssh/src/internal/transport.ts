@@ -1,4 +1,4 @@
-import { Transport, TransportError, uploadDestination, type NodeInfo, type NodeSession, type TransportShape } from "@skyward/core"
+import { type NodeInfo, type NodeSession, Transport, TransportError, type TransportShape, uploadDestination } from "@skyward/contracts"
 import { Effect, Layer } from "effect"
 import { agentTmpDir, startRemoteAgent } from "./agent-channel.js"
 import type { InstallMode } from "./bootstrap-options.js"

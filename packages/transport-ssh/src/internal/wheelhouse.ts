@@ -2,18 +2,9 @@ import { randomBytes } from "node:crypto"
 import fs from "node:fs/promises"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
-import {
-  projectName,
-  AGENT_REQUIREMENTS,
-  cacheRoot,
-  findLocalPython,
-  installRequirements,
-  mirroredPip,
-  runCommand,
-  runDroppingUnavailable,
-  unavailableProject,
-  type Image
-} from "@skyward/core"
+import { cacheRoot, findLocalPython, runCommand } from "@skyward/host"
+import { type Image, mirroredPip, projectName } from "@skyward/contracts"
+import { AGENT_REQUIREMENTS, installRequirements, runDroppingUnavailable, unavailableProject } from "@skyward/worker"
 import { Data, Effect } from "effect"
 import { buildPureWheel } from "./client-wheel.js"
 import { localWheelOf, localWheelPlace } from "./local-wheels.js"

@@ -1,5 +1,5 @@
 import path from "node:path"
-import { BootstrapError, formatBytes, uploadDestination, type WorkdirFile, type WorkdirShipped, type WorkdirSnapshot } from "@skyward/core"
+import { BootstrapError, formatBytes, uploadDestination, type WorkdirFile, type WorkdirShipped, type WorkdirSnapshot } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { SshConnection } from "./connect.js"
 import { WORKDIR_SCRIPT } from "./remote-scripts.js"

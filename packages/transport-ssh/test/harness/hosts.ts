@@ -167,7 +167,8 @@ const keygen = (file: string, type: "ed25519" | "rsa", comment: string): UserKey
   return { file, publicLine: fs.readFileSync(`${file}.pub`, "utf8").trim(), privateText: fs.readFileSync(file, "utf8") }
 }
 
-const freePort = (): Promise<number> =>
+/** A TCP port free on 127.0.0.1 now (for a server a test starts). */
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once("error", reject)

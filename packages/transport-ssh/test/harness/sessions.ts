@@ -5,25 +5,19 @@
 import { createHash } from "node:crypto"
 import fs from "node:fs"
 import path from "node:path"
-import {
-  agentModules,
-  cacheRoot,
-  codecModules,
-  imageHash,
-  ImageSchema,
-  type BootstrapPlan,
-  type ImageInput,
-  type NodeInfo,
-  type WorkdirSnapshot
-} from "@skyward/core"
+import { codecModules } from "@skyward/codec"
+import { cacheRoot } from "@skyward/host"
+import { type BootstrapPlan, imageHash, type ImageInput, ImageSchema, type NodeInfo, type WorkdirSnapshot } from "@skyward/contracts"
+import { agentModules } from "@skyward/worker"
 import { Schema } from "effect"
-import { makeSshTransport, type SshTransportOptions } from "../../src/index.js"
+import type { SshTransportOptions } from "../../src/index.js"
+import { makeSshTransport } from "../../src/internal/transport.js"
 import type { TestHosts } from "./hosts.js"
 
 /** Node `index` on host `index`, reached with the harness's ed25519 key and pinned host key. */
 export const nodeOn = (hosts: TestHosts, index: number): NodeInfo => {
   const h = hosts.hosts[index]!
-  return { index, address: h.address, slots: 1, data: { ssh: { host: h.address, port: h.port, user: h.user, key: hosts.keys.ed25519.file, hostKey: h.hostKey } } }
+  return { index, address: h.address, data: { ssh: { host: h.address, port: h.port, user: h.user, key: hosts.keys.ed25519.file, hostKey: h.hostKey } } }
 }
 
 /** The SSH transport as the tests use it: no known_hosts files, a short connect timeout. */

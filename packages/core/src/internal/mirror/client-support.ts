@@ -2,10 +2,8 @@ import { createHash, randomBytes } from "node:crypto"
 import fs from "node:fs/promises"
 import path from "node:path"
 import { Effect } from "effect"
-import { ConfigError } from "../errors.js"
-import { projectName } from "../image.js"
-import { cacheRoot } from "../local/cache.js"
-import { runCommand } from "../local/shell.js"
+import { cacheRoot, runCommand } from "@skyward/host"
+import { ConfigError, projectName } from "@skyward/contracts"
 
 /** Packages installed for the client's Python, apart from its environment. */
 export interface ClientSupport {

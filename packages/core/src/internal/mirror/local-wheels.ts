@@ -3,9 +3,9 @@ import fs from "node:fs/promises"
 import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
-import { cacheRoot } from "../local/cache.js"
-import { runCommand } from "../local/shell.js"
-import { sha256File, snapshotWorkdir, type WorkdirSnapshot } from "../workdir/snapshot.js"
+import { cacheRoot, runCommand, sha256File } from "@skyward/host"
+import type { WorkdirSnapshot } from "@skyward/contracts"
+import { snapshotWorkdir } from "../workdir/snapshot.js"
 
 /** Where a wheel is built from: a project folder, an archive file, or a pinned VCS requirement. */
 export type WheelSource =

@@ -4,7 +4,7 @@ import os from "node:os"
 import path from "node:path"
 import { promisify } from "node:util"
 import { Effect } from "effect"
-import { ConfigError } from "../errors.js"
+import { ConfigError } from "@skyward/contracts"
 
 const run = promisify(execFile)
 

@@ -1,37 +1,10 @@
 import { createHash } from "node:crypto"
-import { createReadStream } from "node:fs"
 import fs from "node:fs/promises"
 import path from "node:path"
 import { Effect } from "effect"
-import { ConfigError, WorkdirTooLarge } from "../errors.js"
-import { cacheRoot } from "../local/cache.js"
-import { MAX_FILES, TooManyFiles, walkFolder, type WorkdirExclusion, type FoundFile } from "./walk.js"
-
-/** One file that travels, named by its content. */
-export interface WorkdirFile {
-  /** POSIX path relative to the working directory. */
-  readonly path: string
-  /** SHA-256 of its content, hex. */
-  readonly hash: string
-  readonly size: number
-  readonly executable: boolean
-}
-
-/** The working directory as it travels to every node: its files by content, and what stays behind. */
-export interface WorkdirSnapshot {
-  /** The folder on the client (absolute). */
-  readonly root: string
-  readonly files: ReadonlyArray<WorkdirFile>
-  /** Their total size. */
-  readonly bytes: number
-  /** The most it could have held. */
-  readonly limit: number
-  /** What stays behind, and why (for the errors that say why a file is missing on a worker). */
-  readonly excluded: ReadonlyArray<WorkdirExclusion>
-}
-
-/** The default cap on a working directory's size: 100 MiB. */
-export const DEFAULT_WORKDIR_LIMIT = 100 * 1024 ** 2
+import { ConfigError, DEFAULT_WORKDIR_LIMIT, WorkdirTooLarge, type WorkdirFile, type WorkdirSnapshot } from "@skyward/contracts"
+import { cacheRoot, sha256File } from "@skyward/host"
+import { MAX_FILES, TooManyFiles, walkFolder, type FoundFile } from "./walk.js"
 
 /** Files read at once while hashing. */
 const HASH_CONCURRENCY = 8
@@ -54,16 +27,6 @@ const writeIndex = async (file: string, index: HashIndex): Promise<void> => {
   await fs.writeFile(temporary, JSON.stringify(index))
   await fs.rename(temporary, file) // two runs at once never read half a file
 }
-
-/** The SHA-256 of a file's content, hex (read as a stream: a large file is never held whole). */
-export const sha256File = (file: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const digest = createHash("sha256")
-    createReadStream(file)
-      .on("data", (chunk) => digest.update(chunk))
-      .on("error", reject)
-      .on("end", () => resolve(digest.digest("hex")))
-  })
 
 /** The five largest entries at the top of the folder (a folder counts all it holds), largest first. */
 const largestEntries = (files: ReadonlyArray<FoundFile>): Array<{ readonly path: string; readonly bytes: number }> => {

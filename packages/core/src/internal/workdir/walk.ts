@@ -1,5 +1,6 @@
 import fs from "node:fs/promises"
 import path from "node:path"
+import type { WorkdirExclusion } from "@skyward/contracts"
 import ignore, { type Ignore } from "ignore"
 
 /** A file of a folder that travels, before it is hashed. */
@@ -10,12 +11,6 @@ export interface FoundFile {
   readonly mtimeMs: number
   readonly ino: number
   readonly executable: boolean
-}
-
-/** Something of the folder that does not travel, and why (`data/` for a folder, with the slash). */
-export interface WorkdirExclusion {
-  readonly path: string
-  readonly reason: string
 }
 
 /** What a walk found. */

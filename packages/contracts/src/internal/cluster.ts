@@ -1,0 +1,33 @@
+/** One provisioned machine of the pool. */
+export interface NodeInfo {
+  /** 0..nodes-1; the agent's `SKYWARD_NODE_INDEX`. */
+  readonly index: number
+  /** Where the node is reached: a hostname or IP, or "localhost". */
+  readonly address: string
+  /**
+   * CPUs this node's slots share for their BLAS / OpenMP threads, when the node has only part of its
+   * machine (the local provider's nodes share one). Omitted: every CPU of the machine.
+   */
+  readonly cpus?: number
+  /** Provider-specific facts (instance id, SSH port and user, ...). */
+  readonly data: Readonly<Record<string, unknown>>
+}
+
+/** The machines of one pool. */
+export interface Cluster {
+  /** Unique per pool, used to tag remote resources. */
+  readonly id: string
+  /** Name of the provider that made it ("local", "ssh", "aws"). */
+  readonly provider: string
+  readonly nodes: ReadonlyArray<NodeInfo>
+}
+
+/** What plugins and providers know before machines exist. */
+export interface ClusterSpec {
+  readonly id: string
+  readonly provider: string
+  readonly nodes: number
+  /** Slots per node, when the user set it (else each node uses its CPU count). */
+  readonly concurrency: number | undefined
+  readonly executor: "process" | "thread"
+}

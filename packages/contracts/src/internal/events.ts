@@ -1,0 +1,27 @@
+/** What happened in a pool, in order; the CLI renders these. */
+export type PoolEvent =
+  | { readonly _tag: "NodeProvisioned"; readonly node: number; readonly address: string }
+  | { readonly _tag: "NodeBootstrapping"; readonly node: number; readonly line: string }
+  | { readonly _tag: "NodeBootstrapped"; readonly node: number; readonly cached: boolean; readonly seconds: number }
+  | {
+      readonly _tag: "WorkdirShipped"
+      readonly node: number
+      readonly files: number
+      readonly bytes: number
+      readonly sentFiles: number
+      readonly sentBytes: number
+    }
+  /** How the pool's environment differs from the client's (`node` when one node's does). */
+  | { readonly _tag: "EnvironmentNote"; readonly node?: number; readonly message: string }
+  | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
+  | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
+  | { readonly _tag: "TaskQueued"; readonly task: number }
+  | { readonly _tag: "TaskStarted"; readonly task: number; readonly node: number; readonly slot: number }
+  | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
+  | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string }
+  | { readonly _tag: "TaskRetried"; readonly task: number; readonly fromNode: number; readonly attempt: number }
+  | { readonly _tag: "BlobSent"; readonly node: number; readonly hash: string; readonly bytes: number }
+  | { readonly _tag: "Log"; readonly node: number; readonly stream: string; readonly line: string; readonly task?: number }
+
+/** A synchronous event listener; returns nothing, must not throw. */
+export type PoolEventListener = (event: PoolEvent) => void

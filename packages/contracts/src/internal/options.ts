@@ -1,0 +1,82 @@
+import { Either, ParseResult, Schema } from "effect"
+import { ConfigError } from "./errors.js"
+import { ImageSchema } from "./image.js"
+import type { Plugin } from "./plugin.js"
+import type { ProviderDefinition } from "./provider.js"
+import { DEFAULT_WORKDIR_LIMIT } from "./workdir.js"
+
+const isProviderDefinition = (u: unknown): u is ProviderDefinition =>
+  typeof u === "object" && u !== null && typeof (u as { name?: unknown }).name === "string" && "layer" in u
+
+const isPlugin = (u: unknown): u is Plugin =>
+  typeof u === "object" && u !== null && typeof (u as { name?: unknown }).name === "string"
+
+const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" }))
+const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
+
+/** What runs a node's tasks; an unknown value names both choices (`must be "process" or "thread", got "fork"`). */
+const Executor = Schema.Literal("process", "thread").annotations({
+  message: (issue) => ({
+    message: `must be "process" or "thread", got ${typeof issue.actual === "string" ? JSON.stringify(issue.actual) : String(issue.actual)}`,
+    override: true
+  })
+})
+
+/** Schema of a node's worker: how many task slots, and what runs them. */
+export const WorkerSchema = Schema.Struct({
+  /** Task slots per node; default: the node's CPU count. */
+  concurrency: Schema.optional(PositiveInt),
+  executor: Schema.optionalWith(Executor, { default: () => "process" as const })
+})
+
+/** A node's worker settings. */
+export type Worker = typeof WorkerSchema.Type
+
+/** Schema of the options of `ComputePool`. */
+export const PoolOptionsSchema = Schema.Struct({
+  provider: Schema.optional(
+    Schema.declare(isProviderDefinition, { message: () => "must be a provider such as local() or ssh({...})" })
+  ),
+  nodes: Schema.optionalWith(PositiveInt, { default: () => 1 }),
+  worker: Schema.optionalWith(WorkerSchema, { default: () => ({ executor: "process" as const }) }),
+  image: Schema.optionalWith(ImageSchema, { default: () => Schema.decodeSync(ImageSchema)({}) }),
+  plugins: Schema.optionalWith(
+    Schema.Array(Schema.declare(isPlugin, { message: () => "must be a plugin object with a name" })),
+    { default: () => [] }
+  ),
+  /** Seconds a task may run before it is cancelled. */
+  timeout: Schema.optional(PositiveSeconds),
+  /** How often a task whose worker was lost is run again elsewhere. */
+  retries: Schema.optionalWith(Schema.Int.pipe(Schema.between(0, 100)), { default: () => 2 }),
+  /** Seconds of silence after which a node is declared lost. */
+  heartbeatTimeout: Schema.optionalWith(PositiveSeconds, { default: () => 15 }),
+  /**
+   * The folder that travels to every node and is its tasks' current directory (default: the
+   * current directory); `false` sends none. See `snapshotWorkdir` for what is left out.
+   */
+  workdir: Schema.optionalWith(Schema.Union(Schema.Literal(false), Schema.NonEmptyString), { default: () => process.cwd() }),
+  /** Bytes the working directory may hold (default 100 MiB); above, the pool does not open. */
+  workdirLimit: Schema.optionalWith(Schema.Int.pipe(Schema.positive({ message: () => "must be a positive number of bytes" })), {
+    default: () => DEFAULT_WORKDIR_LIMIT
+  }),
+  /**
+   * Folders put first on the workers' `sys.path`: relative to the working directory, or absolute
+   * on the nodes (`skyward run` puts the script's folder here, as `python script.py` would).
+   */
+  sysPath: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { default: () => [] })
+})
+
+/** Pool options after validation, with defaults filled in. */
+export type PoolOptions = typeof PoolOptionsSchema.Type
+/** Pool options as a user writes them. */
+export type PoolOptionsInput = typeof PoolOptionsSchema.Encoded
+
+/** Validates pool options; the error names the first offending field (`worker.concurrency`). */
+export const validatePoolOptions = (input: unknown): Either.Either<PoolOptions, ConfigError> =>
+  Schema.decodeUnknownEither(PoolOptionsSchema, { errors: "first", onExcessProperty: "error" })(input ?? {}).pipe(
+    Either.mapLeft((error) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      const field = issue?.path.join(".") || "options"
+      return new ConfigError({ field, message: `${field}: ${issue?.message ?? "invalid"}` })
+    })
+  )

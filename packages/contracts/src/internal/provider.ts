@@ -1,0 +1,32 @@
+import { Context, type Effect, type Layer, type Scope } from "effect"
+import type { Cluster, ClusterSpec } from "./cluster.js"
+import type { ConfigError, ProviderError } from "./errors.js"
+import type { Image } from "./image.js"
+import type { Transport } from "./transport.js"
+
+/** What the pool asks a provider for. */
+export interface ProvisionRequest {
+  readonly spec: ClusterSpec
+  readonly image: Image
+}
+
+/** Service: where machines come from. */
+export interface ProviderShape {
+  readonly name: string
+  /** Client-side checks and set-up before any machine exists (credentials, key pairs, caches). */
+  readonly prepare: (request: ProvisionRequest) => Effect.Effect<void, ProviderError | ConfigError, Scope.Scope>
+  /** Creates the nodes; closing the scope terminates them. */
+  readonly provision: (request: ProvisionRequest) => Effect.Effect<Cluster, ProviderError, Scope.Scope>
+}
+
+/** The Provider service tag. */
+export class Provider extends Context.Tag("@skyward/contracts/Provider")<Provider, ProviderShape>() {}
+
+/**
+ * A provider as users pass it in pool options (`provider: local()`): a name and the layer that
+ * builds its `Provider` and the `Transport` that reaches its machines.
+ */
+export interface ProviderDefinition {
+  readonly name: string
+  readonly layer: Layer.Layer<Provider | Transport, ProviderError | ConfigError>
+}

@@ -1,0 +1,142 @@
+import fs from "node:fs/promises"
+import path from "node:path"
+import { Effect } from "effect"
+import lockfile from "proper-lockfile"
+import { cacheRoot, findLocalPython, pythonAt, runCommand, type LocalPython } from "@skyward/host"
+import { BootstrapError, type Image } from "@skyward/contracts"
+import { droppedNote, installRequirements, runDroppingUnavailable } from "@skyward/worker"
+
+/** A Python virtual environment on this machine, made from an Image. */
+export interface LocalEnvironment {
+  readonly dir: string
+  readonly python: string
+  /** True when it already existed (nothing was installed). */
+  readonly cached: boolean
+  /** What of the Image's mirror it lacks, one line each (see `Image.mirror`). */
+  readonly notes: ReadonlyArray<string>
+}
+
+const READY_MARKER = ".skyward-ready"
+
+/** This process's environment minus what would make pip install somewhere else or skip packages it sees on PYTHONPATH. */
+const buildEnv = (): NodeJS.ProcessEnv => {
+  const { PYTHONPATH: _path, PYTHONHOME: _home, PIP_TARGET: _target, PIP_PREFIX: _prefix, PIP_USER: _user, VIRTUAL_ENV: _venv, ...rest } = process.env
+  return rest
+}
+
+/** Compiles an environment's modules to bytecode on every core, silently, as pip would have. */
+const compileArgs = (dir: string): string[] => ["-m", "compileall", "-qq", "-j", "0", dir]
+
+const exists = (file: string) =>
+  fs.access(file).then(
+    () => true,
+    () => false
+  )
+
+/**
+ * pip arguments that install an Image's packages plus the agent's own needs. pip would compile
+ * every module to bytecode on one core (two thirds of building a scikit-learn environment):
+ * `compileArgs` does it afterwards on every core.
+ */
+export const pipInstallArgs = (image: Image, requirements: ReadonlyArray<string> = installRequirements(image)): string[] => [
+  "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-compile",
+  ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
+  ...requirements
+]
+
+/** What the ready marker of an environment holds. */
+interface ReadyMarker {
+  /** The notes of its build: mirrored requirements it was made without. */
+  readonly notes?: ReadonlyArray<string>
+}
+
+const readNotes = (dir: string): Promise<ReadonlyArray<string>> =>
+  fs.readFile(path.join(dir, READY_MARKER), "utf8").then(
+    (text) => (JSON.parse(text) as ReadyMarker).notes ?? [],
+    () => []
+  )
+
+/**
+ * Makes (once) or reuses the virtual environment `<cache>/envs/<hash>`. A lock makes two pools
+ * that start together build it once; a half-built environment (a crash) is rebuilt.
+ */
+export const ensureLocalEnvironment = (
+  image: Image,
+  hash: string,
+  interpreter: LocalPython,
+  node: number,
+  onLine: (line: string) => void
+): Effect.Effect<LocalEnvironment, BootstrapError> => {
+  const dir = path.join(cacheRoot(), "envs", hash)
+  const python = path.join(dir, "bin", "python")
+  const fail = (message: string, output = "") => new BootstrapError({ node, message, output })
+  const ready = () => exists(path.join(dir, READY_MARKER))
+
+  const build = Effect.gen(function* () {
+    yield* Effect.tryPromise({ try: () => fs.rm(dir, { recursive: true, force: true }), catch: (e) => fail(`cannot clear ${dir}: ${e}`) })
+    onLine(`creating virtual environment ${dir} (${interpreter.executable} ${interpreter.version})`)
+    const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine, env: buildEnv() })
+    if (venv.code !== 0) return yield* fail(`python -m venv failed on node ${node}`, venv.tail)
+    const { attempt: pip, dropped } = yield* runDroppingUnavailable(image, (requirements) =>
+      runCommand(python, pipInstallArgs(image, requirements), { onLine, env: buildEnv() })
+    )
+    if (pip.code !== 0)
+      return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
+    const notes = dropped.map((requirement) => droppedNote(requirement, `Python ${interpreter.version} on this machine`))
+    // best effort, like pip's own: a module that does not compile here is compiled when imported
+    yield* runCommand(python, compileArgs(dir), { env: buildEnv() })
+    yield* Effect.tryPromise({
+      try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ image, python: interpreter.version, notes })),
+      catch: (e) => fail(`cannot write ${dir}: ${e}`)
+    })
+  })
+
+  const withLock = Effect.acquireUseRelease(
+    Effect.tryPromise({
+      try: async () => {
+        await fs.mkdir(path.dirname(dir), { recursive: true })
+        return lockfile.lock(dir, { realpath: false, stale: 30_000, update: 5_000, retries: { retries: 3000, minTimeout: 100, maxTimeout: 500 } })
+      },
+      catch: (e) => fail(`cannot lock ${dir}: ${e}`)
+    }),
+    () =>
+      Effect.gen(function* () {
+        // another pool may have finished it while we waited for the lock
+        if (yield* Effect.promise(ready)) return true
+        // a failed or interrupted build leaves no half-made environment in the cache
+        yield* build.pipe(Effect.onError(() => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))))
+        return false
+      }),
+    (release) => Effect.promise(() => release().catch(() => undefined))
+  )
+
+  return Effect.gen(function* () {
+    const cached = (yield* Effect.promise(ready)) || (yield* withLock)
+    return { dir, python, cached, notes: yield* Effect.promise(() => readNotes(dir)) }
+  })
+}
+
+const lastErrorLine = (tail: string): string =>
+  tail
+    .split("\n")
+    .reverse()
+    .find((line) => /error/i.test(line))
+    ?.trim() ?? "see the output above"
+
+/**
+ * The local environment for an Image: finds the interpreter its `python` asks for (or takes
+ * `interpreter`, a path), then makes or reuses the venv keyed by the Image hash and that
+ * interpreter's version. Local nodes and the `skyward run` client share it, so client and workers
+ * run the same packages.
+ */
+export const prepareLocalEnvironment = (
+  image: Image,
+  hash: string,
+  node: number,
+  onLine: (line: string) => void,
+  interpreter?: string
+): Effect.Effect<LocalEnvironment, BootstrapError> =>
+  (interpreter === undefined ? findLocalPython(image.python) : pythonAt(interpreter, image.python)).pipe(
+    Effect.mapError((e) => new BootstrapError({ node, message: e.message, output: "" })),
+    Effect.flatMap((interpreter) => ensureLocalEnvironment(image, `${hash}-py${interpreter.version}`, interpreter, node, onLine))
+  )

@@ -1,0 +1,109 @@
+"""The body of one slot process (process executor).
+
+Kept small and import-light: the forkserver preloads it, so every slot starts with
+cloudpickle and the wire codec already imported.
+
+Messages to the agent are ``conn.send_bytes(tag + frame)`` where tag is one byte:
+``I`` ready, ``F`` hook failure (utf-8 text follows), ``L`` a log frame, ``R`` the final
+result/error frame of the current task. The agent forwards frames without decoding them.
+
+Tasks are served one at a time, in the order they arrive: the agent sends a slot its next task
+once the slot has answered the last one.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+from types import FrameType
+
+from skyward_wire import Log, encode_frame
+
+from . import _state
+from .cli import Config
+from .errors import HookError
+from .executor import TAG_FAILED, TAG_LOG, TAG_READY, TAG_RESULT, TaskRequest
+from .exit_codes import EXIT_HOOK
+from .hooks import enter_app_hooks, load_task_hooks
+from .search_path import put_first
+from .task import TaskRunner, install_output_capture
+
+
+def _watch_lifeline(fd: int) -> None:
+    """Exit as soon as the agent is gone (the lifeline's write end lives only in the agent)."""
+    while True:
+        try:
+            data = os.read(fd, 1)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            os._exit(0)
+
+
+_closing = False  # the serve loop ended: app hooks are being exited, let them finish
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """Shutdown: interrupt the running task (or the wait for one) unless already closing."""
+    _state.terminating = True
+    if not _closing:
+        raise SystemExit(0)
+
+
+def slot_main(slot: int, conn: Connection, lifeline: Connection, config: Config) -> None:
+    """Serve tasks from ``conn`` until it closes, SIGTERM, or the agent dies."""
+    global _closing
+    os.environ["SKYWARD_SLOT"] = str(slot)
+    os.environ["SKYWARD_NODE_INDEX"] = str(config.node_index)
+    os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
+    # multiprocessing hands the agent's sys.path over already; this holds for any start method
+    put_first(config.sys_path)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for Node; the agent stops us
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    threading.Thread(target=_watch_lifeline, args=(lifeline.fileno(),),
+                     name="skyward-lifeline", daemon=True).start()
+    install_output_capture()
+
+    send_lock = threading.Lock()
+
+    def emit(message: Log) -> None:
+        frame = TAG_LOG + encode_frame(message)
+        with send_lock:
+            conn.send_bytes(frame)
+
+    stack = contextlib.ExitStack()
+    try:
+        hooks = load_task_hooks(config.task_hooks)
+        enter_app_hooks(config.app_hooks, stack)
+    except HookError as exc:
+        try:
+            conn.send_bytes(TAG_FAILED + str(exc).encode("utf-8", "replace"))
+        finally:
+            os._exit(EXIT_HOOK)
+    runner = TaskRunner(node=config.node_index, slot=slot, emit=emit, task_hooks=hooks,
+                        isolated=True, process_wide=True)
+    try:
+        with stack:
+            conn.send_bytes(TAG_READY)
+            recv = conn.recv
+            while True:
+                try:
+                    req = TaskRequest._make(recv())  # the agent sends it as a plain tuple
+                except (EOFError, OSError):
+                    _closing = True
+                    break
+                frame = TAG_RESULT + runner.run(req)
+                with send_lock:
+                    conn.send_bytes(frame)
+    except (SystemExit, OSError):  # SIGTERM, or the agent closed the pipe mid-send
+        pass
+    finally:
+        try:
+            sys.__stderr__.flush()  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001
+            pass
