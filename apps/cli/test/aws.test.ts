@@ -90,7 +90,7 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
   describe.skipIf(noHosts !== undefined)("skyward run --provider aws on emulated instances", () => {
     let emulator: Emulator
     beforeAll(async () => {
-      emulator = await startEmulator(moto.ec2)
+      emulator = await startEmulator(moto)
     })
     afterAll(async () => {
       await emulator?.stop()

@@ -63,6 +63,12 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
     expect(oneLine(result.stderr)).toEqual(['skyward: --env "NOEQUALS": expected KEY=VALUE'])
   })
 
+  it("a malformed --argument-limit", async () => {
+    const result = await run(["run", "--quiet", "--argument-limit", "lots", script])
+    expect(result.code).toBe(2)
+    expect(oneLine(result.stderr)).toEqual(['skyward: --argument-limit "lots": expected a size such as 2GiB, 500M or 100000000'])
+  })
+
   it("a malformed pip requirement", async () => {
     const result = await run(["run", "--quiet", "--pip", "numpy===", script])
     expect(result.code).toBe(2)

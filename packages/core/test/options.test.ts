@@ -1,3 +1,4 @@
+import { constants } from "node:buffer"
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { ComputePool, ConfigError, validatePoolOptions } from "../src/index.js"
@@ -30,6 +31,17 @@ describe("pool options", () => {
   it("name both executors when the executor is unknown", () => {
     const result = validatePoolOptions({ worker: { executor: "fork" } })
     expect(Either.isLeft(result) && result.left.message).toBe('worker.executor: must be "process" or "thread", got "fork"')
+  })
+
+  it("limit the large arguments of a task to 1 GiB unless raised, and never above what one Node buffer holds", () => {
+    const result = validatePoolOptions({})
+    expect(Either.isRight(result) && result.right.argumentLimit).toBe(1024 ** 3)
+    const over = validatePoolOptions({ argumentLimit: constants.MAX_LENGTH + 1 })
+    expect(Either.isLeft(over) && over.left.field).toBe("argumentLimit")
+    // on Node 20 one buffer holds at most 4 GiB (later Nodes allow far more)
+    if (constants.MAX_LENGTH < Number.MAX_SAFE_INTEGER)
+      expect(Either.isLeft(over) && over.left.message).toMatch(/^argumentLimit: must be at most [\d.]+ GiB \(the largest buffer Node holds\)$/)
+    expect(fieldOf({ argumentLimit: 0 })).toBe("argumentLimit")
   })
 
   it("are checked before anything starts", async () => {

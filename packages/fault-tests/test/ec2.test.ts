@@ -7,12 +7,12 @@
 import { execFileSync } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
-import { DescribeInstanceAttributeCommand, TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2"
+import { TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2"
 import { cacheRoot } from "@skyward/host"
 import type { PoolEvent } from "@skyward/contracts"
 import { generateEd25519 } from "@skyward/provider-aws/testing"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { parseCloudConfig, startEmulator, TEST_POWER_OFF, type EmulatedInstance, type Emulator, type EmulatorOptions } from "../../provider-aws/test/support/emulator.js"
+import { startEmulator, TEST_POWER_OFF, type EmulatedInstance, type Emulator, type EmulatorOptions } from "../../provider-aws/test/support/emulator.js"
 import { allInstances, leftInMoto } from "../../provider-aws/test/support/inspect.js"
 import { isolateAwsEnvironment, motoUnavailable, startMoto, type Moto } from "../../provider-aws/test/support/moto.js"
 import { motoAmi } from "../../provider-aws/test/support/pool.js"
@@ -113,7 +113,7 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
   }
   /** A second emulator for one test (stopped after the file, also on failure). */
   const addEmulator = async (options: EmulatorOptions) => {
-    const extra = await startEmulator(moto.ec2, options)
+    const extra = await startEmulator(moto, options)
     emulators.push(extra)
     return extra
   }
@@ -317,15 +317,11 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
     expect(refused.code, refused.stderr.slice(-2000)).not.toBe(0)
     expect(awsError).toMatch(/c6i\.bogus.*DescribeInstanceTypes: InvalidInstanceType/)
 
-    // the instances' host keys, from the user-data moto kept; the login key is found by its form
+    // the instances' host keys, made on the instances (the emulator kept them); the login key is found by its form
     const launched = (await allInstances(moto.ec2)).filter((i: Instance) => !known.has(i.InstanceId))
     expect(launched).toHaveLength(2)
-    const hostKeys = await Promise.all(
-      launched.map(async (i) => {
-        const data = await moto.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: i.InstanceId!, Attribute: "userData" }))
-        return parseCloudConfig(Buffer.from(data.UserData!.Value!, "base64").toString("utf8")).ssh_keys!.ed25519_private!
-      })
-    )
+    const hostKeys = launched.map((i) => emulator.hostKeys.get(i.InstanceId!)!)
+    expect(hostKeys.every((key) => key.includes("PRIVATE KEY"))).toBe(true)
     const token = fs.readFileSync(tokenFile, "utf8").trim()
     expect(token).toMatch(/^[0-9a-f]{64}$/)
     const secrets: Array<[string, string]> = [
@@ -344,7 +340,7 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
     const left = [...(await everythingLeft(failing)), ...(await leftoversOf(refused)), ...(await leftoversOf(listed))]
     report({
       fault: "canary AWS credentials, bridge token and the pool's SSH keys across `skyward run --provider aws --json` (failing task, AWS error) and `skyward ls --json`",
-      happened: `${output.length} bytes scanned for ${secrets.length} secrets (${hostKeys.length} host keys from user-data; AWS error: ${awsError.slice(0, 80)}...); leaked: ${leaked.join(", ") || "nothing"}`,
+      happened: `${output.length} bytes scanned for ${secrets.length} secrets (${hostKeys.length} host keys of the instances; AWS error: ${awsError.slice(0, 80)}...); leaked: ${leaked.join(", ") || "nothing"}`,
       correct: leaked.length === 0,
       left
     })
@@ -354,7 +350,7 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
 
   it("each instance's host key is pinned (no trust-on-first-use): a changed key is refused, saying so, and the pool tears down", async () => {
     const impostor = generateEd25519("impostor")
-    // instances of this emulator present another host key than the one their user-data installs
+    // instances of this emulator present another host key than the one they made and printed on their console
     const fake = await addEmulator({ impostorKey: () => impostor.privateKey })
     // a known_hosts that vouches for the impostor at every address of the subnet: pinned keys ignore it
     const home = tempDir("home")

@@ -4,6 +4,7 @@
 // A live agent survives 10,000 hostile but well-formed messages; a corrupt frame makes it exit
 // with code 2 by design, and a pool then reports that node lost instead of hanging.
 import { execFile, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import net from "node:net"
 import path from "node:path"
 import { promisify } from "node:util"
@@ -29,6 +30,8 @@ const SIX_TIMES_SEVEN = Buffer.from(
   "hex"
 )
 const FORTY_TWO = "80054b2a2e"
+const BLOB = Buffer.concat([Buffer.alloc(600, 3), Buffer.alloc(400, 4)])
+const BLOB_HASH = createHash("sha256").update(BLOB).digest("hex")
 
 afterEach(async () => {
   expect(await settle(() => descendants(), 8_000)).toEqual([])
@@ -145,12 +148,12 @@ describe("the client bridge of a real pool", () => {
         Buffer.concat([hello, encodeFrame({ type: "cancel", id: 1 }), encodeFrame({ type: "heartbeat", seq: 3 })]),
         Buffer.concat([hello, encodeFrame({ type: "submit", id: 3, kind: "call", fn: "os:getpid" }), encodeFrame({ type: "shutdown" })]),
         encodeFrame({ type: "submit", id: 4, kind: "pickle", payload: SIX_TIMES_SEVEN }),
-        // large arguments: a blob in two chunks, then a task that refers to it
+        // large arguments: a blob in two chunks (named by its bytes' SHA-256), then a task that refers to it
         Buffer.concat([
           hello,
-          encodeFrame({ type: "blob", hash: "ab".repeat(32), data: new Uint8Array(600).fill(3), offset: 0, total: 1000 }),
-          encodeFrame({ type: "blob", hash: "ab".repeat(32), data: new Uint8Array(400).fill(4), offset: 600, total: 1000 }),
-          encodeFrame({ type: "submit", id: 5, kind: "pickle", payload: SIX_TIMES_SEVEN, blobs: ["ab".repeat(32)] })
+          encodeFrame({ type: "blob", hash: BLOB_HASH, data: BLOB.subarray(0, 600), offset: 0, total: 1000 }),
+          encodeFrame({ type: "blob", hash: BLOB_HASH, data: BLOB.subarray(600), offset: 600, total: 1000 }),
+          encodeFrame({ type: "submit", id: 5, kind: "pickle", payload: SIX_TIMES_SEVEN, blobs: [BLOB_HASH] })
         ])
       ]
       const N = Number(process.env.FUZZ_N ?? 10_000)

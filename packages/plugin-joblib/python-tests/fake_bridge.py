@@ -13,15 +13,17 @@ Handler = Callable[["FakeBridge", socket.socket, dict[str, Any]], None]
 
 
 class FakeBridge:
-    """Accepts clients on a Unix socket; says hello with ``slots``; passes submits to ``on_submit``."""
+    """Accepts clients on a Unix socket; says hello with ``slots`` (and ``max_blob_bytes``, if
+    given); passes submits to ``on_submit``."""
 
     def __init__(self, slots: int = 2, on_submit: Handler | None = None,
-                 accept_hello: bool = True) -> None:
+                 accept_hello: bool = True, max_blob_bytes: int | None = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="fake-bridge-")
         self.path = os.path.join(self.dir, "bridge.sock")
         self.slots = slots
         self.on_submit = on_submit
         self.accept_hello = accept_hello
+        self.max_blob_bytes = max_blob_bytes
         self.received: list[dict[str, Any]] = []
         self.connections: list[socket.socket] = []
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -52,8 +54,10 @@ class FakeBridge:
                         if not self.accept_hello:
                             conn.close()
                             return
-                        conn.sendall(encode_frame({"type": "hello", "protocol": 1, "role": "server",
-                                                   "slots": self.slots}))
+                        hello = {"type": "hello", "protocol": 1, "role": "server", "slots": self.slots}
+                        if self.max_blob_bytes is not None:
+                            hello["maxBlobBytes"] = self.max_blob_bytes
+                        conn.sendall(encode_frame(hello))
                     elif message["type"] == "submit" and self.on_submit is not None:
                         self.on_submit(self, conn, message)
         except OSError:

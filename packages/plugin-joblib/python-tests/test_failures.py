@@ -10,7 +10,7 @@ from joblib import Parallel, delayed, parallel_config
 from tasks import sleep_then, square
 
 import skyward_joblib
-from skyward_joblib import BridgeError, SkywardBackend, _bridge
+from skyward_joblib import BridgeError, SkywardBackend, TaskPicklingError, _bridge
 from skyward_joblib._backend import BatchFuture
 from skyward_joblib._bridge import BridgeClient
 from skyward_wire import BLOB_EXC_TYPE, blob_text, encode_frame
@@ -147,3 +147,56 @@ def test_a_blob_the_bridge_dropped_is_sent_again_with_its_task(private_client) -
     assert {m["hash"] for m in blobs} == set(submits[0]["blobs"])
     assert sum(len(m["data"]) for m in blobs) == 2 * len(data)  # once, then once more after the drop
     assert all(m["total"] == len(data) for m in blobs)
+
+
+def test_large_arguments_over_the_bridges_limit_are_refused_before_anything_is_sent(private_client) -> None:  # type: ignore[no-untyped-def]
+    import mmap
+    import pickle
+
+    bridge = FakeBridge(slots=2, max_blob_bytes=2 << 20)
+    client = private_client(bridge)
+    assert client.max_blob_bytes == 2 << 20
+    small = bytearray(3 << 20)
+    # 4.5 GiB the check sees without reading it: a private anonymous mapping holds no memory until written
+    huge = mmap.mmap(-1, 9 << 29, flags=mmap.MAP_PRIVATE)
+    with parallel_config(backend="skyward"):
+        with pytest.raises(TaskPicklingError, match=r"^argument 0 \(pickle\.PickleBuffer\) of the call to len\(\) "
+                           r"holds 3\.0 MiB of large buffers; one task may carry at most 2\.0 MiB of them \(the pool's "
+                           r"argument limit\)\. Raise it with skyward run --argument-limit SIZE \(pool option "
+                           r"argumentLimit\)"):
+            Parallel(n_jobs=2)(delayed(len)(pickle.PickleBuffer(small)) for _ in range(1))
+        started = time.monotonic()
+        with pytest.raises(TaskPicklingError, match=r"holds 4\.5 GiB of large buffers; one task may carry at most "
+                                                    r"2\.0 MiB"):
+            Parallel(n_jobs=2)(delayed(len)(pickle.PickleBuffer(huge)) for _ in range(1))
+        assert time.monotonic() - started < 1  # neither hashed nor sent
+    assert [m["type"] for m in bridge.received] == ["hello"]
+    huge.close()
+
+
+def test_a_blob_the_bridge_refused_is_sent_again_by_a_later_call(private_client) -> None:  # type: ignore[no-untyped-def]
+    import pickle
+
+    import cloudpickle
+
+    submits = []
+
+    def on_submit(bridge, conn, message):  # type: ignore[no-untyped-def]
+        submits.append(message)
+        if len(submits) == 1:  # as if the buffer had changed while it was sent
+            reply = {"type": "error", "id": message["id"], "kind": "pickle", "excType": "skyward.BlobMismatch",
+                     "message": f"blob {message['blobs'][0]} (3.0 MiB) arrived with other content", "traceback": ""}
+        else:
+            reply = {"type": "result", "id": message["id"], "payload": cloudpickle.dumps([42])}
+        conn.sendall(encode_frame(reply))
+
+    bridge = FakeBridge(slots=2, on_submit=on_submit)
+    private_client(bridge)
+    data = bytearray(3 << 20)
+    with parallel_config(backend="skyward"):
+        with pytest.raises(TaskPicklingError, match=r"^skyward\.BlobMismatch: blob [0-9a-f]{64} \(3\.0 MiB\) arrived"):
+            Parallel(n_jobs=2)(delayed(len)(pickle.PickleBuffer(data)) for _ in range(1))
+        assert Parallel(n_jobs=2)(delayed(len)(pickle.PickleBuffer(data)) for _ in range(1)) == [42]
+    blobs = [m for m in bridge.received if m["type"] == "blob"]
+    assert [m["blobs"] for m in submits] == [[blobs[0]["hash"]]] * 2
+    assert sum(len(m["data"]) for m in blobs) == 2 * len(data)  # sent again after the refusal

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process"
+import { createHash } from "node:crypto"
 import fs from "node:fs"
 import net from "node:net"
 import path from "node:path"
@@ -186,8 +187,8 @@ describe("the client bridge", () => {
     const lines: string[] = []
     const { bridge } = await open(pool, { log: (line) => lines.push(line) })
     const client = await connect(bridge.socketPath, bridge.token)
-    const hash = "ab".repeat(32)
     const data = new Uint8Array(1000).map((_, i) => i % 256)
+    const hash = createHash("sha256").update(data).digest("hex")
     client.send({ type: "submit", id: 1, kind: "pickle", payload: new Uint8Array([1]), blobs: [hash] })
     await client.until((ms) => ms.some((m) => m.type === "error"))
     expect(client.messages.find((m) => m.type === "error")).toMatchObject({ id: 1, kind: "blob", message: expect.stringContaining(hash) })

@@ -1,15 +1,18 @@
+import { once } from "node:events"
 import fs from "node:fs"
 import net from "node:net"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
+import { DescribeInstanceAttributeCommand } from "@aws-sdk/client-ec2"
 import { ComputePool } from "@skyward/core"
-import type { PoolEvent } from "@skyward/contracts"
+import type { Cluster, PoolEvent } from "@skyward/contracts"
 import { Effect, Exit } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { aws, type AwsProviderOptions } from "../src/index.js"
 import { generateEd25519 } from "../src/internal/host-keys.js"
+import { openSsh } from "../../transport-ssh/src/internal/connect.js"
 import { netnsUnavailable, sshdUnavailable } from "../../transport-ssh/test/harness/hosts.js"
-import { startEmulator, TEST_POWER_OFF, type Emulator } from "./support/emulator.js"
+import { parseCloudConfig, startEmulator, TEST_POWER_OFF, type EmulatedInstance, type Emulator } from "./support/emulator.js"
 import { leftInMoto, live, NOTHING } from "./support/inspect.js"
 import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
 import { motoAmi, poolId, provisioned } from "./support/pool.js"
@@ -36,6 +39,31 @@ const sshAnswers = (host: string) =>
     socket.once("timeout", () => (socket.destroy(), resolve(false)))
   })
 
+/** Whether the emulated instance's sshd still runs (its watchdog's power-off stops it). */
+const sshdAlive = (instance: EmulatedInstance): boolean => {
+  try {
+    const sshd = Number(fs.readFileSync(instance.sshdPidFile, "utf8").trim())
+    process.kill(sshd, 0)
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${sshd}/status`, "utf8"))
+  } catch {
+    return false
+  }
+}
+
+/** Waits up to `ms` for the instance's watchdog to power it off; whether it did. */
+const poweredOffWithin = async (instance: EmulatedInstance, ms: number): Promise<boolean> => {
+  const until = Date.now() + ms
+  while (Date.now() < until && sshdAlive(instance)) await new Promise((r) => setTimeout(r, 250))
+  return !sshdAlive(instance)
+}
+
+/** What a node of the provider's cluster carries (node.data). */
+interface AwsNodeData {
+  readonly instanceId: string
+  readonly ssh: { readonly host: string; readonly user: string; readonly key: { readonly data: string }; readonly hostKey: string }
+}
+const dataOf = (cluster: Cluster): AwsNodeData => cluster.nodes[0]!.data as unknown as AwsNodeData
+
 describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's instances backed by namespace SSH hosts", () => {
   let moto: Moto
   let emulator: Emulator
@@ -57,7 +85,7 @@ describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's insta
   beforeAll(async () => {
     moto = await startMoto()
     ami = await motoAmi(moto.ec2)
-    emulator = await startEmulator(moto.ec2)
+    emulator = await startEmulator(moto)
   })
   afterEach(async () => {
     await emulator.settle()
@@ -108,9 +136,27 @@ describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's insta
     for (const instance of instances) expect(emulator.retired.has(instance.InstanceId!)).toBe(true)
   })
 
-  it("refuses an instance whose host key is not the one its user-data installs", async () => {
+  it("puts no private key in the user-data: each instance makes its host key, and the pool pins the one its console shows", async () => {
+    const seen = await Effect.runPromise(
+      provisioned(options(), {}, 1, (cluster) =>
+        Effect.promise(async () => {
+          const data = dataOf(cluster)
+          const attribute = await moto.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: data.instanceId, Attribute: "userData" }))
+          const userData = Buffer.from(attribute.UserData?.Value ?? "", "base64").toString("utf8")
+          return { userData, pinned: data.ssh.hostKey, served: emulator.instances.get(data.instanceId)!.hosts.hosts[0]!.hostKey }
+        })
+      )
+    )
+    // what DescribeInstanceAttribute (or a process on the instance, through the metadata service) reads
+    expect(seen.userData).not.toMatch(/PRIVATE KEY|b3BlbnNzaC1rZXktdjE|ed25519_private/)
+    expect(parseCloudConfig(seen.userData).ssh_keys).toBeUndefined()
+    expect(seen.pinned).toMatch(/^ssh-ed25519 AAAA\S+$/)
+    expect(seen.pinned).toBe(seen.served)
+  })
+
+  it("refuses an instance whose host key is not the one it printed on its console", async () => {
     const impostor = generateEd25519("impostor").privateKey
-    const fake = await startEmulator(moto.ec2, { impostorKey: () => impostor })
+    const fake = await startEmulator(moto, { impostorKey: () => impostor })
     let id = ""
     try {
       const error = await ComputePool.use(
@@ -134,7 +180,7 @@ describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's insta
   it("tears down the pool when an instance never answers SSH, naming it", async () => {
     const id = poolId()
     const skipped: string[] = []
-    const lonely = await startEmulator(moto.ec2, {
+    const lonely = await startEmulator(moto, {
       skip: (instance) => {
         const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]))
         if (tags["skyward:node"] !== "1") return false
@@ -158,6 +204,51 @@ describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's insta
     } finally {
       await lonely.stop()
     }
+  })
+
+  it("the watchdog does not count connections that never log in as the pool's user (anyone sshCidr lets in)", async () => {
+    const seen = await Effect.runPromise(
+      provisioned(options({ ttl: 0.1 }), {}, 1, (cluster) =>
+        Effect.promise(async () => {
+          const instance = emulator.instances.get(dataOf(cluster).instanceId)!
+          // a stranger: connects, reads sshd's banner, never authenticates (sshd waits 120 s for it)
+          const stranger = net.connect({ host: cluster.nodes[0]!.address, port: 22 })
+          try {
+            await once(stranger, "data")
+            // ttl 6 s, checked every second
+            return { watchdog: instance.watchdog, poweredOff: await poweredOffWithin(instance, 20_000) }
+          } finally {
+            stranger.destroy()
+          }
+        })
+      )
+    )
+    expect(seen).toEqual({ watchdog: true, poweredOff: true })
+  })
+
+  it("a live session of the pool's user keeps the instance up; once its client vanishes, sshd's keepalive ends it and the ttl runs", async () => {
+    const seen = await Effect.runPromise(
+      provisioned(options({ ttl: 0.1 }), {}, 1, (cluster) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const data = dataOf(cluster)
+            const instance = emulator.instances.get(data.instanceId)!
+            const host = instance.hosts.hosts[0]!
+            yield* openSsh({ host: data.ssh.host, user: data.ssh.user, key: data.ssh.key, hostKey: data.ssh.hostKey }, { connectTimeout: 20, knownHostsFiles: [] })
+            // logged in, idle, for longer than the ttl (6 s)
+            yield* Effect.sleep("10 seconds")
+            const upWhileLive = sshdAlive(instance)
+            // the client vanishes (its machine sleeps, its network goes): no packet passes any more, no FIN
+            host.cutLink()
+            const vanishedAt = Date.now()
+            const poweredOff = yield* Effect.promise(() => poweredOffWithin(instance, 50_000))
+            return { watchdog: instance.watchdog, upWhileLive, poweredOff, seconds: Math.round((Date.now() - vanishedAt) / 1000) }
+          })
+        )
+      )
+    )
+    expect(seen).toMatchObject({ watchdog: true, upWhileLive: true, poweredOff: true })
+    console.info(`a vanished client: its instance powered off ${seen.seconds} s later (ttl 6 s)`)
   })
 
   it("the user-data watchdog stops an instance left without an SSH connection for ttl minutes", async () => {

@@ -9,12 +9,14 @@ import { PutParameterCommand } from "@aws-sdk/client-ssm"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { ltsCandidates } from "../src/internal/ami.js"
+import { hostKeyFromConsole } from "../src/internal/console-host-key.js"
+import { generateEd25519 } from "../src/internal/host-keys.js"
 import { defaultClients, type ClientFactory } from "../src/internal/credentials.js"
 import { DEFAULT_AMI_PARAMETER } from "../src/internal/options.js"
 import { parseCloudConfig } from "./support/emulator.js"
 import { leftInMoto, live, NOTHING } from "./support/inspect.js"
 import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
-import { answering, motoAmi, poolId, provisioned } from "./support/pool.js"
+import { answering, consoleKeyOf, motoAmi, offline, poolId, provisioned } from "./support/pool.js"
 
 const noMoto = motoUnavailable()
 
@@ -85,6 +87,42 @@ describe("the default AMI parameter", () => {
   })
 })
 
+describe("the host key an instance prints on its console", () => {
+  const key = generateEd25519("root@ip-10-0-0-7").publicKeyLine
+  const other = generateEd25519("root@elsewhere").publicKeyLine
+  /** Console output as an Ubuntu instance's cloud-init writes it (keys-to-console), with `keys` in the block. */
+  const console = (...keys: string[]) =>
+    [
+      "[    9.412339] cloud-init[611]: Cloud-init v. 24.1.3 running 'modules:final'",
+      "<14>Jan  1 00:00:10 cloud-init: -----BEGIN SSH HOST KEY FINGERPRINTS-----",
+      "<14>Jan  1 00:00:10 cloud-init: 256 SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU root@ip-10-0-0-7 (ED25519)",
+      "<14>Jan  1 00:00:10 cloud-init: -----END SSH HOST KEY FINGERPRINTS-----",
+      "-----BEGIN SSH HOST KEY KEYS-----",
+      "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY= root@ip-10-0-0-7",
+      ...keys.map((k) => `${k} root@ip-10-0-0-7`),
+      "-----END SSH HOST KEY KEYS-----",
+      "[   11.027711] cloud-init[702]: Cloud-init v. 24.1.3 finished"
+    ].join("\r\n")
+
+  it("is the ed25519 key of cloud-init's key block, bare or behind a log prefix", () => {
+    expect(hostKeyFromConsole(console(key))).toEqual({ _tag: "Found", key })
+    expect(hostKeyFromConsole(console(key).replace(/^(ssh-ed25519)/m, "<14>Jan  1 00:00:10 ec2: $1"))).toEqual({ _tag: "Found", key })
+    // printed again after a reboot: still one key
+    expect(hostKeyFromConsole(`${console(key)}\n${console(key)}`)).toEqual({ _tag: "Found", key })
+  })
+
+  it("is not there yet before cloud-init printed it, and a key outside the block or not ed25519 does not count", () => {
+    expect(hostKeyFromConsole("")).toEqual({ _tag: "NotYet" })
+    expect(hostKeyFromConsole(`[    1.0] some kernel line\n${key} root@x\n`)).toEqual({ _tag: "NotYet" })
+    expect(hostKeyFromConsole(console("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAA"))).toEqual({ _tag: "NotYet" })
+  })
+
+  it("trusts none when the console shows two different ed25519 keys", () => {
+    expect(hostKeyFromConsole(`${console(key)}\n${console(other)}`)).toEqual({ _tag: "Ambiguous", keys: [key, other] })
+    expect(hostKeyFromConsole(console(key, other))).toEqual({ _tag: "Ambiguous", keys: [key, other] })
+  })
+})
+
 describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
   let moto: Moto
   let ami: string
@@ -106,7 +144,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
   it("creates a key pair, a security group and the instances, tagged, and deletes them all when the pool closes", async () => {
     const id = poolId()
     const seen = await Effect.runPromise(
-      provisioned({ ...base(), allocation: "on-demand", ttl: 7 }, { probe: answering }, 2, (cluster) =>
+      provisioned({ ...base(), allocation: "on-demand", ttl: 7 }, offline, 2, (cluster) =>
         Effect.promise(async () => {
           const left = await leftInMoto(ec2, id)
           const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: left.groups }))).SecurityGroups ?? []
@@ -144,18 +182,20 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     ])
     expect(groups[0]!.IpPermissions![0]!.Ipv6Ranges ?? []).toEqual([])
     expect(groups[0]!.IpPermissions![0]!.UserIdGroupPairs ?? []).toEqual([])
-    // each node's pinned host key is the one its user-data installs; the login key is authorized
+    // each node's pinned host key is the one its console showed; the user-data holds no private
+    // key (the instance makes its own); the login key is authorized
     const byInstance = new Map(left.instances.map((instanceId, i) => [instanceId, parseCloudConfig(userData[i]!)]))
     const hostKeys = new Set<string>()
     for (const node of cluster.nodes) {
       const data = node.data as { instanceId: string; hostKey: string; ssh: { hostKey: string; user: string; key: { data: string } } }
       const config = byInstance.get(data.instanceId)!
       expect(data.ssh.hostKey).toBe(data.hostKey)
-      expect(config.ssh_keys!.ed25519_public!.startsWith(data.hostKey)).toBe(true)
+      expect(data.hostKey).toBe(consoleKeyOf(data.instanceId))
+      expect(config.ssh_keys).toBeUndefined()
+      expect(config.ssh_genkeytypes).toEqual(["ed25519"])
+      expect(userData.join("\n")).not.toMatch(/PRIVATE KEY|b3BlbnNzaC1rZXktdjE/)
       hostKeys.add(data.hostKey)
       const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sky-key-")), "k")
-      fs.writeFileSync(keyFile, config.ssh_keys!.ed25519_private!, { mode: 0o600 })
-      expect(execFileSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" }).startsWith(data.hostKey)).toBe(true)
       fs.writeFileSync(keyFile, data.ssh.key.data, { mode: 0o600 })
       const login = execFileSync("ssh-keygen", ["-y", "-f", keyFile], { encoding: "utf8" }).trim().split(" ").slice(0, 2).join(" ")
       expect(config.ssh_authorized_keys!.map((k) => k.split(" ").slice(0, 2).join(" "))).toEqual([login])
@@ -163,7 +203,10 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
       // the watchdog: ttl 7 minutes, the default power-off command
       const watchdog = config.write_files!.find((f) => f.path === "/usr/local/sbin/skyward-watchdog")!.content
       expect(watchdog).toContain("ttl=420")
+      expect(watchdog).toContain("login='ubuntu'")
       expect(watchdog).toContain("systemctl poweroff")
+      // sshd ends the sessions of vanished clients (at most 15 s x 4), well within the ttl
+      expect(config.write_files!.find((f) => f.path === "/etc/ssh/sshd_config.d/05-skyward-keepalive.conf")!.content).toMatch(/^ClientAliveInterval 15\nClientAliveCountMax 4$/m)
       fs.rmSync(path.dirname(keyFile), { recursive: true })
     }
     expect(hostKeys.size).toBe(2)
@@ -179,7 +222,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     const options = { ...noAmi, amiParameter: "/skyward-test/ubuntu/{arch}/ami-id", allocation: "on-demand" as const }
     const imageOf = (instanceType: string) =>
       Effect.runPromise(
-        provisioned({ ...options, instanceType }, { probe: answering }, 1, (cluster) =>
+        provisioned({ ...options, instanceType }, offline, 1, (cluster) =>
           Effect.promise(async () => {
             const instanceId = (cluster.nodes[0]!.data as { instanceId: string }).instanceId
             const found = (await leftInMoto(ec2)).all.find((i) => i.InstanceId === instanceId)!
@@ -189,7 +232,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
       )
     expect(await imageOf("m7g.large")).toBe(armAmi)
     expect(await imageOf("c6i.large")).toBe(ami)
-    const missing = await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: "/skyward-test/none/{arch}" }, { probe: answering }, 1, () => Effect.void))
+    const missing = await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: "/skyward-test/none/{arch}" }, offline, 1, () => Effect.void))
     expect(Exit.isFailure(missing) && Cause.pretty(missing.cause)).toContain("/skyward-test/none/amd64")
   })
 
@@ -203,7 +246,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     const { ami: _ignored, ...noAmi } = base()
     const template = "/skyward-test/lts/{version}/stable/current/{arch}/ami-id"
     const chosen = await Effect.runPromise(
-      provisioned({ ...noAmi, amiParameter: template, instanceType: "c6i.large", allocation: "on-demand" }, { probe: answering }, 1, (cluster) =>
+      provisioned({ ...noAmi, amiParameter: template, instanceType: "c6i.large", allocation: "on-demand" }, offline, 1, (cluster) =>
         Effect.promise(async () => {
           const instanceId = (cluster.nodes[0]!.data as { instanceId: string }).instanceId
           return (await leftInMoto(ec2)).all.find((i) => i.InstanceId === instanceId)!.ImageId
@@ -213,7 +256,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     // 26.04 over 24.04; 27.04 is not an LTS
     expect(chosen).toBe(lts26)
     // no LTS has an arm64 parameter: a ConfigError that names what was looked for
-    const none = failureOf(await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: template, instanceType: "m7g.large" }, { probe: answering }, 1, () => Effect.void)))
+    const none = failureOf(await Effect.runPromiseExit(provisioned({ ...noAmi, amiParameter: template, instanceType: "m7g.large" }, offline, 1, () => Effect.void)))
     expect(none).toMatchObject({ _tag: "ConfigError", field: "provider.ami" })
     expect(none!.message).toContain("/skyward-test/lts/{version}/stable/current/arm64/ami-id")
     expect(none!.message).toMatch(/no Ubuntu LTS \(.*26\.04, 24\.04, 22\.04, 20\.04\)/)
@@ -222,7 +265,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
   it("spot-if-available falls back to on-demand when spot has no capacity; spot alone fails cleanly", async () => {
     const flaky = spotUnavailable(1)
     const lifecycles = await Effect.runPromise(
-      provisioned({ ...base(), allocation: "spot-if-available" }, { probe: answering, clients: flaky.factory }, 2, (cluster) =>
+      provisioned({ ...base(), allocation: "spot-if-available" }, { ...offline, clients: flaky.factory }, 2, (cluster) =>
         Effect.promise(async () => {
           const all = (await leftInMoto(ec2)).all
           return cluster.nodes.map((node) => {
@@ -241,7 +284,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
 
     const none = spotUnavailable(99, "SpotMaxPriceTooLow")
     const id = poolId()
-    const exit = await Effect.runPromiseExit(provisioned({ ...base(), allocation: "spot" }, { probe: answering, clients: none.factory }, 2, () => Effect.void, id))
+    const exit = await Effect.runPromiseExit(provisioned({ ...base(), allocation: "spot" }, { ...offline, clients: none.factory }, 2, () => Effect.void, id))
     expect(Exit.isFailure(exit)).toBe(true)
     const message = Cause.pretty((exit as Exit.Failure<unknown, unknown>).cause)
     expect(message).toContain("SpotMaxPriceTooLow")
@@ -258,7 +301,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     }
     let leftAtFailure: unknown
     const exit = await Effect.runPromiseExit(
-      provisioned({ ...base(), bootTimeout: 1 }, { probe }, 3, () => Effect.void, id).pipe(
+      provisioned({ ...base(), bootTimeout: 1 }, { ...offline, probe }, 3, () => Effect.void, id).pipe(
         Effect.tapErrorCause(() => Effect.promise(async () => (leftAtFailure = live(await leftInMoto(ec2, id)))))
       )
     )
@@ -272,9 +315,17 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     expect(leftAtFailure).toEqual(NOTHING)
   })
 
+  it("refuses an instance whose console never shows its host key (GetConsoleOutput answers, with no key in it), tearing down", async () => {
+    const id = poolId()
+    const exit = await Effect.runPromiseExit(provisioned({ ...base(), bootTimeout: 1 }, { probe: answering }, 1, () => Effect.void, id))
+    expect(failureOf(exit)?._tag).toBe("ProviderError")
+    expect(failureOf(exit)?.message).toMatch(/node 0 \(i-[0-9a-f]+\): its console output showed no SSH host key within 1s \(cloud-init prints it once the instance has booted\)/)
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
   it("leaves no instance, security group or key pair when interrupted during provisioning", async () => {
     const id = poolId()
-    const fiber = Effect.runFork(provisioned({ ...base(), bootTimeout: 600 }, { probe: () => Effect.fail("ECONNREFUSED") }, 2, () => Effect.void, id))
+    const fiber = Effect.runFork(provisioned({ ...base(), bootTimeout: 600 }, { ...offline, probe: () => Effect.fail("ECONNREFUSED") }, 2, () => Effect.void, id))
     const until = Date.now() + 20_000
     while ((await leftInMoto(ec2, id)).instances.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
     expect((await leftInMoto(ec2, id)).instances).toHaveLength(2)
@@ -285,7 +336,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
 
   it("leaves nothing when interrupted while the instances are being launched", async () => {
     const id = poolId()
-    const fiber = Effect.runFork(provisioned({ ...base(), bootTimeout: 600 }, { probe: () => Effect.fail("ECONNREFUSED") }, 3, () => Effect.void, id))
+    const fiber = Effect.runFork(provisioned({ ...base(), bootTimeout: 600 }, { ...offline, probe: () => Effect.fail("ECONNREFUSED") }, 3, () => Effect.void, id))
     // as soon as the key pair exists: the group and instances are on their way
     const until = Date.now() + 20_000
     while ((await leftInMoto(ec2, id)).keys.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5))
@@ -299,14 +350,14 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     try {
       delete process.env.AWS_ACCESS_KEY_ID
       delete process.env.AWS_SECRET_ACCESS_KEY
-      const noCredentials = await Effect.runPromiseExit(provisioned({ ...base() }, { probe: answering }, 1, () => Effect.void))
+      const noCredentials = await Effect.runPromiseExit(provisioned({ ...base() }, offline, 1, () => Effect.void))
       const e1 = Cause.failureOption((noCredentials as Exit.Failure<unknown, unknown>).cause)
       expect(e1._tag === "Some" && e1.value).toMatchObject({ _tag: "ConfigError", field: "provider.credentials" })
       expect((e1 as { value: { message: string } }).value.message).toMatch(/no AWS credentials.*AWS_ACCESS_KEY_ID/)
       Object.assign(process.env, { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" })
       delete process.env.AWS_REGION
       const { region: _r, ...noRegion } = base()
-      const exit = await Effect.runPromiseExit(provisioned(noRegion, { probe: answering }, 1, () => Effect.void))
+      const exit = await Effect.runPromiseExit(provisioned(noRegion, offline, 1, () => Effect.void))
       const e2 = Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)
       expect(e2._tag === "Some" && e2.value).toMatchObject({ _tag: "ConfigError", field: "provider.region" })
     } finally {
@@ -324,7 +375,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
       [{ subnetId: "subnet-00000000" }, "provider.subnetId"]
     ]
     for (const [extra, field] of cases) {
-      const exit = await Effect.runPromiseExit(provisioned({ ...base(), ...extra }, { probe: answering }, 1, () => Effect.void))
+      const exit = await Effect.runPromiseExit(provisioned({ ...base(), ...extra }, offline, 1, () => Effect.void))
       const e = Cause.failureOption((exit as Exit.Failure<unknown, unknown>).cause)
       expect(e._tag === "Some" && e.value, JSON.stringify(extra)).toMatchObject({ _tag: "ConfigError", field })
     }
@@ -333,7 +384,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
   it("with private addressing and no sshCidr, opens port 22 to the VPC's CIDR only", async () => {
     const { sshCidr: _c, ...rest } = base()
     const cidrs = await Effect.runPromise(
-      provisioned({ ...rest, address: "private" }, { probe: answering }, 1, () =>
+      provisioned({ ...rest, address: "private" }, offline, 1, () =>
         Effect.promise(async () => {
           const groups = (await leftInMoto(ec2)).groups
           const described = (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groups }))).SecurityGroups ?? []
@@ -347,14 +398,14 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
   it("with private addressing, a VPC without an IPv4 CIDR is a ConfigError asking for sshCidr, never 0.0.0.0/0", async () => {
     const { sshCidr: _c, ...rest } = base()
     const id = poolId()
-    const exit = await Effect.runPromiseExit(provisioned({ ...rest, address: "private" }, { probe: answering, clients: vpcsWithoutCidr }, 1, () => Effect.void, id))
+    const exit = await Effect.runPromiseExit(provisioned({ ...rest, address: "private" }, { ...offline, clients: vpcsWithoutCidr }, 1, () => Effect.void, id))
     const error = failureOf(exit)
     expect(error).toMatchObject({ _tag: "ConfigError", field: "provider.sshCidr" })
     expect(error!.message).toMatch(/no IPv4 CIDR for vpc-[0-9a-f]+: pass sshCidr/)
     expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
     // with sshCidr given, the same VPC is fine
     const given = await Effect.runPromise(
-      provisioned({ ...rest, address: "private", sshCidr: "172.31.5.6/32" }, { probe: answering, clients: vpcsWithoutCidr }, 1, () => Effect.promise(() => inboundRules(ec2)))
+      provisioned({ ...rest, address: "private", sshCidr: "172.31.5.6/32" }, { ...offline, clients: vpcsWithoutCidr }, 1, () => Effect.promise(() => inboundRules(ec2)))
     )
     expect(given).toEqual(["22-22 172.31.5.6/32"])
   })
@@ -364,7 +415,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     // the public-address lookup, answered on loopback (this test machine reaches nothing else)
     const checkIp = await checkIpServer("203.0.113.9\n")
     try {
-      const cidrs = await Effect.runPromise(provisioned({ ...rest }, { probe: answering, checkIpUrl: checkIp.url }, 1, () => Effect.promise(() => inboundRules(ec2))))
+      const cidrs = await Effect.runPromise(provisioned({ ...rest }, { ...offline, checkIpUrl: checkIp.url }, 1, () => Effect.promise(() => inboundRules(ec2))))
       expect(cidrs).toEqual(["22-22 203.0.113.9/32"])
     } finally {
       await checkIp.close()
@@ -373,7 +424,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     const garbage = await checkIpServer("<html>captive portal</html>")
     try {
       const id = poolId()
-      const error = failureOf(await Effect.runPromiseExit(provisioned({ ...rest }, { probe: answering, checkIpUrl: garbage.url }, 1, () => Effect.void, id)))
+      const error = failureOf(await Effect.runPromiseExit(provisioned({ ...rest }, { ...offline, checkIpUrl: garbage.url }, 1, () => Effect.void, id)))
       expect(error).toMatchObject({ _tag: "ConfigError", field: "provider.sshCidr" })
       expect(error!.message).toMatch(/cannot find this machine's public address .*unexpected answer.*pass sshCidr/)
       expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)

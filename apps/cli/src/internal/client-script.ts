@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process"
 import { Effect } from "effect"
+import { signalExitCode } from "./signals.js"
 
 /** How the user's script is started. */
 export interface ClientLaunch {
@@ -16,7 +17,13 @@ export interface ClientLaunch {
   readonly mirrored: boolean
 }
 
-/** Seconds the script gets to stop after SIGINT before it is killed. */
+/**
+ * The script's own exit code once it has ended (undefined while it runs), for `main`: a signal that
+ * comes after the script ended (while the pool closes) does not change the run's exit code.
+ */
+export const scriptEnded = { code: undefined as number | undefined }
+
+/** Milliseconds the script gets to stop after SIGINT before it is killed. */
 const STOP_GRACE_MS = 5_000
 
 /** What the script is told when a module is missing from the pool's Image environment it runs in. */
@@ -49,6 +56,7 @@ const LAUNCHER = [
  */
 export const runClientScript = (launch: ClientLaunch): Effect.Effect<number> =>
   Effect.async<number>((resume) => {
+    scriptEnded.code = undefined
     const pythonPath = [...launch.pythonPath, process.env.PYTHONPATH, ...launch.pythonPathLast].filter(Boolean).join(":")
     const child = spawn(launch.python, ["-c", LAUNCHER, launch.script, ...launch.args], {
       stdio: "inherit",
@@ -60,8 +68,12 @@ export const runClientScript = (launch: ClientLaunch): Effect.Effect<number> =>
         ...(launch.mirrored ? {} : { SKYWARD_CLIENT_HINT: IMAGE_HINT })
       }
     })
-    child.on("error", () => resume(Effect.succeed(127)))
-    child.on("exit", (code, signal) => resume(Effect.succeed(code ?? (signal === "SIGINT" ? 130 : 128 + 9))))
+    const ended = (code: number) => {
+      scriptEnded.code = code
+      resume(Effect.succeed(code))
+    }
+    child.on("error", () => ended(127))
+    child.on("exit", (code, signal) => ended(code ?? signalExitCode(signal!)))
     return Effect.async<void>((stopped) => {
       if (child.exitCode !== null || child.signalCode !== null) return stopped(Effect.void)
       const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS)

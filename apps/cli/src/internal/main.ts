@@ -6,7 +6,9 @@ import { makeArgvCheck, validationMessage } from "./argv.js"
 import { downCommand } from "./commands/down.js"
 import { lsCommand } from "./commands/ls.js"
 import { exitCode, runCommand, scriptArgs } from "./commands/run.js"
+import { scriptEnded } from "./client-script.js"
 import { helpInColor, helpText } from "./help.js"
+import { signalExitCode } from "./signals.js"
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string }
 
@@ -75,10 +77,12 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     const app = Command.transformHandler(skyward, (handler) => Effect.withConsole(handler, console))
     return Command.run(app, { name: "skyward", version })([...argv.slice(0, 2), ...ours]).pipe(Effect.withConsole(parsing))
   }).pipe(Effect.provide(NodeContext.layer))
+  scriptEnded.code = undefined
   const fiber = Effect.runFork(program)
-  let interrupted = false
-  const onSignal = () => {
-    interrupted = true
+  // the exit code a signal sets: 128 + its number, or the script's own when it ended before the signal
+  let signalled: number | undefined
+  const onSignal = (signal: NodeJS.Signals) => {
+    signalled ??= scriptEnded.code ?? signalExitCode(signal)
     Effect.runFork(Fiber.interrupt(fiber))
   }
   process.on("SIGINT", onSignal)
@@ -86,8 +90,9 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const exit = await Effect.runPromise(Fiber.await(fiber))
   process.off("SIGINT", onSignal)
   process.off("SIGTERM", onSignal)
-  if (Exit.isSuccess(exit)) return interrupted ? 130 : exitCode.value
-  if (interrupted || Cause.isInterruptedOnly(exit.cause)) return 130
+  if (Exit.isSuccess(exit)) return signalled ?? exitCode.value
+  if (signalled !== undefined) return signalled
+  if (Cause.isInterruptedOnly(exit.cause)) return signalExitCode("SIGINT")
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {
     const error = failure.value

@@ -4,6 +4,7 @@ import { Effect, Option } from "effect"
 import { loadConfigFile } from "./config-file.js"
 import { UsageError } from "./errors.js"
 import { resolvePlugin } from "./plugins.js"
+import { parseSize } from "./project.js"
 
 /** The pool-shaping flags of `skyward run`, as parsed. */
 export interface PoolFlags {
@@ -34,6 +35,7 @@ export interface PoolFlags {
   readonly config: Option.Option<string>
   readonly timeout: Option.Option<number>
   readonly retries: Option.Option<number>
+  readonly "argument-limit": Option.Option<string>
 }
 
 const parseEnv = (pairs: ReadonlyArray<string>) =>
@@ -130,6 +132,16 @@ const providerFrom = (flags: PoolFlags, base: Loose): Effect.Effect<Loose, Usage
     catch: (cause) => new UsageError({ message: `--hosts: ${(cause as Error).message}` })
   })
 }
+
+/** `--argument-limit 2GiB` as bytes (undefined when not given). */
+const argumentLimitOf = (flags: PoolFlags): Effect.Effect<number | undefined, UsageError> => {
+  const text = Option.getOrUndefined(flags["argument-limit"])
+  const bytes = text === undefined ? undefined : parseSize(text)
+  return text !== undefined && bytes === undefined
+    ? Effect.fail(new UsageError({ message: `--argument-limit ${JSON.stringify(text)}: expected a size such as 2GiB, 500M or 100000000` }))
+    : Effect.succeed(bytes)
+}
+
 const asRecord = (value: unknown): Loose => (typeof value === "object" && value !== null ? (value as Loose) : {})
 
 /**
@@ -144,12 +156,14 @@ export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInpu
     const worker = asRecord(base.worker)
     const env = yield* parseEnv(flags.env)
     const provider = yield* providerFrom(flags, base)
+    const argumentLimit = yield* argumentLimitOf(flags)
     const merged: Loose = {
       ...base,
       ...provider,
       ...Option.match(flags.nodes, { onNone: () => ({}), onSome: (nodes) => ({ nodes }) }),
       ...Option.match(flags.timeout, { onNone: () => ({}), onSome: (timeout) => ({ timeout }) }),
       ...Option.match(flags.retries, { onNone: () => ({}), onSome: (retries) => ({ retries }) }),
+      ...(argumentLimit === undefined ? {} : { argumentLimit }),
       worker: {
         ...worker,
         ...Option.match(flags.concurrency, { onNone: () => ({}), onSome: (concurrency) => ({ concurrency }) }),

@@ -40,6 +40,8 @@ class Hello(_HelloRequired, total=False):
     slots: int
     node: int
     python: str
+    #: Server: the most bytes of blobs one task may refer to, the pool's argumentLimit.
+    maxBlobBytes: int
 
 
 class _SubmitRequired(TypedDict):
@@ -232,6 +234,7 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         ("slots", "uint", False),
         ("node", "uint", False),
         ("python", "text", False),
+        ("maxBlobBytes", "uint", False),
     ),
     "submit": (
         ("id", "uint", True),

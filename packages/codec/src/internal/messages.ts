@@ -27,6 +27,8 @@ export interface Hello {
   readonly slots?: number
   readonly node?: number
   readonly python?: string
+  /** Server: the most bytes of blobs one task may refer to, the pool's argumentLimit. */
+  readonly maxBlobBytes?: number
 }
 
 /** `submit` (node->agent, client->server): run a task. */
@@ -165,7 +167,8 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
     ["pid", "uint", false],
     ["slots", "uint", false],
     ["node", "uint", false],
-    ["python", "text", false]
+    ["python", "text", false],
+    ["maxBlobBytes", "uint", false]
   ],
   submit: [
     ["id", "uint", true],

@@ -1,4 +1,6 @@
 import { Either, ParseResult, Schema } from "effect"
+import { DEFAULT_ARGUMENT_LIMIT, MAX_ARGUMENT_LIMIT } from "./argument-limit.js"
+import { formatBytes } from "./bytes.js"
 import { ConfigError } from "./errors.js"
 import { ImageSchema } from "./image.js"
 import type { Plugin } from "./plugin.js"
@@ -59,6 +61,18 @@ export const PoolOptionsSchema = Schema.Struct({
   workdirLimit: Schema.optionalWith(Schema.Int.pipe(Schema.positive({ message: () => "must be a positive number of bytes" })), {
     default: () => DEFAULT_WORKDIR_LIMIT
   }),
+  /**
+   * Bytes of large arguments (buffers of 1 MiB or more, such as numpy arrays, sent beside the task)
+   * one task may carry (default 1 GiB); each node keeps up to this much of them. Above, the client
+   * refuses the task before sending anything.
+   */
+  argumentLimit: Schema.optionalWith(
+    Schema.Int.pipe(
+      Schema.positive({ message: () => "must be a positive number of bytes" }),
+      Schema.lessThanOrEqualTo(MAX_ARGUMENT_LIMIT, { message: () => `must be at most ${formatBytes(MAX_ARGUMENT_LIMIT)} (the largest buffer Node holds)` })
+    ),
+    { default: () => DEFAULT_ARGUMENT_LIMIT }
+  ),
   /**
    * Folders put first on the workers' `sys.path`: relative to the working directory, or absolute
    * on the nodes (`skyward run` puts the script's folder here, as `python script.py` would).

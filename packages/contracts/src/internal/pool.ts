@@ -66,6 +66,8 @@ export interface ComputePoolShape {
   readonly workdir: WorkdirSnapshot | undefined
   /** Folders first on the workers' `sys.path` (the pool option `sysPath`). */
   readonly sysPath: ReadonlyArray<string>
+  /** Bytes of blobs one task may refer to (the pool option `argumentLimit`); every agent keeps this much. */
+  readonly argumentLimit: number
   /** What plugins export to a client process (environment variables, PYTHONPATH). */
   readonly client: Required<ClientContribution>
   /** Runs one pickled zero-argument callable; gives back the pickled result, untouched. */
@@ -77,7 +79,11 @@ export interface ComputePoolShape {
    * `spec.blobs` names must have been given to `putBlob`; they are kept until the task ends.
    */
   readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
-  /** Keeps a blob (a large pickle buffer, by its content hash) for tasks to refer to. */
+  /**
+   * Keeps a blob (a large pickle buffer, by its content hash) for tasks to refer to. The caller
+   * checks that `data` hashes (SHA-256) to `hash` (the joblib bridge does, as the chunks arrive):
+   * a blob already held under `hash` is kept as it is.
+   */
   readonly putBlob: (hash: string, data: Uint8Array) => void
   /** The hashes of `hashes` the pool does not hold (never given, or dropped to stay in budget). */
   readonly missingBlobs: (hashes: ReadonlyArray<string>) => string[]

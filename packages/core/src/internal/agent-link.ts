@@ -24,7 +24,7 @@ export class AgentLink implements NodeLink {
   private readonly held = new Set<string>()
   private onBlobSent: ((hash: string, bytes: number) => void) | undefined
   private helloListener: ((hello: AgentHello) => void) | undefined
-  private closeListener: ((reason: string) => void) | undefined
+  private readonly closeListeners: Array<(reason: string) => void> = []
   private closed = false
   /** Milliseconds timestamp of the last bytes received. */
   lastSeen = Date.now()
@@ -57,9 +57,9 @@ export class AgentLink implements NodeLink {
     this.helloListener = listener
   }
 
-  /** Calls `listener` once when the agent is gone. */
+  /** Calls `listener` once when the agent is gone (listeners are called in the order they were added). */
   onClose(listener: (reason: string) => void): void {
-    this.closeListener = listener
+    this.closeListeners.push(listener)
   }
 
   /** From now on, task messages go to `scheduler`; the blobs tasks refer to come from `blobs`. */
@@ -123,7 +123,7 @@ export class AgentLink implements NodeLink {
     if (this.closed) return
     this.closed = true
     this.outbox.close()
-    this.closeListener?.(reason)
+    for (const listener of this.closeListeners.splice(0)) listener(reason)
   }
 
   get isClosed(): boolean {

@@ -1,4 +1,4 @@
-import { Effect, type Scope } from "effect"
+import { Deferred, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { AgentLink, type AgentHello } from "./agent-link.js"
 import { TransportError, type BootstrapError, type BootstrapPlan, type NodeInfo, type TransportShape } from "@skyward/contracts"
 import type { EventHub } from "./event-hub.js"
@@ -17,6 +17,8 @@ export interface AgentSettings {
   readonly heartbeatInterval: number
   /** Folders first on the workers' `sys.path` (relative to the work folder). */
   readonly sysPath: ReadonlyArray<string>
+  /** Bytes of blobs an agent keeps, and the most one task may refer to (the pool's `argumentLimit`). */
+  readonly maxBlobBytes: number
 }
 
 /** A node whose agent is up and said hello. */
@@ -30,6 +32,7 @@ const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
   "--node-count", String(settings.nodeCount),
   "--executor", settings.executor,
   "--heartbeat-interval", String(settings.heartbeatInterval),
+  "--max-blob-bytes", String(settings.maxBlobBytes),
   ...(settings.concurrency === undefined ? [] : ["--concurrency", String(settings.concurrency)]),
   ...(node.cpus === undefined ? [] : ["--cpus", String(node.cpus)]),
   ...settings.taskHooks.flatMap((hook) => ["--task-hook", hook]),
@@ -39,17 +42,32 @@ const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
 
 const waitForHello = (link: AgentLink, node: number, seconds: number) =>
   Effect.async<AgentHello, TransportError>((resume) => {
+    let waiting = true
     const timer = setTimeout(() => link.lost(`no hello from the agent within ${seconds}s`), seconds * 1000)
     link.onHello((hello) => {
+      waiting = false
       clearTimeout(timer)
       resume(Effect.succeed(hello))
     })
     link.onClose((reason) => {
+      if (!waiting) return // lost after its hello: the scheduler's business
       clearTimeout(timer)
       const stderr = link.diagnostics.slice(-15).join("\n")
       resume(Effect.fail(new TransportError({ node, message: `node ${node}: ${reason}${stderr ? `\n${stderr}` : ""}` })))
     })
     return Effect.sync(() => clearTimeout(timer))
+  })
+
+/**
+ * Ends a lost agent at once, through its scope (the transport's stop: its input closed, then its
+ * processes killed), rather than when the pool closes: a node declared lost (silent, say) must not
+ * run on beside the pool, nor come back to life later. The pool's closing waits for a stop under way.
+ */
+const endWhenLost = (link: AgentLink, agentScope: Scope.CloseableScope) =>
+  Effect.gen(function* () {
+    const lost = yield* Deferred.make<void>()
+    link.onClose(() => Deferred.unsafeDone(lost, Exit.void))
+    yield* Effect.forkScoped(Effect.zipRight(Deferred.await(lost), Effect.uninterruptible(Scope.close(agentScope, Exit.void))))
   })
 
 /** Connects to a node, bootstraps its environment and starts its agent; all released with the scope. */
@@ -67,14 +85,14 @@ export const openNode = (
     events.emit({ _tag: "NodeBootstrapped", node: node.index, cached: boot.cached, seconds: (Date.now() - started) / 1000 })
     if (boot.workdir) events.emit({ _tag: "WorkdirShipped", node: node.index, ...boot.workdir })
     for (const message of boot.notes ?? []) events.emit({ _tag: "EnvironmentNote", node: node.index, message })
-    const channel = yield* session.startAgent({
-      python: boot.python,
-      pythonPath: boot.pythonPath,
-      workDir: boot.workDir,
-      args: agentArgs(node, settings),
-      env: settings.env
-    })
+    // the agent has a scope of its own, within the pool's: losing the node closes it
+    const agentScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const channel = yield* Scope.extend(
+      session.startAgent({ python: boot.python, pythonPath: boot.pythonPath, workDir: boot.workDir, args: agentArgs(node, settings), env: settings.env }),
+      agentScope
+    )
     const link = new AgentLink(node.index, channel)
+    yield* endWhenLost(link, agentScope)
     const hello = yield* waitForHello(link, node.index, settings.helloTimeout)
     events.emit({ _tag: "NodeReady", node: node.index, slots: hello.slots, pid: hello.pid })
     return { link, hello }

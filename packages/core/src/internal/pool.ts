@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto"
-import { Context, Effect, Either, Layer, Schedule, Stream, type Scope } from "effect"
+import { Context, Effect, Either, Layer, Stream, type Scope } from "effect"
 import { codecModules } from "@skyward/codec"
 import { local } from "@skyward/provider-local"
 import {
@@ -30,7 +30,8 @@ import { agentModules } from "@skyward/worker"
 import { BlobStore } from "./blob-store.js"
 import { checkPluginCompatibility } from "./compatibility.js"
 import { EventHub } from "./event-hub.js"
-import { openNode, type ReadyNode } from "./open-nodes.js"
+import { heartbeatInterval, heartbeatWatch } from "./heartbeat-watch.js"
+import { openNode } from "./open-nodes.js"
 import { Scheduler } from "./scheduler.js"
 import { snapshotWorkdir } from "./workdir/snapshot.js"
 
@@ -69,21 +70,6 @@ const makePlan = (options: PoolOptions, image: Image, cluster: Cluster, workdir:
   modules: uniqueModules([agentModules(), codecModules(), ...options.plugins.flatMap((plugin) => plugin.python?.modules ?? [])]),
   ...(workdir ? { workdir } : {})
 })
-
-/**
- * Agents beat 4 times per `heartbeatTimeout` (at most once a second), and the watch looks as
- * often: a silent node is lost within the timeout plus one beat, and a short timeout does not
- * mistake a live agent for a dead one.
- */
-const heartbeatInterval = (timeoutSeconds: number): number => Math.min(1, timeoutSeconds / 4)
-
-const heartbeatWatch = (nodes: ReadonlyArray<ReadyNode>, timeoutSeconds: number) =>
-  Effect.sync(() => {
-    const now = Date.now()
-    for (const { link } of nodes)
-      if (!link.isClosed && now - link.lastSeen > timeoutSeconds * 1000)
-        link.lost(`no heartbeat for ${timeoutSeconds}s`)
-  }).pipe(Effect.repeat(Schedule.spaced(`${Math.round(heartbeatInterval(timeoutSeconds) * 1000)} millis`)))
 
 const awaitTask = (scheduler: Scheduler, spec: TaskSpec) =>
   Effect.async<TaskOutcome, TaskError>((resume) => {
@@ -173,14 +159,16 @@ export const makeComputePool = (
       env: image.env,
       helloTimeout: 120,
       heartbeatInterval: heartbeatInterval(options.heartbeatTimeout),
-      sysPath: options.sysPath
+      sysPath: options.sysPath,
+      maxBlobBytes: options.argumentLimit
     }
     const ready = yield* Effect.forEach(cluster.nodes, (node) => openNode(transport, node, plan, settings, events), {
       concurrency: "unbounded"
     })
 
     const scheduler = new Scheduler({ retries: options.retries, events, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) })
-    const blobs = new BlobStore(BLOB_BUDGET_BYTES)
+    // a blob as large as the limit stays for the next task that needs it
+    const blobs = new BlobStore(Math.max(BLOB_BUDGET_BYTES, options.argumentLimit))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         scheduler.close("the pool closed")
@@ -193,7 +181,7 @@ export const makeComputePool = (
       scheduler.addNode(link)
       if (link.isClosed) scheduler.nodeLost(link.index, "the agent exited")
     }
-    yield* Effect.forkScoped(heartbeatWatch(ready, options.heartbeatTimeout))
+    yield* Effect.forkScoped(heartbeatWatch(ready.map((node) => node.link), options.heartbeatTimeout))
 
     const client = { env: {} as Record<string, string>, pythonPath: [] as string[], imports: [] as string[] }
     const pool: ComputePoolShape = {
@@ -205,6 +193,7 @@ export const makeComputePool = (
       imageHash: plan.imageHash,
       workdir,
       sysPath: options.sysPath,
+      argumentLimit: options.argumentLimit,
       client,
       submit: (payload, taskOptions = {}) => awaitTask(scheduler, { kind: "pickle", payload, ...taskOptions }),
       map: (fn, inputs, taskOptions = {}) => mapAll(scheduler, fn, inputs, taskOptions),

@@ -10,7 +10,7 @@ from joblib._parallel_backends import (
     SequentialBackend,
 )
 
-from skyward_wire import DEFAULT_MAX_FRAME_BYTES, ErrorMessage, Result, cancelled_text
+from skyward_wire import ErrorMessage, Result, cancelled_text
 
 from . import _bridge, _hints
 from ._errors import (
@@ -22,7 +22,8 @@ from ._errors import (
     TaskTimeoutError,
     WorkerLostError,
 )
-from ._pickle import BlobHashes, CallMemo, dumps, dumps_with_blobs, loads
+from ._limits import MAX_TASK_BYTES, arguments_too_large, culprit, payload_too_large
+from ._pickle import BlobHashes, CallMemo, blobs_of, buffer_bytes, dumps_with_buffers, loads
 from ._warnings import reemit, sanitize_warning_filters
 
 try:  # the same cause type loky attaches, so tracebacks read the same
@@ -94,43 +95,6 @@ def error_from_message(message: ErrorMessage) -> BaseException:
 # What the backend reports at least, unless the caller asked for n_jobs=1: joblib runs every call
 # in the caller when the backend says 1 (see SkywardBackend.effective_n_jobs).
 MIN_POOL_N_JOBS = 2
-
-# A task travels in one frame of at most DEFAULT_MAX_FRAME_BYTES (decompressed); keep room for the rest of it.
-MAX_TASK_BYTES = DEFAULT_MAX_FRAME_BYTES - (1 << 20)
-
-
-def _mib(n: int) -> str:
-    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
-
-
-def _name(func: Any) -> str:
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
-
-
-def _culprit(batch: Any, size: bool = False) -> str:
-    """Names what in a joblib batch cannot be pickled (``size``: what is the largest), e.g.
-    ``argument 0 (_thread.lock) of the call to f()``; ``the task`` when it cannot tell."""
-    items = getattr(batch, "items", None)
-    if not isinstance(items, list):
-        return "the task"
-    worst, worst_size = "the task", -1
-    for func, args, kwargs in items:
-        parts = [("the function " + _name(func) + "()", func)]
-        parts += [(f"argument {i} ({type(a).__module__}.{type(a).__qualname__}) of the call to {_name(func)}()", a)
-                  for i, a in enumerate(args)]
-        parts += [(f"argument {k}= ({type(v).__module__}.{type(v).__qualname__}) of the call to {_name(func)}()", v)
-                  for k, v in kwargs.items()]
-        for label, value in parts:
-            try:
-                n = len(dumps(value))
-            except Exception:  # noqa: BLE001
-                if not size:
-                    return label
-                continue
-            if size and n > worst_size:
-                worst, worst_size = label, n
-    return worst if size else "the task"
-
 
 class _Deferred:
     """Runs callbacks on a helper thread: failures found in ``submit`` must not call joblib back
@@ -384,22 +348,25 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
             future.add_done_callback(callback)
         try:
             sanitize_warning_filters()
-            payload, blobs = dumps_with_blobs(func, self._hashes, self._memo)
+            payload, buffers = dumps_with_buffers(func, self._memo)
         except Exception as exc:  # noqa: BLE001 - reported through the batch, like loky does
-            error = TaskPicklingError(f"could not pickle {_culprit(func)} to send it to the workers: {exc!r}")
+            error = TaskPicklingError(f"could not pickle {culprit(func)} to send it to the workers: {exc!r}")
             error.__cause__ = exc
             future.fail(error, deferred=True)
             return future
         if len(payload) > MAX_TASK_BYTES:
             # the bridge would refuse the frame and drop the connection (and every other pending batch)
             size, payload = len(payload), b""  # free it before looking for the culprit
-            future.fail(TaskPicklingError(
-                f"{_culprit(func, size=True)} is {_mib(size)} pickled; one task can carry at most "
-                f"{_mib(MAX_TASK_BYTES)} to the workers. Ship large data another way: a file the workers "
-                "read (the Image's files, shared storage), or load it on the workers"), deferred=True)
+            future.fail(payload_too_large(func, size), deferred=True)
             return future
         try:
             client = _bridge.get_client()
+            # checked before the buffers are hashed or sent: the bridge would refuse them, the agents not keep them
+            carried = buffer_bytes(buffers)
+            if client.max_blob_bytes is not None and carried > client.max_blob_bytes:
+                future.fail(arguments_too_large(func, carried, client.max_blob_bytes), deferred=True)
+                return future
+            blobs = blobs_of(buffers, self._hashes)
             with self._futures_lock:
                 client.submit(payload, future, self._timeout, blobs)
                 if not future.done():

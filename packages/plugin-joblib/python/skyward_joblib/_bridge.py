@@ -41,6 +41,8 @@ _BLOB_CHUNK = 16 << 20
 # decompresses at once) CPU and save nothing.
 _NO_COMPRESSION = 1 << 62
 _MAX_BLOB_RESENDS = 3
+# The excTypes of a task whose blob the bridge refused (too large, or bytes that do not hash to its name).
+_REFUSED_BLOB_EXC_TYPES = ("skyward.BlobTooLarge", "skyward.BlobMismatch")
 # The excType of the ``lost`` error this client makes up for its pending tasks when the bridge closes.
 BRIDGE_CLOSED_EXC_TYPE = "skyward.BridgeClosed"
 _NOTHING: Any = object()
@@ -111,6 +113,8 @@ class BridgeClient:
             if hello["type"] != "hello" or hello["role"] != "server":
                 raise ProtocolError(f"expected the server's hello, got {hello['type']!r}")
             self.slots: int = int(hello.get("slots") or 0)
+            # the most blob bytes one task may refer to (the pool's argument limit); None: not told
+            self.max_blob_bytes: int | None = hello.get("maxBlobBytes")
             sock.settimeout(None)
         except (OSError, WireError) as exc:
             sock.close()
@@ -179,6 +183,14 @@ class BridgeClient:
             self._sent_blobs.difference_update(blob.hash for blob in blobs if blob.hash in missing)
         self._send_submit(task_id, payload, blobs, timeout)
         return True
+
+    def _forget_sent_blobs(self, task_id: int) -> None:
+        """The bridge refused a blob of this task: a later task that refers to it sends it again
+        (its buffer may hold the right bytes by then)."""
+        with self._lock:
+            entry = self._resend.get(task_id)
+            if entry is not None:
+                self._sent_blobs.difference_update(blob.hash for blob in entry.blobs)
 
     def cancel(self, task_id: int) -> None:
         """Asks the pool to cancel a task; its handle still gets its ``error``."""
@@ -284,6 +296,8 @@ class BridgeClient:
         if message["type"] == "error" and message["kind"] == "blob":
             if self._resubmit(message["id"], message["message"]):
                 return
+        if message["type"] == "error" and message["excType"] in _REFUSED_BLOB_EXC_TYPES:
+            self._forget_sent_blobs(message["id"])
         if message["type"] == "result" or message["type"] == "error":
             with self._lock:
                 self._resend.pop(message["id"], None)
@@ -297,6 +311,7 @@ class BridgeClient:
         elif message["type"] == "hello":
             with self._lock:
                 self.slots = int(message.get("slots") or 0)
+                self.max_blob_bytes = message.get("maxBlobBytes", self.max_blob_bytes)
                 self._slots_changed.notify_all()
         elif message["type"] == "shutdown":
             self._shutdown(f"the bridge shut down: {message.get('reason', '')}")

@@ -125,25 +125,75 @@ def dumps(obj: Any) -> bytes:
         return buffer.getvalue()
 
 
-def dumps_with_blobs(obj: Any, hashes: BlobHashes,
-                     memo: CallMemo | None = None) -> tuple[bytes, list[BlobRef]]:
+def dumps_with_buffers(obj: Any, memo: CallMemo | None = None) -> tuple[bytes, list[memoryview]]:
     """Pickles ``obj`` with protocol 5: buffers of at least :data:`BLOB_THRESHOLD` bytes are left
-    out of the payload and returned as blobs, in the order ``loads(payload, buffers=...)`` wants.
-    ``memo``: what the earlier pickles of the same joblib call learned (see :class:`CallMemo`)."""
-    blobs: list[BlobRef] = []
+    out of the payload and returned (views, not copies, not hashed yet), in the order
+    ``loads(payload, buffers=...)`` wants. ``memo``: what the earlier pickles of the same joblib
+    call learned (see :class:`CallMemo`)."""
+    buffers: list[memoryview] = []
 
     def out_of_band(buffer: Any) -> bool:
         view = buffer.raw()  # flat bytes; fails for non-contiguous buffers, which pickle copies
         if view.nbytes < BLOB_THRESHOLD:
             return True  # in band
-        blobs.append(BlobRef(hashes.hash_of(view), view))
+        buffers.append(view)
         return False
 
-    with io.BytesIO() as buffer:
-        pickler = _Pickler(buffer, protocol=5, buffer_callback=out_of_band)
+    with io.BytesIO() as out:
+        pickler = _Pickler(out, protocol=5, buffer_callback=out_of_band)
         pickler.memo_of_call = memo
         pickler.dump(obj)
-        return buffer.getvalue(), blobs
+        return out.getvalue(), buffers
+
+
+def blobs_of(buffers: list[memoryview], hashes: BlobHashes) -> list[BlobRef]:
+    """The blobs of out-of-band ``buffers``: each with its content hash."""
+    return [BlobRef(hashes.hash_of(view), view) for view in buffers]
+
+
+def dumps_with_blobs(obj: Any, hashes: BlobHashes,
+                     memo: CallMemo | None = None) -> tuple[bytes, list[BlobRef]]:
+    """:func:`dumps_with_buffers`, with each buffer hashed into a :class:`BlobRef`."""
+    payload, buffers = dumps_with_buffers(obj, memo)
+    return payload, blobs_of(buffers, hashes)
+
+
+def buffer_bytes(buffers: list[memoryview]) -> int:
+    """Bytes of ``buffers``, each memory counted once (two views of one array travel as one blob)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for view in buffers:
+        try:
+            address = _address(view)
+        except (TypeError, ValueError):
+            address = None
+        key = (id(view.obj) if address is None else address, view.nbytes)
+        if key not in seen:
+            seen.add(key)
+            total += view.nbytes
+    return total
+
+
+class _Discard:
+    """A file that forgets what is written to it."""
+
+    def write(self, data: Any) -> int:
+        return len(memoryview(data))
+
+
+def out_of_band_bytes(obj: Any) -> int:
+    """Bytes of the large buffers pickling ``obj`` would send beside it, measured without copying them."""
+    buffers: list[memoryview] = []
+
+    def measure(buffer: Any) -> bool:
+        view = buffer.raw()
+        if view.nbytes < BLOB_THRESHOLD:
+            return True
+        buffers.append(view)
+        return False
+
+    _Pickler(_Discard(), protocol=5, buffer_callback=measure).dump(obj)
+    return buffer_bytes(buffers)
 
 
 loads = cloudpickle.loads

@@ -2,24 +2,14 @@ import { timingSafeEqual } from "node:crypto"
 import type { Socket } from "node:net"
 import { type Blob, FrameBatcher, FrameDecoder, type Message, type Submit } from "@skyward/codec"
 import type { ComputePoolShape, TaskError } from "@skyward/contracts"
-import { BRIDGE_PROTOCOL, blobError, protocolError, toErrorMessage, toStream } from "./protocol.js"
+import { BlobIntake } from "./blob-intake.js"
+import { BRIDGE_PROTOCOL, blobError, blobRefusedError, protocolError, toErrorMessage, toStream } from "./protocol.js"
 
 /** What the bridge needs of a pool: slots, dispatch/cancel, and its events. */
 export type BridgePool = Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe" | "putBlob" | "missingBlobs">
 
 /** Bytes an unauthenticated peer may make us buffer before its `hello` (a hello is ~100 bytes). */
 const PRE_HELLO_LIMIT = 64 * 1024
-/** The largest blob a client may send (one pickle buffer); the pool keeps blobs in memory. */
-const MAX_BLOB_BYTES = 8 * 1024 ** 3
-/** A blob's name: a SHA-256 in hex. */
-const BLOB_HASH = /^[0-9a-f]{64}$/
-
-/** A blob arriving in chunks. */
-interface PartialBlob {
-  readonly data: Uint8Array
-  received: number
-}
-
 /** Above this many queued output bytes the connection stops reading until the socket drains. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024
 
@@ -33,6 +23,8 @@ interface PendingTask {
 export interface ConnectionSettings {
   readonly token: string
   readonly helloTimeoutMs: number
+  /** The most blob bytes one task may refer to (told to the client in the hello); a larger blob is refused. */
+  readonly maxBlobBytes: number
   readonly log: (line: string) => void
   readonly onClose: (connection: BridgeConnection) => void
 }
@@ -56,7 +48,7 @@ export class BridgeConnection {
   /** Bytes received before the hello frame is complete (parsed by hand, to bound them). */
   private preHello: Buffer | undefined = Buffer.alloc(0)
   private readonly tasks = new Map<number, PendingTask>()
-  private readonly partialBlobs = new Map<string, PartialBlob>()
+  private readonly blobs: BlobIntake
   // Results are forwarded as they are: compressing them again in JavaScript costs more than it saves.
   private readonly outbox = new FrameBatcher((bytes) => this.write(bytes), { compressThreshold: Infinity })
   private authenticated = false
@@ -74,7 +66,8 @@ export class BridgeConnection {
       () => this.refuse(`no hello within ${settings.helloTimeoutMs / 1000}s`),
       settings.helloTimeoutMs
     )
-    socket.on("data", (chunk: Buffer) => this.receive(chunk))
+    this.blobs = new BlobIntake(settings.maxBlobBytes)
+    socket.on("data", (chunk: Buffer) => this.receiveSafely(chunk))
     socket.on("drain", () => this.resume())
     socket.on("error", () => this.close())
     socket.on("close", () => {
@@ -100,7 +93,7 @@ export class BridgeConnection {
     const slots = this.pool.totalSlots
     if (slots === this.lastSlots) return
     this.lastSlots = slots
-    this.send({ type: "hello", protocol: BRIDGE_PROTOCOL, role: "server", slots })
+    this.send({ type: "hello", protocol: BRIDGE_PROTOCOL, role: "server", slots, maxBlobBytes: this.settings.maxBlobBytes })
   }
 
   /** Closes the socket and cancels every task of this client still pending; idempotent. */
@@ -109,7 +102,7 @@ export class BridgeConnection {
     this.closed = true
     clearTimeout(this.helloTimer)
     this.outbox.close()
-    this.partialBlobs.clear()
+    this.blobs.clear()
     const pending = [...this.tasks.values()]
     this.tasks.clear()
     for (const task of pending) {
@@ -124,6 +117,16 @@ export class BridgeConnection {
     if (this.closed) return
     this.settings.log(`refused a client connection: ${reason}`)
     this.close()
+  }
+
+  /** Whatever a client sends, a failure to handle it closes that connection, never the process. */
+  private receiveSafely(chunk: Buffer): void {
+    try {
+      this.receive(chunk)
+    } catch (error) {
+      this.settings.log(`closed a client connection: handling what it sent failed: ${error instanceof Error ? error.message : String(error)}`)
+      this.close()
+    }
   }
 
   private receive(chunk: Buffer): void {
@@ -213,6 +216,8 @@ export class BridgeConnection {
     if (message.kind !== "pickle" || message.payload === undefined)
       return this.send(protocolError(id, "submit needs kind \"pickle\" and a payload"))
     if (this.tasks.has(id)) return this.send(protocolError(id, `task id ${id} is already pending`))
+    const refusal = message.blobs === undefined ? undefined : this.blobs.refusalOf(message.blobs)
+    if (refusal !== undefined) return this.send(blobRefusedError(id, refusal))
     const missing = message.blobs === undefined ? [] : this.pool.missingBlobs(message.blobs)
     if (missing.length > 0) return this.send(blobError(id, missing))
     const task: PendingTask = { poolId: -1, done: false }
@@ -253,26 +258,18 @@ export class BridgeConnection {
     )
   }
 
-  /** Assembles a blob from its chunks; a complete one goes to the pool. */
+  /** Takes a blob's chunk: a whole blob whose bytes hash to its name goes to the pool. */
   private receiveBlob(message: Blob): void {
-    const { hash, data } = message
-    const offset = message.offset ?? 0
-    const total = message.total ?? data.byteLength
-    if (!BLOB_HASH.test(hash)) return this.dropConnection(`a blob named ${JSON.stringify(hash.slice(0, 80))} (expected a SHA-256 in hex)`)
-    if (total > MAX_BLOB_BYTES) return this.dropConnection(`a blob of ${total} bytes (at most ${MAX_BLOB_BYTES})`)
-    let partial = this.partialBlobs.get(hash)
-    if (partial === undefined) {
-      if (offset === 0 && data.byteLength === total) return this.pool.putBlob(hash, data)
-      partial = { data: new Uint8Array(total), received: 0 }
-      this.partialBlobs.set(hash, partial)
-    }
-    if (partial.data.byteLength !== total || offset + data.byteLength > total)
-      return this.dropConnection(`a chunk of blob ${hash} at ${offset}+${data.byteLength} outside its ${total} bytes`)
-    partial.data.set(data, offset)
-    partial.received += data.byteLength
-    if (partial.received >= total) {
-      this.partialBlobs.delete(hash)
-      this.pool.putBlob(hash, partial.data)
+    const step = this.blobs.take(message)
+    switch (step._tag) {
+      case "Complete":
+        return this.pool.putBlob(step.hash, step.data)
+      case "Refused":
+        return this.settings.log(`a client's ${step.refusal.message}`)
+      case "Broken":
+        return this.dropConnection(step.reason)
+      case "Pending":
+        return
     }
   }
 

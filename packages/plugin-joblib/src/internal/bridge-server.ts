@@ -3,6 +3,7 @@ import fs from "node:fs/promises"
 import net from "node:net"
 import os from "node:os"
 import path from "node:path"
+import { DEFAULT_ARGUMENT_LIMIT } from "@skyward/contracts"
 import { ownedTempDir } from "@skyward/host"
 import { Effect, type Scope } from "effect"
 import { BridgeConnection, type BridgePool } from "./bridge-connection.js"
@@ -16,6 +17,8 @@ export interface BridgeOptions {
   readonly tmpdir?: string
   /** How long a new connection may take to say hello (default 30 s). */
   readonly helloTimeoutMs?: number
+  /** The most blob bytes one task may refer to: the pool's `argumentLimit` (default 1 GiB). Told to every client; a larger blob is refused. */
+  readonly argumentLimit?: number
 }
 
 /** A running client bridge. */
@@ -86,6 +89,7 @@ export const startBridge = (pool: BridgePool, options: BridgeOptions = {}): Effe
           const connection = new BridgeConnection(socket, pool, {
             token,
             helloTimeoutMs: options.helloTimeoutMs ?? 30_000,
+            maxBlobBytes: options.argumentLimit ?? DEFAULT_ARGUMENT_LIMIT,
             log,
             onClose: (c) => connections.delete(c)
           })

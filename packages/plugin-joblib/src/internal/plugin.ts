@@ -44,7 +44,7 @@ export const joblibClient = (
   Effect.gen(function* () {
     // already contributed by the plugin that started it: nothing to add twice
     if (bridges.has(pool)) return {}
-    const bridge = yield* startBridge(pool).pipe(
+    const bridge = yield* startBridge(pool, { argumentLimit: pool.argumentLimit }).pipe(
       Effect.mapError((error) => new PluginError({ plugin, message: error.message, cause: error }))
     )
     const report = yield* writeWorkdirReport(pool, bridge.directory).pipe(

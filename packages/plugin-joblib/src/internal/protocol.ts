@@ -1,5 +1,6 @@
 import { type ErrorFrame, type ErrorKind, type ErrorMessage, errorExcTypes, errorTexts, type Log } from "@skyward/codec"
 import type { TaskError } from "@skyward/contracts"
+import type { BlobRefusal } from "./blob-intake.js"
 
 /** Bridge protocol version (the codec's PROTOCOL_VERSION). */
 export const BRIDGE_PROTOCOL = 1
@@ -49,6 +50,16 @@ export const blobError = (id: number, missing: ReadonlyArray<string>): ErrorMess
   kind: "blob",
   excType: errorExcTypes.blob,
   message: errorTexts.blob("the pool", missing.join(", ")),
+  traceback: ""
+})
+
+/** Tells the client that a blob its task names was refused (too large, or bytes that do not hash to its name). */
+export const blobRefusedError = (id: number, refusal: BlobRefusal): ErrorMessage => ({
+  type: "error",
+  id,
+  kind: "pickle",
+  excType: refusal.excType,
+  message: refusal.message,
   traceback: ""
 })
 

@@ -41,8 +41,8 @@ export interface AwsProviderOptions
   /** Default `spot-if-available`: spot, else on-demand on capacity or price errors. */
   readonly allocation?: Allocation
   /**
-   * Minutes an instance lives without an SSH connection before its watchdog powers it off (and
-   * EC2 terminates it). Default 30; 0 disables the watchdog.
+   * Minutes an instance lives without an SSH session of `user` before its watchdog powers it off
+   * (and EC2 terminates it). Default 30; 0 disables the watchdog.
    */
   readonly ttl?: number
   /**

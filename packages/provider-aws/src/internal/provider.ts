@@ -1,10 +1,11 @@
+import type { EC2Client } from "@aws-sdk/client-ec2"
 import { type Cluster, ConfigError, type NodeInfo, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
 import { SshTransportLayer, type SshTarget } from "@skyward/transport-ssh"
 import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
 import { describeInstanceType, resolveAmi } from "./ami.js"
 import { acquireClients, defaultClients, type AwsClients, type ClientFactory } from "./credentials.js"
+import { consoleHostKeyReader, type HostKeyReader } from "./console-host-key.js"
 import { InstancesFailed, type AwsCallError, type AwsSetupError, type InstanceFailure } from "./errors.js"
-import { generateEd25519 } from "./host-keys.js"
 import { instanceSweeper, launchInstance, type Launched } from "./instances.js"
 import { poolKeyPair } from "./key-pair.js"
 import { checkOptions, resolveOptions, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
@@ -13,10 +14,15 @@ import { poolTags } from "./tags.js"
 import { buildUserData } from "./user-data.js"
 import { bannerProbe, waitReady, type SshProbe } from "./wait.js"
 
-/** Seams for tests: how SDK clients are made, how SSH reachability is checked, where the public address is asked. */
+/**
+ * Seams for tests: how SDK clients are made, how SSH reachability is checked, how an instance's
+ * host key is read, where the public address is asked.
+ */
 export interface AwsProviderDeps {
   readonly clients?: ClientFactory
   readonly probe?: SshProbe
+  /** Default: from each instance's console output (`consoleHostKeyReader`). */
+  readonly hostKeyReader?: (ec2: EC2Client) => HostKeyReader
   /** The HTTP endpoint that answers with this machine's public IPv4 address. Default `CHECKIP_URL`. */
   readonly checkIpUrl?: string
 }
@@ -44,7 +50,7 @@ const provisionIn = (
   prepared: Prepared,
   options: AwsProviderOptions,
   resolved: ResolvedAwsOptions,
-  probe: SshProbe,
+  deps: { readonly probe: SshProbe; readonly hostKeyReader: (ec2: EC2Client) => HostKeyReader },
   poolId: string,
   nodes: number
 ): Effect.Effect<Cluster, AwsCallError | InstancesFailed, Scope.Scope> =>
@@ -58,10 +64,9 @@ const provisionIn = (
         : [yield* poolSecurityGroup(ec2, poolId, prepared.network.vpcId, prepared.sshCidr!, tags)]
     yield* instanceSweeper(ec2, poolId, resolved.pollIntervalMs, 5 * 60_000)
 
-    const hostKeys = Array.from({ length: nodes }, (_, index) => generateEd25519(`skyward-${poolId}-${index}`))
     const launches = yield* Effect.forEach(
-      hostKeys,
-      (hostKey, index) =>
+      Array.from({ length: nodes }, (_, index) => index),
+      (index) =>
         launchInstance(ec2, {
           poolId,
           index,
@@ -74,8 +79,8 @@ const provisionIn = (
           allocation: resolved.allocation,
           tags: poolTags(poolId, options.tags, `skyward-${poolId}-${index}`),
           userData: buildUserData({
-            hostKey,
             authorizedKey: keyPair.key.publicKey,
+            loginUser: resolved.user,
             ttlMinutes: resolved.ttl,
             powerOffCommand: resolved.powerOffCommand
           })
@@ -94,13 +99,14 @@ const provisionIn = (
       address: resolved.address,
       timeoutMs: resolved.bootTimeoutMs,
       pollMs: resolved.pollIntervalMs,
-      probe
+      probe: deps.probe,
+      readHostKey: deps.hostKeyReader(ec2)
     })
     if (failures.length > 0) return yield* new InstancesFailed({ failures, total: nodes, message: describeFailures(failures, nodes) })
 
     const nodeInfos: NodeInfo[] = ready.map((instance, index) => {
       const launch = launched[index]!
-      const ssh: SshTarget = { host: instance.host, port: 22, user: resolved.user, key: { data: keyPair.key.privateKey }, hostKey: hostKeys[index]!.publicKeyLine }
+      const ssh: SshTarget = { host: instance.host, port: 22, user: resolved.user, key: { data: keyPair.key.privateKey }, hostKey: instance.hostKey }
       return {
         index,
         address: instance.host,
@@ -116,7 +122,7 @@ const provisionIn = (
           privateIp: instance.privateIp,
           publicIp: instance.publicIp,
           availabilityZone: instance.availabilityZone,
-          hostKey: hostKeys[index]!.publicKeyLine
+          hostKey: instance.hostKey
         }
       }
     })
@@ -126,7 +132,7 @@ const provisionIn = (
 /** The provider service; `prepare` must run before `provision` (the pool does so). */
 export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDeps = {}): ProviderShape => {
   const resolved = resolveOptions(options)
-  const probe = deps.probe ?? bannerProbe
+  const seams = { probe: deps.probe ?? bannerProbe, hostKeyReader: deps.hostKeyReader ?? consoleHostKeyReader }
   let prepared: Prepared | undefined
   return {
     name: "aws",
@@ -149,7 +155,7 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
         // here, before the error is reported
         const parent = yield* Effect.scope
         const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-        return yield* provisionIn(prepared, options, resolved, probe, spec.id, spec.nodes).pipe(
+        return yield* provisionIn(prepared, options, resolved, seams, spec.id, spec.nodes).pipe(
           Scope.extend(scope),
           Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))),
           Effect.mapError(toPoolError)
@@ -178,9 +184,10 @@ export const awsLayer = (options: AwsProviderOptions, deps: AwsProviderDeps = {}
  * EC2 as a Skyward provider: per pool an ephemeral key pair, a security group open on port 22
  * to `sshCidr` only, and `nodes` instances (spot when available by default), all tagged
  * `skyward:pool=<id>` and `skyward:managed=true` and deleted, in reverse order, when the pool
- * closes, fails or is interrupted. Each instance's SSH host key is made on this machine and
- * installed through user-data, so the SSH transport verifies it strictly. A user-data watchdog
- * powers off (and so terminates) an instance left without an SSH connection for `ttl` minutes.
+ * closes, fails or is interrupted. Each instance makes its own SSH host key at boot and prints it
+ * on its console; the provider reads it there (GetConsoleOutput) and the SSH transport pins it, so
+ * no private key is ever in the user-data. A user-data watchdog powers off (and so terminates) an
+ * instance left without an SSH session of the pool's login for `ttl` minutes.
  *
  * Credentials and region come from the AWS SDK's standard chain (environment, profile, SSO,
  * roles); a missing one is a `ConfigError` before anything is created.

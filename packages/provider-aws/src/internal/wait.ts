@@ -1,6 +1,7 @@
 import net from "node:net"
 import type { EC2Client, Instance } from "@aws-sdk/client-ec2"
 import { Effect } from "effect"
+import type { HostKeyReader } from "./console-host-key.js"
 import type { InstanceFailure } from "./errors.js"
 import { describeInstances } from "./instances.js"
 import type { AddressKind } from "./options.js"
@@ -32,10 +33,12 @@ export const bannerProbe: SshProbe = (host, port) =>
     return Effect.sync(() => done("interrupted"))
   })
 
-/** A running instance and the address the client uses. */
+/** A running instance, the address the client uses, and its host key. */
 export interface ReadyInstance {
   readonly instanceId: string
   readonly host: string
+  /** `ssh-ed25519 AAAA...`, as the instance printed it on its console: what the transport pins. */
+  readonly hostKey: string
   readonly privateIp: string | undefined
   readonly publicIp: string | undefined
   readonly availabilityZone: string | undefined
@@ -89,14 +92,42 @@ const waitSsh = (probe: SshProbe, host: string, deadline: number, pollMs: number
     }
   })
 
+/** Reads the console until it shows the host key or the deadline passes; the key, or why there is none. */
+const waitHostKey = (
+  read: HostKeyReader,
+  instanceId: string,
+  deadline: number,
+  pollMs: number,
+  seconds: number
+): Effect.Effect<{ readonly key: string } | { readonly reason: string }> =>
+  Effect.gen(function* () {
+    for (let attempt = 0; ; attempt++) {
+      const seen = yield* read(instanceId).pipe(Effect.either)
+      if (seen._tag === "Left") return { reason: `cannot read its console output for its SSH host key: ${seen.left.message}` }
+      if (seen.right._tag === "Found") return { key: seen.right.key }
+      if (seen.right._tag === "Ambiguous")
+        return { reason: `its console output shows ${seen.right.keys.length} different ed25519 host keys, so none is trusted` }
+      if (Date.now() >= deadline)
+        return { reason: `its console output showed no SSH host key within ${seconds}s (cloud-init prints it once the instance has booted)` }
+      yield* Effect.sleep(Math.min(backoff(attempt, pollMs), Math.max(0, deadline - Date.now())))
+    }
+  })
+
 /**
- * Waits, within `timeoutMs` in all, for the instances to be running and SSH to answer on each.
- * Returns the ready instances in the order given, or the failures (index, instance, why).
+ * Waits, within `timeoutMs` in all, for the instances to be running, SSH to answer on each, and
+ * each one's console output to show its host key. Returns the ready instances in the order
+ * given, or the failures (index, instance, why).
  */
 export const waitReady = (
   ec2: EC2Client,
   launched: ReadonlyArray<{ readonly index: number; readonly instanceId: string }>,
-  options: { readonly address: AddressKind; readonly timeoutMs: number; readonly pollMs: number; readonly probe: SshProbe }
+  options: {
+    readonly address: AddressKind
+    readonly timeoutMs: number
+    readonly pollMs: number
+    readonly probe: SshProbe
+    readonly readHostKey: HostKeyReader
+  }
 ): Effect.Effect<{ readonly ready: ReadonlyArray<ReadyInstance>; readonly failures: ReadonlyArray<InstanceFailure> }> =>
   Effect.gen(function* () {
     const deadline = Date.now() + options.timeoutMs
@@ -123,10 +154,13 @@ export const waitReady = (
             )
           const sshFailure = yield* waitSsh(options.probe, host, deadline, options.pollMs)
           if (sshFailure !== undefined) return fail(`SSH on ${host}:22 did not answer within ${seconds}s (last: ${sshFailure})`)
+          const hostKey = yield* waitHostKey(options.readHostKey, instanceId, deadline, options.pollMs, seconds)
+          if ("reason" in hostKey) return fail(hostKey.reason)
           return {
             ready: {
               instanceId,
               host,
+              hostKey: hostKey.key,
               privateIp: instance.PrivateIpAddress,
               publicIp: instance.PublicIpAddress,
               availabilityZone: instance.Placement?.AvailabilityZone

@@ -1,6 +1,7 @@
 import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2"
 import { type Cluster, emptyImage, Provider } from "@skyward/contracts"
 import { Context, Effect, Layer } from "effect"
+import { generateEd25519 } from "../../src/internal/host-keys.js"
 import { awsLayer, type AwsProviderDeps } from "../../src/internal/provider.js"
 import type { AwsProviderOptions } from "../../src/internal/options.js"
 
@@ -38,3 +39,16 @@ export const provisioned = <A, E>(
 
 /** A probe that says SSH answers at once (for moto-only tests: nothing is ever connected to). */
 export const answering: NonNullable<AwsProviderDeps["probe"]> = () => Effect.void
+
+const consoleKeys = new Map<string, string>()
+/** The host key an instance "printed" on its console in moto-only tests (one of its own, made when first asked). */
+export const consoleKeyOf = (instanceId: string): string => {
+  if (!consoleKeys.has(instanceId)) consoleKeys.set(instanceId, generateEd25519(`root@${instanceId}`).publicKeyLine)
+  return consoleKeys.get(instanceId)!
+}
+
+/** Seams for moto-only tests, where no instance boots: SSH answers at once, each console shows a host key at once. */
+export const offline: AwsProviderDeps = {
+  probe: answering,
+  hostKeyReader: () => (instanceId) => Effect.succeed({ _tag: "Found", key: consoleKeyOf(instanceId) })
+}

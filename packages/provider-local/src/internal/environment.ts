@@ -1,10 +1,10 @@
 import fs from "node:fs/promises"
 import path from "node:path"
 import { Effect } from "effect"
-import lockfile from "proper-lockfile"
-import { cacheRoot, findLocalPython, pythonAt, runCommand, type LocalPython } from "@skyward/host"
+import { cacheRoot, findLocalPython, ownedTempDir, pythonAt, runCommand, type LocalPython } from "@skyward/host"
 import { BootstrapError, type Image } from "@skyward/contracts"
 import { droppedNote, installRequirements, runDroppingUnavailable } from "@skyward/worker"
+import { withBuildLock } from "./build-lock.js"
 
 /** A Python virtual environment on this machine, made from an Image. */
 export interface LocalEnvironment {
@@ -18,11 +18,25 @@ export interface LocalEnvironment {
 
 const READY_MARKER = ".skyward-ready"
 
-/** This process's environment minus what would make pip install somewhere else or skip packages it sees on PYTHONPATH. */
-const buildEnv = (): NodeJS.ProcessEnv => {
+/**
+ * This process's environment minus what would make pip install somewhere else or skip packages it
+ * sees on PYTHONPATH, with `tmp` as TMPDIR: what venv and pip leave there (partly downloaded wheels,
+ * when a build is interrupted and they are killed) goes with that folder.
+ */
+const buildEnv = (tmp: string): NodeJS.ProcessEnv => {
   const { PYTHONPATH: _path, PYTHONHOME: _home, PIP_TARGET: _target, PIP_PREFIX: _prefix, PIP_USER: _user, VIRTUAL_ENV: _venv, ...rest } = process.env
-  return rest
+  return { ...rest, TMPDIR: tmp }
 }
+
+/**
+ * A private temporary folder for one build, removed after it, also when it is interrupted (then
+ * again if a killed process was still writing into it; a Node killed meanwhile leaves it to the next
+ * build's sweep).
+ */
+const buildTempDir = ownedTempDir("skyward-build").pipe(
+  Effect.tap((tmp) => Effect.addFinalizer(() => Effect.promise(() => fs.rm(tmp, { recursive: true, force: true, maxRetries: 5 })))),
+  Effect.mapError((cause) => new Error(`cannot make a temporary folder for the build: ${cause.message}`))
+)
 
 /** Compiles an environment's modules to bytecode on every core, silently, as pip would have. */
 const compileArgs = (dir: string): string[] => ["-m", "compileall", "-qq", "-j", "0", dir]
@@ -58,7 +72,8 @@ const readNotes = (dir: string): Promise<ReadonlyArray<string>> =>
 
 /**
  * Makes (once) or reuses the virtual environment `<cache>/envs/<hash>`. A lock makes two pools
- * that start together build it once; a half-built environment (a crash) is rebuilt.
+ * that start together build it once (the second says whom it waits for); a half-built environment
+ * (a crash) is rebuilt, at once when its builder died.
  */
 export const ensureLocalEnvironment = (
   image: Image,
@@ -74,41 +89,36 @@ export const ensureLocalEnvironment = (
 
   const build = Effect.gen(function* () {
     yield* Effect.tryPromise({ try: () => fs.rm(dir, { recursive: true, force: true }), catch: (e) => fail(`cannot clear ${dir}: ${e}`) })
+    const tmp = yield* buildTempDir.pipe(Effect.mapError((e) => fail(e.message)))
     onLine(`creating virtual environment ${dir} (${interpreter.executable} ${interpreter.version})`)
-    const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine, env: buildEnv() })
+    const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine, env: buildEnv(tmp) })
     if (venv.code !== 0) return yield* fail(`python -m venv failed on node ${node}`, venv.tail)
     const { attempt: pip, dropped } = yield* runDroppingUnavailable(image, (requirements) =>
-      runCommand(python, pipInstallArgs(image, requirements), { onLine, env: buildEnv() })
+      runCommand(python, pipInstallArgs(image, requirements), { onLine, env: buildEnv(tmp) })
     )
     if (pip.code !== 0)
       return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
     const notes = dropped.map((requirement) => droppedNote(requirement, `Python ${interpreter.version} on this machine`))
     // best effort, like pip's own: a module that does not compile here is compiled when imported
-    yield* runCommand(python, compileArgs(dir), { env: buildEnv() })
+    yield* runCommand(python, compileArgs(dir), { env: buildEnv(tmp) })
     yield* Effect.tryPromise({
       try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ image, python: interpreter.version, notes })),
       catch: (e) => fail(`cannot write ${dir}: ${e}`)
     })
-  })
+  }).pipe(Effect.scoped)
 
-  const withLock = Effect.acquireUseRelease(
-    Effect.tryPromise({
-      try: async () => {
-        await fs.mkdir(path.dirname(dir), { recursive: true })
-        return lockfile.lock(dir, { realpath: false, stale: 30_000, update: 5_000, retries: { retries: 3000, minTimeout: 100, maxTimeout: 500 } })
-      },
-      catch: (e) => fail(`cannot lock ${dir}: ${e}`)
-    }),
-    () =>
-      Effect.gen(function* () {
-        // another pool may have finished it while we waited for the lock
-        if (yield* Effect.promise(ready)) return true
-        // a failed or interrupted build leaves no half-made environment in the cache
-        yield* build.pipe(Effect.onError(() => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))))
-        return false
-      }),
-    (release) => Effect.promise(() => release().catch(() => undefined))
-  )
+  const withLock = withBuildLock(
+    dir,
+    node,
+    onLine,
+    Effect.gen(function* () {
+      // another pool may have finished it while we waited for the lock
+      if (yield* Effect.promise(ready)) return true
+      // a failed or interrupted build leaves no half-made environment in the cache
+      yield* build.pipe(Effect.onError(() => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))))
+      return false
+    })
+  ).pipe(Effect.catchIf((e): e is Error => !(e instanceof BootstrapError), (e) => fail(`cannot lock ${dir}: ${e.message}`)))
 
   return Effect.gen(function* () {
     const cached = (yield* Effect.promise(ready)) || (yield* withLock)

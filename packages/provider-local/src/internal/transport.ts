@@ -1,19 +1,39 @@
 import fs from "node:fs/promises"
 import path from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import { ownedTempDir, runCommand } from "@skyward/host"
 import { BootstrapError, Transport, TransportError, uploadDestination, type BootstrapPlan, type NodeInfo, type NodeSession } from "@skyward/contracts"
 import { startAgentProcess } from "./agent-process.js"
 import { prepareLocalEnvironment } from "./environment.js"
 import { copyWorkdir } from "./workdir-copy.js"
 
-/** A node's private folder: `work/` (its tasks' current directory) and `tmp/` (their TMPDIR, see agent-process). */
-const makeWorkDir = (node: NodeInfo) =>
-  ownedTempDir(`skyward-node${node.index}`).pipe(
-    Effect.map((session) => path.join(session, "work")),
-    Effect.tap((workDir) => Effect.promise(() => fs.mkdir(workDir, { mode: 0o700 }))),
-    Effect.mapError((cause) => new TransportError({ node: node.index, message: `cannot create a work folder: ${cause.message}`, cause }))
-  )
+/** A node's private folders, removed with its session. */
+interface NodeFolders {
+  /** Its tasks' current directory. */
+  readonly workDir: string
+  /** Its agent's and tasks' TMPDIR (multiprocessing's forkserver socket, tasks' temporary files). */
+  readonly tmpDir: string
+}
+
+/** Bytes a forkserver socket path adds to TMPDIR (`/pymp-XXXXXXXX/listener-XXXXXXXX`), with room to spare. */
+const SOCKET_SUFFIX = 32
+/** The longest Unix socket path (sun_path holds 104 bytes on macOS, 108 on Linux, with the final NUL). */
+const MAX_SOCKET_PATH = 103
+
+/**
+ * A node's `work/` and `tmp/` in one private folder; when that `tmp/` would make the forkserver's
+ * socket path too long (a long TMPDIR, as macOS's), the TMPDIR is a short private folder in /tmp.
+ */
+const makeFolders = (node: NodeInfo): Effect.Effect<NodeFolders, TransportError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const session = yield* ownedTempDir(`skyward-node${node.index}`)
+    const workDir = path.join(session, "work")
+    yield* Effect.promise(() => fs.mkdir(workDir, { mode: 0o700 }))
+    const beside = path.join(session, "tmp")
+    const tmpDir = beside.length + SOCKET_SUFFIX <= MAX_SOCKET_PATH ? beside : yield* ownedTempDir(`skyward-node${node.index}-tmp`, "/tmp")
+    if (tmpDir === beside) yield* Effect.promise(() => fs.mkdir(beside, { mode: 0o700 }))
+    return { workDir, tmpDir }
+  }).pipe(Effect.mapError((cause) => new TransportError({ node: node.index, message: `cannot create a work folder: ${cause.message}`, cause })))
 
 /** `NodeSession.upload` on this machine: a copy into the work folder (links followed, as over SSH). */
 const copyInto = (node: number, workDir: string, localPath: string, target: string): Effect.Effect<string, TransportError> =>
@@ -62,12 +82,12 @@ const bootstrap = (node: NodeInfo, workDir: string, python: string | undefined) 
 export const localTransportLayer = (python?: string): Layer.Layer<Transport> => Layer.succeed(Transport, {
   name: "local",
   connect: (node) =>
-    Effect.map(makeWorkDir(node), (workDir): NodeSession => {
+    Effect.map(makeFolders(node), ({ workDir, tmpDir }): NodeSession => {
       let bootstrapped = false
       return {
         node,
         bootstrap: (plan, onLine) => Effect.tap(bootstrap(node, workDir, python)(plan, onLine), () => Effect.sync(() => (bootstrapped = true))),
-        startAgent: (launch) => startAgentProcess(node.index, launch),
+        startAgent: (launch) => startAgentProcess(node.index, launch, tmpDir),
         upload: (localPath, target) =>
           Effect.suspend(() =>
             bootstrapped

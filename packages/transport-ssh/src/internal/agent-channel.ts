@@ -8,6 +8,11 @@ import { exec, openExec, shellQuote } from "./exec.js"
 
 /** Milliseconds an agent gets to exit after its input closes, before it is killed. */
 const EXIT_GRACE_MS = 3_000
+/**
+ * Milliseconds the channel may stay open after the agent exited: sshd keeps it open while anything
+ * holds the agent's output, such as a process its tasks left behind; the pool does not wait for that.
+ */
+const OUTPUT_GRACE_MS = 500
 const PID_PREFIX = "SKYWARD-AGENT-PID "
 
 /**
@@ -57,6 +62,12 @@ const wrap = (connection: SshConnection, channel: ClientChannel): Running => {
   }
   channel.on("exit", (code: number | null, signal?: string) => {
     exit = signal ? `the agent on ${connection.label} was killed by ${signal}` : `the agent on ${connection.label} exited with code ${code}`
+    const why = exit
+    setTimeout(() => {
+      if (reason !== undefined) return
+      close(why)
+      channel.close()
+    }, OUTPUT_GRACE_MS).unref()
   })
   channel.on("close", () => close(connection.closedReason() ?? exit ?? `the agent's channel to ${connection.label} closed`))
   channel.on("error", () => undefined) // reported through "close"
@@ -85,22 +96,28 @@ const wrap = (connection: SshConnection, channel: ClientChannel): Running => {
   return { channel, agent, pid: () => pid, closed: () => reason !== undefined, whenClosed }
 }
 
+/**
+ * Closes the agent's input and waits for its channel to close (at most {@link EXIT_GRACE_MS}, then
+ * {@link OUTPUT_GRACE_MS} after the agent exited); then ends its process group on the host, agent
+ * included if it lingers: whatever its tasks left running ends with the pool at the latest.
+ */
 const stop = (connection: SshConnection, running: Running) =>
   Effect.gen(function* () {
-    if (running.closed()) return
-    running.channel.end()
-    const exited = yield* Effect.promise(() => running.whenClosed).pipe(Effect.timeout(EXIT_GRACE_MS), Effect.option)
-    if (exited._tag === "Some" || connection.closedReason() !== undefined) return
+    if (!running.closed()) {
+      running.channel.end()
+      yield* Effect.promise(() => running.whenClosed).pipe(Effect.timeout(EXIT_GRACE_MS), Effect.option)
+    }
     const pid = running.pid()
-    if (pid !== undefined)
+    if (pid !== undefined && connection.closedReason() === undefined)
       yield* exec(connection, `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`).pipe(Effect.ignore, Effect.timeout(5_000), Effect.ignore)
     running.channel.close()
   })
 
 /**
  * Starts `python -m skyward_worker` on an exec channel: its stdin/stdout carry frames, its stderr
- * the diagnostics. The channel closes when the agent exits or the connection drops (keepalive).
- * Closing the scope closes the agent's input, then kills its process group if it lingers.
+ * the diagnostics. The channel closes when the agent exits (however long something it left holds
+ * its output) or the connection drops (keepalive). Closing the scope closes the agent's input, then
+ * kills what is left of its process group.
  */
 export const startRemoteAgent = (
   connection: SshConnection,

@@ -4,11 +4,11 @@ import path from "node:path"
 import { BootstrapError, type BootstrapPlan, type BootstrapResult, type NodeInfo, type PythonModuleDir } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { SshConnection } from "./connect.js"
-import { exec, shellQuote } from "./exec.js"
+import { exec, execChecked, shellQuote } from "./exec.js"
 import { probeHost } from "./host-probe.js"
 import { mirrorNotes } from "./node-notes.js"
 import { ensureRemoteEnvironment } from "./remote-env.js"
-import { makeRemoteDirs, openSftp, uploadTree, walk, writeRemoteFile } from "./sftp.js"
+import { openSftp, uploadTree, walk, writeRemoteFile } from "./sftp.js"
 import { shipWorkdir } from "./workdir-ship.js"
 import type { RemoteBootstrapOptions } from "./bootstrap-options.js"
 
@@ -30,6 +30,15 @@ export const hashModuleDir = (dir: string): Promise<string> => {
     moduleHashes.set(dir, hash)
   }
   return hash
+}
+
+/**
+ * Makes folders (and their parents) readable by the login alone: made under umask 077, and set to
+ * 0700 when they already existed (a store made by an older Skyward, under the login's umask).
+ */
+const makePrivateDirs = (connection: SshConnection, dirs: ReadonlyArray<string>) => {
+  const quoted = dirs.map(shellQuote).join(" ")
+  return Effect.asVoid(execChecked(connection, `umask 077 && mkdir -p ${quoted} && chmod 700 ${quoted}`, "creating private folders"))
 }
 
 const insideWorkDir = (workDir: string, target: string) => {
@@ -82,10 +91,12 @@ export const bootstrapNode = (
       }
 
       const workDir = path.posix.join(facts.root, "work", `node${node.index}-${randomBytes(6).toString("hex")}`)
-      yield* makeRemoteDirs(connection, [workDir]).pipe(Effect.mapError(channelFailure))
+      const store = path.posix.join(facts.root, "files")
+      // copies of the user's project: the login's alone, like the local work folder
+      yield* makePrivateDirs(connection, [path.posix.dirname(workDir), workDir, ...(plan.workdir ? [store] : [])]).pipe(Effect.mapError(channelFailure))
       onWorkDir(workDir)
       const workdir = plan.workdir
-        ? yield* shipWorkdir({ connection, sftp, node: node.index, python: plan.image.python, store: path.posix.join(facts.root, "files"), workDir, onLine }, plan.workdir)
+        ? yield* shipWorkdir({ connection, sftp, node: node.index, python: plan.image.python, store, workDir, onLine }, plan.workdir)
         : undefined
       for (const [target, source] of Object.entries(plan.image.files)) {
         const destination = insideWorkDir(workDir, target)

@@ -52,8 +52,10 @@ export interface TestHost {
 /** Options of `createHosts`; without any, hosts get random addresses, fresh keys and users. */
 export interface CreateHostsOptions {
   /**
-   * Extra sshd_config lines per host. `SetEnv` lines are merged into the harness's own (sshd
-   * honours only the first `SetEnv`); their values must not contain spaces.
+   * Extra sshd_config lines per host. They come before the harness's own lines, so they override
+   * its defaults (sshd takes a keyword's first value), e.g. `ClientAliveInterval 0` for a stock
+   * sshd without keepalive; no `Match` blocks. `SetEnv` lines are merged into the harness's own
+   * (sshd honours only the first `SetEnv`); their values must not contain spaces.
    */
   readonly sshdConfig?: (host: { index: number; dir: string; home: string }) => ReadonlyArray<string>
   /**
@@ -410,6 +412,8 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
       fs.writeFileSync(
         config,
         [
+          // first: sshd takes a keyword's first value, so the caller's lines override the defaults below
+          ...extra.filter((line) => !isSetEnv(line)),
           `Port ${port}`,
           `ListenAddress ${address}`,
           `HostKey ${path.join(hostDir, "ssh_host_ed25519_key")}`,
@@ -430,7 +434,6 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
           "Subsystem sftp internal-sftp",
           "LogLevel ERROR",
           ...(setEnv.length > 0 ? [`SetEnv ${setEnv.join(" ")}`] : []),
-          ...extra.filter((line) => !isSetEnv(line)),
           ""
         ].join("\n")
       )

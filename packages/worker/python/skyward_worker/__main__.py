@@ -5,6 +5,18 @@ import os
 import sys
 
 
+def _multiprocessing_helpers() -> set[int]:
+    """The forkserver and resource tracker, if started: they exit by themselves once the agent is gone
+    (the tracker cleaning up what slots leaked), so they are spared."""
+    helpers: set[int] = set()
+    for module, holder, attr in (("multiprocessing.forkserver", "_forkserver", "_forkserver_pid"),
+                                 ("multiprocessing.resource_tracker", "_resource_tracker", "_pid")):
+        pid = getattr(getattr(sys.modules.get(module), holder, None), attr, None)
+        if isinstance(pid, int):
+            helpers.add(pid)
+    return helpers
+
+
 def main() -> None:
     """Parse the command line, run the agent until shutdown, and exit with its code.
 
@@ -16,6 +28,9 @@ def main() -> None:
 
     config = parse_args(sys.argv[1:])
     code = run_agent(config)
+    from .process_groups import end_own_group
+
+    end_own_group(spare=_multiprocessing_helpers())  # what tasks started (thread slots) ends with the agent
     # os._exit skips atexit, where multiprocessing removes its temporary folder (the forkserver's
     # pymp-* socket folder): run its finalizers here, or every run leaves one in $TMPDIR
     try:

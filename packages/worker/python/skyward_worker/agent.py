@@ -14,23 +14,29 @@ from typing import Any, Callable
 from skyward_wire import PROTOCOL_EXC_TYPE, PROTOCOL_VERSION, Blob, FrameDecoder, Message, Submit, WireError
 
 from .blobs import BlobMissing, BlobStore
-from .channel import Channel, protect_stdout
+from .channel import Channel, protect_stdin, protect_stdout
 from .cli import Config
 from .errors import HookError, error_message
 from .executor import Executor, TaskRequest
 from .exit_codes import EXIT_HOOK, EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL
 from .hooks import check_specs
+from .interrupts import interrupt_running_tasks
+from .process_groups import lead_new_group
 from .search_path import apply_sys_path
 
 _READ_SIZE = 1 << 20
 
 
 class Agent:
-    """Owns the channel, the selector loop and an executor; see :func:`run_agent`."""
+    """Owns the channel, the selector loop and an executor; see :func:`run_agent`.
 
-    def __init__(self, config: Config, channel: Channel) -> None:
+    ``input_fd`` carries the frames from Node (a private copy of stdin, see :func:`protect_stdin`).
+    """
+
+    def __init__(self, config: Config, channel: Channel, input_fd: int = 0) -> None:
         self.config = config
         self.channel = channel
+        self.input_fd = input_fd
         self.selector: selectors.BaseSelector = selectors.DefaultSelector()
         self.blobs = BlobStore(config.max_blob_bytes)
         self._refused: dict[str, str] = {}  # blobs that could not be kept, and why
@@ -99,7 +105,7 @@ class Agent:
 
     def _on_stdin(self) -> None:
         try:
-            data = os.read(0, _READ_SIZE)
+            data = os.read(self.input_fd, _READ_SIZE)
         except (InterruptedError, BlockingIOError):  # a spurious wake-up: nothing to read yet
             return
         except OSError as exc:
@@ -192,7 +198,7 @@ class Agent:
         """Fallback reader when stdin cannot be polled (e.g. a regular file)."""
         while True:
             try:
-                data = os.read(0, _READ_SIZE)
+                data = os.read(self.input_fd, _READ_SIZE)
             except InterruptedError:
                 continue
             except OSError:
@@ -216,7 +222,7 @@ class Agent:
         sel = self.selector
         sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
         try:
-            sel.register(0, selectors.EVENT_READ, self._on_stdin)
+            sel.register(self.input_fd, selectors.EVENT_READ, self._on_stdin)
         except (OSError, ValueError):
             threading.Thread(target=self._stdin_thread, name="skyward-stdin", daemon=True).start()
         self.executor.start()
@@ -263,8 +269,11 @@ def send_hello(channel: Channel, config: Config) -> None:
 
 
 def run_agent(config: Config) -> int:
-    """Protect stdout, say hello, set the task environment and ``sys.path``, and run an :class:`Agent`."""
+    """Protect stdin and stdout, say hello, set the task environment and ``sys.path``, and run an :class:`Agent`."""
+    if not os.isatty(0):
+        lead_new_group()  # what tasks start joins it: the agent ends them on its way out (see __main__)
     channel = Channel(protect_stdout())
+    input_fd = protect_stdin()
     try:
         send_hello(channel, config)
     except OSError:
@@ -272,7 +281,7 @@ def run_agent(config: Config) -> int:
     os.environ["SKYWARD_NODE_INDEX"] = str(config.node_index)
     os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
     os.environ.update(config.blas_env())  # before anything imports numpy (inherited by slots)
-    agent = Agent(config, channel)
+    agent = Agent(config, channel, input_fd)
     # after the agent's own imports (a project module must not shadow them), before any slot
     # starts: process slots inherit this sys.path (forkserver preload, spawn) and thread slots share it
     config.sys_path = apply_sys_path(config.sys_path)
@@ -281,8 +290,12 @@ def run_agent(config: Config) -> int:
         agent.log(f"got {signal.Signals(signum).name}; stopping")
         agent.stop()
 
+    def on_sigint_in_threads(signum: int, frame: Any) -> None:
+        # thread slots run tasks in this process: SIGINT here came from a task (see interrupts)
+        agent.log(f"got SIGINT; interrupted {interrupt_running_tasks()} running task(s)")
+
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGINT, on_sigint_in_threads if config.executor == "thread" else on_signal)
     signal.set_wakeup_fd(agent._wake_w)
     try:
         return agent.run()

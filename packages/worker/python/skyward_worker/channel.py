@@ -27,6 +27,19 @@ def protect_stdout() -> int:
     return frame_fd
 
 
+def protect_stdin() -> int:
+    """Move the frames Node sends to a private fd; point fd 0 (and ``sys.stdin``) at ``/dev/null``.
+
+    Tasks and the processes they start inherit fd 0: reading it must not take frames from Node, and
+    holding it must not keep Node's end of the channel open. Returns the private fd (not inherited).
+    """
+    frame_fd = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return frame_fd
+
+
 class Channel:
     """Outgoing frames: any thread may :meth:`send`; :meth:`flush` writes a batch in order.
 

@@ -28,12 +28,15 @@ from .errors import HookError
 from .executor import TAG_FAILED, TAG_LOG, TAG_READY, TAG_RESULT, TaskRequest
 from .exit_codes import EXIT_HOOK
 from .hooks import enter_app_hooks, load_task_hooks
+from .interrupts import raise_in_main_thread_task
+from .process_groups import end_own_group, kill_group, lead_new_group
 from .search_path import put_first
 from .task import TaskRunner, install_output_capture
 
 
-def _watch_lifeline(fd: int) -> None:
-    """Exit as soon as the agent is gone (the lifeline's write end lives only in the agent)."""
+def _watch_lifeline(fd: int, own_group: bool) -> None:
+    """Exit as soon as the agent is gone (the lifeline's write end lives only in the agent), taking
+    along what the slot's tasks left running (its process group, this process included)."""
     while True:
         try:
             data = os.read(fd, 1)
@@ -42,6 +45,8 @@ def _watch_lifeline(fd: int) -> None:
         except OSError:
             data = b""
         if not data:
+            if own_group:
+                kill_group(os.getpid())
             os._exit(0)
 
 
@@ -63,9 +68,11 @@ def slot_main(slot: int, conn: Connection, lifeline: Connection, config: Config)
     os.environ["SKYWARD_NODE_COUNT"] = str(config.node_count)
     # multiprocessing hands the agent's sys.path over already; this holds for any start method
     put_first(config.sys_path)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for Node; the agent stops us
+    # what this slot's tasks start joins its group: the agent kills the group when the slot ends
+    own_group = lead_new_group()
+    signal.signal(signal.SIGINT, raise_in_main_thread_task)  # a task's own SIGINT: KeyboardInterrupt in it
     signal.signal(signal.SIGTERM, _on_sigterm)
-    threading.Thread(target=_watch_lifeline, args=(lifeline.fileno(),),
+    threading.Thread(target=_watch_lifeline, args=(lifeline.fileno(), own_group),
                      name="skyward-lifeline", daemon=True).start()
     install_output_capture()
 
@@ -103,6 +110,8 @@ def slot_main(slot: int, conn: Connection, lifeline: Connection, config: Config)
     except (SystemExit, OSError):  # SIGTERM, or the agent closed the pipe mid-send
         pass
     finally:
+        if own_group:
+            end_own_group()  # the agent may be gone (its pipe closed): it cannot kill the group
         try:
             sys.__stderr__.flush()  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001

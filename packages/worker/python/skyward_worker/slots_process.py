@@ -6,7 +6,8 @@ blocking work: starting slot processes, and reaping dead or killed ones.
 Per task: the loop pickles its :class:`TaskRequest` to an idle slot and sends
 ``started``; the slot answers with one already-encoded frame that the loop forwards
 untouched. Children never outlive the agent: each holds the read end of a *lifeline* pipe
-whose write end exists only in the agent, and exits when it reads EOF.
+whose write end exists only in the agent, and exits when it reads EOF. Each leads a process group,
+which holds whatever its tasks start: the group is killed when the slot ends, however it ends.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from .executor import (
     timeout_message,
 )
 from .exit_codes import EXIT_HOOK, EXIT_INTERNAL
+from .process_groups import kill_group
 
 _TAG_READY = TAG_READY[0]
 _TAG_FAILED = TAG_FAILED[0]
@@ -183,13 +185,15 @@ class ProcessExecutor(Executor):
         self.host.call_soon(partial(self._on_spawned, index, proc, parent))
 
     def _reap(self, proc: BaseProcess, index: int, task_id: int | None, delay: float) -> None:
-        """Wait for a dead or killed slot process, report a lost task, start a replacement."""
+        """Wait for a dead or killed slot process, end what its tasks left running, report a lost task,
+        start a replacement."""
         proc.join(timeout=2.0)
         exitcode = proc.exitcode
         if exitcode is None:  # still alive after a kill? make sure
             proc.kill()
             proc.join(timeout=1.0)
             exitcode = proc.exitcode
+        kill_group(proc.pid or 0)
         with self._procs_lock:
             self._procs.discard(proc)
         try:
@@ -227,6 +231,7 @@ class ProcessExecutor(Executor):
                     proc.join(0.5)
             except Exception:  # noqa: BLE001
                 pass
+            kill_group(proc.pid or 0)  # what its tasks started, still holding the agent's stderr
         try:
             os.close(self._lifeline_w)
         except OSError:
@@ -321,8 +326,9 @@ class ProcessExecutor(Executor):
                 node=self.node, slot=index))
 
     def _kill(self, slot: _Slot) -> None:
-        """Kill a busy slot's process (cancel / timeout) and start a replacement."""
+        """Kill a busy slot's process and what its tasks started (cancel / timeout); start a replacement."""
         self._forget(slot)
+        kill_group(slot.pid)
         try:
             slot.proc.kill()
         except Exception:  # noqa: BLE001

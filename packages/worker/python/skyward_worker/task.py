@@ -26,8 +26,9 @@ from .errors import (
 )
 from .executor import TaskRequest
 from .hooks import TaskHook, wrap
+from .interrupts import call_interruptible
 
-_SKIP_FILES = (__file__,)
+_SKIP_FILES = (__file__, call_interruptible.__code__.co_filename)
 # Results of these exact types need no cloudpickle machinery (same bytes, less overhead).
 _PLAIN = frozenset((type(None), bool, int, float, str, bytes))
 _pickle_dumps = pickle.dumps
@@ -235,10 +236,9 @@ class TaskRunner:
 
     def _call(self, req: TaskRequest) -> Any:
         fn = self._load(req)
-        args = req.args
         try:
-            return fn(*args) if args else fn()
-        except BaseException as exc:  # user code may raise anything
+            return call_interruptible(fn, req.args)
+        except BaseException as exc:  # user code may raise anything (KeyboardInterrupt and SystemExit too, as in loky)
             if _state.terminating:
                 raise
             raise _Failed(self._error(req.task_id, "user", exc, None)) from None

@@ -39,7 +39,7 @@ const AWS_OPTIONS = {
     Options.optional
   ),
   ttl: Options.float("ttl").pipe(
-    Options.withDescription("--provider aws: minutes an instance lives without a connection before it powers off (default 30; 0: never)."),
+    Options.withDescription("--provider aws: minutes an instance lives without an SSH session of the pool's login before it powers off (default 30; 0: never)."),
     Options.optional
   ),
   "ssh-cidr": Options.text("ssh-cidr").pipe(
@@ -101,6 +101,13 @@ const options = {
   timeout: Options.float("timeout").pipe(Options.withDescription("Seconds a task may run before it is cancelled."), Options.optional),
   retries: Options.integer("retries").pipe(
     Options.withDescription("How often a task whose worker was lost runs again (default 2)."),
+    Options.optional
+  ),
+  "argument-limit": Options.text("argument-limit").pipe(
+    Options.withDescription(
+      "The most one task may carry in large arguments, numpy arrays and other buffers of 1 MiB or more sent beside it " +
+        "(default 1GiB; such as 4GiB or 500MiB): above, the script's call fails before anything is sent. Each node keeps this much of them."
+    ),
     Options.optional
   ),
   quiet: Options.boolean("quiet").pipe(
