@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import fs from "node:fs"
 import os from "node:os"
@@ -6,7 +7,7 @@ import { HelpDoc, ValidationError } from "@effect/cli"
 import { afterAll, describe, expect, it } from "vitest"
 import { splitScriptArgs } from "../src/index.js"
 import { validationMessage } from "../src/internal/argv.js"
-import { skyward } from "./cli.js"
+import { repo, skyward } from "./cli.js"
 import { processesMarked } from "./processes.js"
 
 const scriptDir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-cli-ok-"))
@@ -57,10 +58,64 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
     expect(oneLine(result.stderr)[0]).toMatch(/^skyward: unknown plugin "no-such-plugin-xyz"/)
   })
 
-  it("a malformed --env", async () => {
-    const result = await run(["run", "--quiet", "--env", "NOEQUALS", script])
-    expect(result.code).toBe(2)
-    expect(oneLine(result.stderr)).toEqual(['skyward: --env "NOEQUALS": expected KEY=VALUE'])
+  it("a malformed --env, or --env KEY with KEY not set", async () => {
+    const { SKYWARD_TEST_UNSET: _, ...env } = process.env
+    const refusals = []
+    for (const [value, message] of [
+      [
+        "SKYWARD_TEST_UNSET",
+        "skyward: --env SKYWARD_TEST_UNSET: SKYWARD_TEST_UNSET is not set in the environment skyward run was started in: " +
+          "set it (export SKYWARD_TEST_UNSET=...), or use --env SKYWARD_TEST_UNSET=VALUE or --env-file"
+      ],
+      ["1ABC=x", 'skyward: --env: "1ABC" is not a valid variable name (letters, digits and _, not starting with a digit)'],
+      ["=x", 'skyward: --env: "" is not a valid variable name (letters, digits and _, not starting with a digit)'],
+      ["MY-VAR", 'skyward: --env: "MY-VAR" is not a valid variable name (letters, digits and _, not starting with a digit)']
+    ] as const)
+      refusals.push(skyward(["run", "--quiet", "--env", value, script], { cwd: scriptDir, env }).then((result) => ({ value, message, result })))
+    for (const { value, message, result } of await Promise.all(refusals)) {
+      expect(result.code, value).toBe(2)
+      expect(oneLine(result.stderr), value).toEqual([message])
+    }
+  })
+
+  it("a missing or malformed --env-file, or a config's envFile", async () => {
+    const missing = path.join(scriptDir, "missing.env")
+    const malformed = path.join(scriptDir, "malformed.env")
+    fs.writeFileSync(malformed, "# fine\nOK=1\nnot a variable line\nNEXT=2\n")
+    const config = path.join(scriptDir, "env-file.config.json")
+    fs.writeFileSync(config, JSON.stringify({ envFile: ["missing.env"] }))
+    const notAList = path.join(scriptDir, "env-file-number.config.json")
+    fs.writeFileSync(notAList, JSON.stringify({ envFile: 3 }))
+    const refusals = []
+    for (const [args, message] of [
+      [["--env-file", missing], `skyward: --env-file ${JSON.stringify(missing)}: cannot read it: no such file`],
+      [
+        ["--env-file", malformed],
+        `skyward: --env-file ${JSON.stringify(malformed)}: line 3 is not KEY=VALUE with a valid variable name (letters, digits and _, not starting with a digit)`
+      ],
+      [["--config", config], `skyward: config file ${config}: envFile ${JSON.stringify(missing)}: cannot read it: no such file`],
+      [["--config", notAList], `skyward: config file ${notAList}: envFile must be a file path or a list of them`]
+    ] as const)
+      // `node -- bin.js`: see below for why Node itself may answer first without the `--`
+      refusals.push(skyward(["run", "--quiet", ...args, script], { cwd: scriptDir, nodeArgs: ["--"] }).then((result) => ({ args, message, result })))
+    for (const { args, message, result } of await Promise.all(refusals)) {
+      expect(result.code, args.join(" ")).toBe(2)
+      expect(oneLine(result.stderr), args.join(" ")).toEqual([message])
+    }
+  })
+
+  it("a missing --env-file, given to the `skyward` command itself (its shebang and bin/skyward end Node's own options)", async () => {
+    // Node's start-up looks for --env-file anywhere on its command line, also after the script's
+    // path (nodejs/node#54232): only after `--` is it the CLI's. Each way a user starts skyward passes it.
+    const missing = path.join(scriptDir, "missing.env")
+    const shebang = fs.readFileSync(path.join(repo, "apps/cli/dist/bin.js"), "utf8").split("\n")[0]
+    expect(shebang).toBe("#!/usr/bin/env -S node --")
+    const wrapper = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile("bash", [path.join(repo, "bin/skyward"), "run", "--quiet", "--env-file", missing, script], { cwd: scriptDir }, (error, _stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stderr })
+      )
+    })
+    expect(wrapper).toEqual({ code: 2, stderr: `skyward: --env-file ${JSON.stringify(missing)}: cannot read it: no such file\n` })
   })
 
   it("a malformed --argument-limit", async () => {

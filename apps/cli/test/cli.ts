@@ -13,13 +13,21 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs the built `skyward` command with `args` (stdout and stderr piped, in `cwd`, with `env`); kills it after `timeoutMs`. */
+/**
+ * Runs the built `skyward` command with `args` (stdout and stderr piped, in `cwd`, with `env`, with
+ * `nodeArgs` before the CLI's path on Node's command line); kills it after `timeoutMs`.
+ */
 export const skyward = (
   args: ReadonlyArray<string>,
-  options: { readonly timeoutMs?: number; readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {}
+  options: {
+    readonly timeoutMs?: number
+    readonly cwd?: string
+    readonly env?: NodeJS.ProcessEnv
+    readonly nodeArgs?: ReadonlyArray<string>
+  } = {}
 ) =>
   new Promise<CliResult>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? repo, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), bin, ...args], { cwd: options.cwd ?? repo, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk) => (stdout += chunk))

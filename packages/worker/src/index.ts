@@ -10,5 +10,6 @@
  * @packageDocumentation
  */
 export { agentModules } from "./internal/agent.js"
-export { AGENT_REQUIREMENTS, installRequirements } from "./internal/requirements.js"
+export { AGENT_REQUIREMENTS, installRequirements, withPipIndexes } from "./internal/requirements.js"
+export { ENV_ON_INPUT_FLAG, envInputLine } from "./internal/env-input.js"
 export { droppedNote, runDroppingUnavailable, unavailableProject, type MirroredInstall, type PipAttempt } from "./internal/unavailable.js"

@@ -1,6 +1,7 @@
 import { local } from "@skyward/core"
 import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { Effect, Option } from "effect"
+import { envOf } from "./env-flags.js"
 import { loadConfigFile } from "./config-file.js"
 import { UsageError } from "./errors.js"
 import { resolvePlugin } from "./plugins.js"
@@ -32,19 +33,12 @@ export interface PoolFlags {
   readonly plugin: ReadonlyArray<string>
   readonly pip: ReadonlyArray<string>
   readonly env: ReadonlyArray<string>
+  readonly "env-file": ReadonlyArray<string>
   readonly config: Option.Option<string>
   readonly timeout: Option.Option<number>
   readonly retries: Option.Option<number>
   readonly "argument-limit": Option.Option<string>
 }
-
-const parseEnv = (pairs: ReadonlyArray<string>) =>
-  Effect.forEach(pairs, (pair) => {
-    const at = pair.indexOf("=")
-    return at > 0
-      ? Effect.succeed([pair.slice(0, at), pair.slice(at + 1)] as const)
-      : Effect.fail(new UsageError({ message: `--env ${JSON.stringify(pair)}: expected KEY=VALUE` }))
-  }).pipe(Effect.map(Object.fromEntries))
 
 type Loose = Record<string, unknown>
 
@@ -146,15 +140,16 @@ const asRecord = (value: unknown): Loose => (typeof value === "object" && value 
 
 /**
  * Pool options from the config file (if any) with the flags on top; `--plugin` names are resolved
- * and appended to the config's plugins, `--pip` and `--env` extend the config's Image.
+ * and appended to the config's plugins, `--pip`, `--env` and `--env-file` (and the config's own
+ * `envFile`, which is no pool option) extend the config's Image.
  */
 export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInput, UsageError> =>
   Effect.gen(function* () {
-    const base = Option.isSome(flags.config) ? yield* loadConfigFile(flags.config.value) : {}
+    const { envFile, ...base } = Option.isSome(flags.config) ? yield* loadConfigFile(flags.config.value) : {}
     const plugins: Plugin[] = [...((base.plugins as Plugin[] | undefined) ?? []), ...(yield* Effect.forEach(flags.plugin, resolvePlugin))]
     const image = asRecord(base.image)
     const worker = asRecord(base.worker)
-    const env = yield* parseEnv(flags.env)
+    const env = yield* envOf({ config: Option.getOrUndefined(flags.config), envFile, envFiles: flags["env-file"], env: flags.env })
     const provider = yield* providerFrom(flags, base)
     const argumentLimit = yield* argumentLimitOf(flags)
     const merged: Loose = {

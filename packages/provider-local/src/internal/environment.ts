@@ -3,7 +3,7 @@ import path from "node:path"
 import { Effect } from "effect"
 import { cacheRoot, findLocalPython, ownedTempDir, pythonAt, runCommand, type LocalPython } from "@skyward/host"
 import { BootstrapError, type Image } from "@skyward/contracts"
-import { droppedNote, installRequirements, runDroppingUnavailable } from "@skyward/worker"
+import { droppedNote, runDroppingUnavailable, withPipIndexes } from "@skyward/worker"
 import { withBuildLock } from "./build-lock.js"
 
 /** A Python virtual environment on this machine, made from an Image. */
@@ -38,6 +38,9 @@ const buildTempDir = ownedTempDir("skyward-build").pipe(
   Effect.mapError((cause) => new Error(`cannot make a temporary folder for the build: ${cause.message}`))
 )
 
+/** A requirement with the password of any URL in it masked (`pkg @ https://user:***@host/...`). */
+const maskCredentials = (requirement: string): string => requirement.replace(/:\/\/[^/@\s]+@/g, "://***@")
+
 /** Compiles an environment's modules to bytecode on every core, silently, as pip would have. */
 const compileArgs = (dir: string): string[] => ["-m", "compileall", "-qq", "-j", "0", dir]
 
@@ -52,9 +55,8 @@ const exists = (file: string) =>
  * every module to bytecode on one core (two thirds of building a scikit-learn environment):
  * `compileArgs` does it afterwards on every core.
  */
-export const pipInstallArgs = (image: Image, requirements: ReadonlyArray<string> = installRequirements(image)): string[] => [
+const pipInstallArgs = (requirements: ReadonlyArray<string>): string[] => [
   "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-compile",
-  ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
   ...requirements
 ]
 
@@ -94,7 +96,7 @@ export const ensureLocalEnvironment = (
     const venv = yield* runCommand(interpreter.executable, ["-m", "venv", dir], { onLine, env: buildEnv(tmp) })
     if (venv.code !== 0) return yield* fail(`python -m venv failed on node ${node}`, venv.tail)
     const { attempt: pip, dropped } = yield* runDroppingUnavailable(image, (requirements) =>
-      runCommand(python, pipInstallArgs(image, requirements), { onLine, env: buildEnv(tmp) })
+      runCommand(python, pipInstallArgs(requirements), { onLine, env: withPipIndexes(buildEnv(tmp), image.pipIndexes) })
     )
     if (pip.code !== 0)
       return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
@@ -102,7 +104,8 @@ export const ensureLocalEnvironment = (
     // best effort, like pip's own: a module that does not compile here is compiled when imported
     yield* runCommand(python, compileArgs(dir), { env: buildEnv(tmp) })
     yield* Effect.tryPromise({
-      try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ image, python: interpreter.version, notes })),
+      // what it was made with, minus the Image's variables and indexes (credentials, say): this user's alone
+      try: () => fs.writeFile(path.join(dir, READY_MARKER), JSON.stringify({ pip: image.pip.map(maskCredentials), apt: image.apt, python: interpreter.version, notes }), { mode: 0o600 }),
       catch: (e) => fail(`cannot write ${dir}: ${e}`)
     })
   }).pipe(Effect.scoped)

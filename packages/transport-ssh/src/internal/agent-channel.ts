@@ -3,6 +3,7 @@ import { createInterface } from "node:readline"
 import { type AgentChannel, type AgentLaunch, TransportError } from "@skyward/contracts"
 import { Effect, type Scope } from "effect"
 import type { ClientChannel } from "ssh2"
+import { ENV_ON_INPUT_FLAG, envInputLine } from "@skyward/worker"
 import type { SshConnection } from "./connect.js"
 import { exec, openExec, shellQuote } from "./exec.js"
 
@@ -27,13 +28,17 @@ export const agentTmpDir = (workDir: string): string => {
   return beside.length + 32 < 104 ? beside : `/tmp/skyward-agent-${path.posix.basename(workDir)}`
 }
 
-/** The command that starts the agent: prints its pid (its process group), then becomes it. */
+/**
+ * The command that starts the agent: prints its pid (its process group), then becomes it. The
+ * launch's own variables (the user's, secrets among them) are not in it: every user of the host can
+ * read a command line, so they follow on the agent's input ({@link ENV_ON_INPUT_FLAG}).
+ */
 export const agentCommand = (launch: AgentLaunch): string => {
   const tmp = agentTmpDir(launch.workDir)
-  const env = Object.entries({ TMPDIR: tmp, SKYWARD_OWN_TMPDIR: tmp, ...launch.env, PYTHONPATH: launch.pythonPath.join(":"), PYTHONUNBUFFERED: "1" })
+  const env = Object.entries({ TMPDIR: tmp, SKYWARD_OWN_TMPDIR: tmp, PYTHONPATH: launch.pythonPath.join(":"), PYTHONUNBUFFERED: "1" })
     .map(([k, v]) => shellQuote(`${k}=${v}`))
     .join(" ")
-  const argv = [launch.python, "-m", "skyward_worker", ...launch.args].map(shellQuote).join(" ")
+  const argv = [launch.python, "-m", "skyward_worker", ...launch.args, ENV_ON_INPUT_FLAG].map(shellQuote).join(" ")
   return `echo "${PID_PREFIX}$$" >&2; cd ${shellQuote(launch.workDir)} && mkdir -p -m 700 ${shellQuote(tmp)} && exec env ${env} ${argv}`
 }
 
@@ -125,7 +130,11 @@ export const startRemoteAgent = (
   launch: AgentLaunch
 ): Effect.Effect<AgentChannel, TransportError, Scope.Scope> =>
   Effect.acquireRelease(
-    openExec(connection, agentCommand(launch), (channel) => wrap(connection, channel)).pipe(
+    openExec(connection, agentCommand(launch), (channel) => {
+      // ahead of any frame: the agent reads this line first
+      channel.write(envInputLine(launch.env))
+      return wrap(connection, channel)
+    }).pipe(
       Effect.mapError((e) => new TransportError({ node, message: `cannot start the agent on ${connection.label}: ${e.message}`, cause: e }))
     ),
     (running) => stop(connection, running)

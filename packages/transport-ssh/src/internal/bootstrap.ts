@@ -41,6 +41,21 @@ const makePrivateDirs = (connection: SshConnection, dirs: ReadonlyArray<string>)
   return Effect.asVoid(execChecked(connection, `umask 077 && mkdir -p ${quoted} && chmod 700 ${quoted}`, "creating private folders"))
 }
 
+/**
+ * A plugin's shell command `op` as a script for `sh -s` on the host, run in the work folder with the
+ * environment's bin/ first on PATH. The Image's variables are set inside the script, which travels
+ * on the channel's input: every user of the host can read a command line. `op` reads /dev/null,
+ * not the rest of the script.
+ */
+const opScript = (op: string, workDir: string, envDir: string, env: Readonly<Record<string, string>>): string =>
+  [
+    "set -e",
+    ...Object.entries({ ...env, VIRTUAL_ENV: envDir }).map(([k, v]) => `export ${k}=${shellQuote(v)}`),
+    `PATH=${shellQuote(path.posix.join(envDir, "bin"))}:"$PATH"; export PATH`,
+    `cd ${shellQuote(workDir)} && sh -c ${shellQuote(op)} </dev/null`,
+    ""
+  ].join("\n")
+
 const insideWorkDir = (workDir: string, target: string) => {
   const destination = path.posix.normalize(path.posix.join(workDir, target))
   return destination.startsWith(workDir + "/") ? destination : undefined
@@ -105,15 +120,8 @@ export const bootstrapNode = (
       }
 
       const python = path.posix.join(envDir, "bin", "python")
-      const exports = Object.entries({ ...plan.image.env, VIRTUAL_ENV: envDir })
-        .map(([k, v]) => `${k}=${shellQuote(v)}`)
-        .join(" ")
       for (const op of plan.ops) {
-        const result = yield* exec(
-          connection,
-          `cd ${shellQuote(workDir)} && PATH=${shellQuote(path.posix.join(envDir, "bin"))}:"$PATH" ${exports} sh -c ${shellQuote(op)}`,
-          { onLine }
-        ).pipe(Effect.mapError(channelFailure))
+        const result = yield* exec(connection, "sh -s", { stdin: opScript(op, workDir, envDir, plan.image.env), onLine }).pipe(Effect.mapError(channelFailure))
         if (result.code !== 0)
           return yield* fail(`bootstrap command failed on node ${node.index} (${where}) with exit ${result.code ?? result.signal}: ${op}`, result.tail)
       }

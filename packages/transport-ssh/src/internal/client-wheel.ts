@@ -1,6 +1,7 @@
 import fs from "node:fs/promises"
 import path from "node:path"
 import { runCommand } from "@skyward/host"
+import { withPipIndexes } from "@skyward/worker"
 import { Effect } from "effect"
 
 /**
@@ -23,10 +24,9 @@ export const buildPureWheel = (
       python,
       [
         "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
-        ...indexes.flatMap((url) => ["--extra-index-url", url]),
         "-w", out, requirement
       ],
-      { onLine }
+      { onLine, env: withPipIndexes(process.env, indexes) }
     )
     if (result.code !== 0) return undefined
     const wheel = (yield* Effect.promise(() => fs.readdir(out))).find((name) => name.endsWith("-none-any.whl"))

@@ -1,5 +1,6 @@
 /**
- * Python programs run on the host with its own `python3` (fed on stdin, arguments as JSON). The
+ * Python programs run on the host with its own `python3`, fed on stdin with their arguments inside
+ * (`SPEC`, see `runRemotePython`). The
  * probe avoids newer syntax so that an old interpreter still answers with its version.
  */
 
@@ -9,7 +10,7 @@
  */
 export const PROBE_SCRIPT = String.raw`
 import json, os, platform, sys
-spec = json.loads(sys.argv[1])
+spec = SPEC
 root = os.path.join(os.path.expanduser("~"), spec["root"]) if not spec["root"].startswith("/") else spec["root"]
 # the login's alone: it will hold copies of the user's project and their environments
 try:
@@ -58,8 +59,8 @@ sys.stdout.write("SKYWARD-PROBE " + json.dumps(out) + "\n")
  * mirrored requirements left out, which the probe reports on later runs).
  */
 export const ENV_SCRIPT = String.raw`
-import fcntl, json, os, shutil, signal, subprocess, sys
-spec = json.loads(sys.argv[1])
+import fcntl, json, os, re, shutil, signal, subprocess, sys
+spec = SPEC
 env = spec["env"]
 os.makedirs(os.path.dirname(env), exist_ok=True)
 marker = os.path.join(env, ".skyward-ready")
@@ -102,10 +103,12 @@ with open(env + ".lock", "w") as lock:
         pip += [os.path.join(spec["wheels"], f) for f in spec["files"]]
     else:
         pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-compile"]
-        for url in spec["indexes"]:
-            pip += ["--extra-index-url", url]
         pip += spec["requirements"]
-    code = subprocess.call(pip, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    pip_env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if not wheelhouse and spec["indexes"]:
+        # in pip's environment, not on its command line (any user can read that): a URL may hold a password
+        pip_env["PIP_EXTRA_INDEX_URL"] = " ".join([pip_env.get("PIP_EXTRA_INDEX_URL", "")] + spec["indexes"]).strip()
+    code = subprocess.call(pip, stderr=subprocess.STDOUT, env=pip_env)
     if code != 0:
         print("SKYWARD-FAIL pip", flush=True)
         sys.exit(code)
@@ -132,8 +135,9 @@ with open(env + ".lock", "w") as lock:
             with open(shim, "w") as f:
                 f.write("#!/bin/sh\nexec '%s' '%s' \"$@\"\n" % (python, runner))
             os.chmod(shim, 0o755)
-    with open(marker, "w") as f:
-        json.dump({"python": sys.version.split()[0], "requirements": spec["requirements"], "dropped": spec.get("dropped", [])}, f)
+    # the login's alone, and no credential of a requirement's URL in it
+    with os.fdopen(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        json.dump({"python": sys.version.split()[0], "requirements": [re.sub(r"://[^/@\s]+@", "://***@", r) for r in spec["requirements"]], "dropped": spec.get("dropped", [])}, f)
     print("SKYWARD-ENV built", flush=True)
 `
 
@@ -145,7 +149,7 @@ with open(env + ".lock", "w") as lock:
  */
 export const WORKDIR_SCRIPT = String.raw`
 import hashlib, json, os, shutil, sys
-spec = json.loads(sys.argv[1])
+spec = SPEC
 store, work = spec["store"], spec["work"]
 changed = []
 for sent in DATA["verify"]:

@@ -4,7 +4,7 @@ import path from "node:path"
 import { pathToFileURL } from "node:url"
 import { cacheRoot, findLocalPython, runCommand } from "@skyward/host"
 import { type Image, mirroredPip, projectName } from "@skyward/contracts"
-import { AGENT_REQUIREMENTS, installRequirements, runDroppingUnavailable, unavailableProject } from "@skyward/worker"
+import { AGENT_REQUIREMENTS, installRequirements, runDroppingUnavailable, unavailableProject, withPipIndexes } from "@skyward/worker"
 import { Data, Effect } from "effect"
 import { buildPureWheel } from "./client-wheel.js"
 import { localWheelOf, localWheelPlace } from "./local-wheels.js"
@@ -133,7 +133,6 @@ const downloadArgs = (image: Image, platform: WheelPlatform, dest: string, requi
   "--python-version", platform.pythonVersion,
   "--implementation", "cp",
   "--abi", platform.abi,
-  ...image.pipIndexes.flatMap((url) => ["--extra-index-url", url]),
   "-d", dest,
   ...requirements,
   // the node runs pip from this wheel: its environment is made without ensurepip
@@ -152,7 +151,7 @@ const downloadWithClientWheels = (image: Image, platform: WheelPlatform, python:
   return (requirements: ReadonlyArray<string>) =>
     Effect.gen(function* () {
       for (;;) {
-        const attempt = yield* runCommand(python, downloadArgs(image, platform, dest, requirements.map((r) => builtFor.get(r) ?? r)), { onLine })
+        const attempt = yield* runCommand(python, downloadArgs(image, platform, dest, requirements.map((r) => builtFor.get(r) ?? r)), { onLine, env: withPipIndexes(process.env, image.pipIndexes) })
         if (attempt.code === 0) return attempt
         const project = unavailableProject(attempt.tail)
         const pin = mirrored.find((r) => requirements.includes(r) && !tried.has(r) && localWheelOf(r) === undefined && projectName(r) === project)

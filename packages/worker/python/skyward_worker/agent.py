@@ -16,6 +16,7 @@ from skyward_wire import PROTOCOL_EXC_TYPE, PROTOCOL_VERSION, Blob, FrameDecoder
 from .blobs import BlobMissing, BlobStore
 from .channel import Channel, protect_stdin, protect_stdout
 from .cli import Config
+from .env_input import EnvInputError, read_env_input
 from .errors import HookError, error_message
 from .executor import Executor, TaskRequest
 from .exit_codes import EXIT_HOOK, EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL
@@ -269,7 +270,14 @@ def send_hello(channel: Channel, config: Config) -> None:
 
 
 def run_agent(config: Config) -> int:
-    """Protect stdin and stdout, say hello, set the task environment and ``sys.path``, and run an :class:`Agent`."""
+    """Take the environment from the input (``--env-on-input``), protect stdin and stdout, say hello,
+    set the task environment and ``sys.path``, and run an :class:`Agent`."""
+    if config.env_on_input:
+        try:
+            os.environ.update(read_env_input(0))
+        except (EnvInputError, OSError) as exc:
+            sys.stderr.write(f"skyward agent: {exc}\n")
+            return EXIT_PROTOCOL
     if not os.isatty(0):
         lead_new_group()  # what tasks start joins it: the agent ends them on its way out (see __main__)
     channel = Channel(protect_stdout())

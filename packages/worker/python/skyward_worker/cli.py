@@ -33,7 +33,7 @@ class Config:
     """
 
     __slots__ = ("node_index", "node_count", "concurrency", "cpus", "executor", "heartbeat_interval",
-                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method", "sys_path")
+                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method", "sys_path", "env_on_input")
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class Config:
         start_method: str | None = None,  # process executor: "forkserver" | "spawn"
         cpus: int | None = None,
         sys_path: tuple[str, ...] = (),
+        env_on_input: bool = False,
     ) -> None:
         self.node_index = node_index
         self.node_count = node_count
@@ -62,6 +63,8 @@ class Config:
         self.start_method = start_method
         # folders put first on sys.path (relative ones against the agent's current directory)
         self.sys_path = tuple(sys_path)
+        # environment variables arrive as the first line of the input (see env_input)
+        self.env_on_input = env_on_input
 
     def __getstate__(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -139,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "order given (repeatable; relative to the current directory). Given, the "
                         "current directory is no longer on sys.path unless it is one of them, as "
                         "with `python script.py` for a script in DIR")
+    p.add_argument("--env-on-input", action="store_true",
+                   help="read environment variables from the first line of stdin (a JSON object) "
+                        "before any frame: values that must not appear on a command line")
     p.add_argument("--start-method", choices=("forkserver", "spawn"), default=None,
                    help=argparse.SUPPRESS)
     return p
@@ -166,4 +172,5 @@ def parse_args(argv: Sequence[str]) -> Config:
         max_blob_bytes=ns.max_blob_bytes,
         start_method=ns.start_method,
         sys_path=tuple(sys_path),
+        env_on_input=ns.env_on_input,
     )

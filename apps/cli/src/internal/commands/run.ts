@@ -93,9 +93,26 @@ const options = {
     Options.repeated
   ),
   pip: Options.text("pip").pipe(Options.withDescription("A pip requirement for the Image (repeatable)."), Options.repeated),
-  env: Options.text("env").pipe(Options.withDescription("KEY=VALUE set on the workers and the script (repeatable)."), Options.repeated),
+  env: Options.text("env").pipe(
+    Options.withDescription(
+      "An environment variable set on the workers and the script (repeatable): KEY=VALUE, or KEY alone to pass on " +
+        "KEY's value from the environment skyward run is started in. A KEY=VALUE is on skyward's command line, " +
+        "which other users of this machine can read (ps): give secrets as --env KEY or in an --env-file."
+    ),
+    Options.repeated
+  ),
+  "env-file": Options.file("env-file").pipe(
+    Options.withDescription(
+      "A dotenv file (KEY=VALUE lines, # comments, quoted values) whose variables are set on the workers and the script, " +
+        "as --env's (repeatable). Later ones win: the config's image.env and envFile, then these files in order, then --env."
+    ),
+    Options.repeated
+  ),
   config: Options.file("config").pipe(
-    Options.withDescription("A skyward.config.ts|js|json exporting pool options; flags override it."),
+    Options.withDescription(
+      "A skyward.config.ts|js|json exporting pool options; flags override it. Beside them it may name dotenv files " +
+        "as envFile (a path or a list, relative to the config file), read as --env-file's."
+    ),
     Options.optional
   ),
   timeout: Options.float("timeout").pipe(Options.withDescription("Seconds a task may run before it is cancelled."), Options.optional),
