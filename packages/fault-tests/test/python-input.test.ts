@@ -3,7 +3,7 @@
 // the caller, and the bridge keeps serving the next call.
 import path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { fixtures, isTag, leftoversOf, report, runCli, type CliRun } from "./support.js"
+import { fixtures, isTag, leftoversOf, report, runCli, type CliRun, cases } from "./support.js"
 
 const script = path.join(fixtures, "python_input.py")
 let runs: CliRun[] = []
@@ -11,14 +11,6 @@ afterEach(() => {
   for (const run of runs) run.kill()
   runs = []
 })
-
-const cases = (stdout: string) =>
-  Object.fromEntries(
-    stdout
-      .split("\n")
-      .filter((l) => l.startsWith("case "))
-      .map((l) => [l.slice(5, l.indexOf(":")), l.slice(l.indexOf(":") + 2)])
-  )
 
 describe("Python input that cannot travel", () => {
   it("an unpicklable argument or function is named in the error, before anything is dispatched", async () => {

@@ -11,10 +11,10 @@ import { promisify } from "node:util"
 import { encodeFrame, FrameDecoder, type Message } from "@skyward/codec"
 import { ComputePool } from "@skyward/core"
 import type { PoolEvent, PoolOptionsInput, TaskCallbacks, TaskSpec } from "@skyward/contracts"
-import { joblib, startBridge, type BridgePool } from "@skyward/plugin-joblib"
-import { Effect, Exit, Scope } from "effect"
+import { joblib, type BridgePool } from "@skyward/plugin-joblib"
+import { openBridge } from "./bridge-support.js"
 import { describe, expect, it } from "vitest"
-import { describeProcess, descendants, fixtures, isTag, leftoversOf, report, runCli, trackRuns, venvPython, waitFor } from "./support.js"
+import { describeProcess, descendants, fixtures, isTag, leftoversOf, report, runCli, trackRuns, venvPython, waitFor, cases } from "./support.js"
 
 const run = promisify(execFile)
 const MiB = 1024 ** 2
@@ -45,12 +45,6 @@ class RecordingPool implements BridgePool {
   missingBlobs = (hashes: ReadonlyArray<string>): string[] => hashes.filter((hash) => !this.blobs.has(hash))
 }
 
-const openBridge = async (pool: BridgePool, log: (line: string) => void) => {
-  const scope = Effect.runSync(Scope.make())
-  const bridge = await Effect.runPromise(Scope.extend(startBridge(pool, { log, helloTimeoutMs: 5_000 }), scope))
-  return { bridge, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
-
 /** A raw client: says hello with `token`, collects what the bridge sends. */
 const connect = async (socketPath: string, token: string) => {
   const socket = net.connect(socketPath)
@@ -79,14 +73,6 @@ const connect = async (socketPath: string, token: string) => {
 
 /** Node's hello to a client, once it came. */
 const serverHello = (messages: Message[]) => waitFor("the server's hello", () => messages.find((m) => m.type === "hello"), 5_000)
-
-const cases = (stdout: string) =>
-  Object.fromEntries(
-    stdout
-      .split("\n")
-      .filter((l) => l.startsWith("case "))
-      .map((l) => [l.slice(5, l.indexOf(":")), l.slice(l.indexOf(":") + 2)])
-  )
 
 describe("large arguments (issue 24, item 4)", () => {
   it("a blob announced at 4.5 GiB and a 4 GiB frame are refused without being held, and the bridge keeps serving", async () => {

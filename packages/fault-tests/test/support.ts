@@ -368,3 +368,12 @@ export const trackRuns = (): CliRun[] => {
   })
   return runs
 }
+
+/** A fixture's `case NAME: OUTCOME` lines, by name. */
+export const cases = (stdout: string): Record<string, string> =>
+  Object.fromEntries(
+    stdout
+      .split("\n")
+      .filter((l) => l.startsWith("case "))
+      .map((l) => [l.slice(5, l.indexOf(":")), l.slice(l.indexOf(":") + 2)])
+  )

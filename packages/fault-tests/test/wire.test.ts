@@ -14,8 +14,9 @@ import { ComputePool, local } from "@skyward/core"
 import { prepareLocalEnvironment } from "@skyward/provider-local"
 import { type AgentChannel, type AgentLaunch, imageHash, ImageSchema, type PoolEvent, type PoolOptionsInput, type ProviderDefinition, type TaskCallbacks, TaskCancelled, type TaskSpec, Transport } from "@skyward/contracts"
 import { agentModules } from "@skyward/worker"
-import { startBridge, type BridgePool } from "@skyward/plugin-joblib"
-import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import type { BridgePool } from "@skyward/plugin-joblib"
+import { Context, Effect, Layer, Schema } from "effect"
+import { openBridge } from "./bridge-support.js"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
 // the codec's own fuzzing helpers: the same mutations reach the bridge and the agents
 import { mulberry32, mutate } from "../../codec/test/helpers.js"
@@ -64,12 +65,6 @@ class EchoPool implements BridgePool {
   blobs = new Map<string, Uint8Array>()
   putBlob = (hash: string, data: Uint8Array): void => void this.blobs.set(hash, data)
   missingBlobs = (hashes: ReadonlyArray<string>): string[] => hashes.filter((hash) => !this.blobs.has(hash))
-}
-
-const openBridge = async (pool: BridgePool, log: (line: string) => void) => {
-  const scope = Effect.runSync(Scope.make())
-  const bridge = await Effect.runPromise(Scope.extend(startBridge(pool, { log, helloTimeoutMs: 5_000 }), scope))
-  return { bridge, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
 /** An in-process client that says hello with `token` and collects messages. */

@@ -7,6 +7,7 @@
  */
 export { cacheRoot } from "./internal/cache.js"
 export { sha256File } from "./internal/hash.js"
+export { processExists } from "./internal/process.js"
 export { findLocalPython, pythonAt, type LocalPython } from "./internal/python.js"
 export { runCommand, type CommandResult } from "./internal/shell.js"
 export { ownedTempDir } from "./internal/temp-dir.js"

@@ -3,15 +3,7 @@ import fs from "node:fs/promises"
 import os from "node:os"
 import path from "node:path"
 import { Effect, type Scope } from "effect"
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" // exists, belongs to someone else
-  }
-}
+import { processExists } from "./process.js"
 
 /** A real folder (not a link to one) owned by the user running this process. */
 const isOwnFolder = (stat: Stats): boolean => stat.isDirectory() && stat.uid === (process.getuid?.() ?? stat.uid)
@@ -22,7 +14,7 @@ const orphanNames = async (prefix: string, parent: string): Promise<string[]> =>
   const names = await fs.readdir(parent).catch(() => [] as string[])
   return names.filter((name) => {
     const pid = Number(pattern.exec(name)?.[1])
-    return Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)
+    return Number.isInteger(pid) && pid !== process.pid && !processExists(pid)
   })
 }
 

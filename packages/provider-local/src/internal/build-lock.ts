@@ -4,6 +4,7 @@ import os from "node:os"
 import path from "node:path"
 import { Effect } from "effect"
 import lockfile from "proper-lockfile"
+import { processExists } from "@skyward/host"
 
 /** Who holds a build lock: written into the lock folder once it is taken. */
 interface LockOwner {
@@ -25,15 +26,6 @@ const REFRESH_MS = 5_000
 const POLL_MS = 200
 
 const asError = (cause: unknown): Error => (cause instanceof Error ? cause : new Error(String(cause)))
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM" // exists, belongs to someone else
-  }
-}
 
 const readOwner = (lockDir: string): Promise<LockOwner | undefined> =>
   fs.readFile(path.join(lockDir, OWNER_FILE), "utf8").then(
@@ -79,7 +71,7 @@ const inspect = async (lockDir: string): Promise<Holder | undefined> => {
   const stat = await fs.stat(lockDir).catch(() => undefined)
   if (stat === undefined) return undefined // released meanwhile
   const owner = await readOwner(lockDir)
-  const ownerGone = owner !== undefined && owner.host === os.hostname() && !isAlive(owner.pid)
+  const ownerGone = owner !== undefined && owner.host === os.hostname() && !processExists(owner.pid)
   const ageMs = Date.now() - stat.mtimeMs
   return { owner, stale: ownerGone || ageMs > STALE_MS, ageMs }
 }
