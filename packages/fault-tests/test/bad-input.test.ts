@@ -72,7 +72,7 @@ describe("CLI options with a wrong type or range", () => {
     [["--hosts", "a@b:22", ok], /--hosts needs --provider ssh/],
     [["--provider", "ssh", ok], /--provider ssh needs --hosts/],
     [["--provider", "ssh", "--hosts", "user@host:notaport", ok], /--hosts: .*port/],
-    [["--env", "NOEQUALS", ok], /--env "NOEQUALS": expected KEY=VALUE/],
+    [["--env", "NOEQUALS", ok], /--env NOEQUALS: NOEQUALS is not set in the environment skyward run was started in: set it \(export NOEQUALS=\.\.\.\), or use --env NOEQUALS=VALUE or --env-file/],
     [["--pip", "numpy===", ok], /image\.pip\.0: malformed pip requirement/],
     [["--config", "/nonexistent/skyward.config.ts", ok], /nonexistent\/skyward\.config\.ts/],
     [["--plugin", "no-such-plugin-xyz", ok], /unknown plugin "no-such-plugin-xyz"/],
