@@ -18,6 +18,7 @@ interface Seen {
   readonly worker: Record<string, string | null>
   readonly node: string | null
   readonly same_process: boolean
+  readonly files: ReadonlyArray<string>
 }
 
 /** What the fixture printed: the variables as the script and a task on a worker saw them. */
@@ -59,11 +60,13 @@ describe("skyward run --env-file and --env KEY: values on no command line", () =
     fs.writeFileSync(first, ["# IGNORED=yes: a comment", `FILE_SECRET="${fromFile}"`, "ORDER=first", "OVERRIDDEN=file", ""].join("\n"))
     const second = path.join(dir, "second.env")
     fs.writeFileSync(second, "ORDER=second\n")
+    fs.writeFileSync(path.join(dir, "data.txt"), "travels\n")
     const names = ["FILE_SECRET", "ENV_SECRET", "ORDER", "OVERRIDDEN", "VISIBLE", "IGNORED"]
     const { result, shownBy, heldBy } = await watching({ fromFile, fromEnvironment, onCommandLine }, () =>
       skyward(
         [
-          ...pool,
+          // the working directory (this folder, env files and all) travels
+          ...pool.filter((arg) => arg !== "--no-workdir"),
           ...["--env-file", first, "--env-file", second, "--env", "ENV_SECRET", "--env", `VISIBLE=${onCommandLine}`, "--env", "OVERRIDDEN=flag"],
           fixture,
           ...names
@@ -78,6 +81,9 @@ describe("skyward run --env-file and --env KEY: values on no command line", () =
     expect(seen.worker).toEqual(expected)
     expect(seen.node).toBe("0") // the task ran on the worker of node 0, not in the script
     expect(seen.same_process).toBe(false)
+    // the working directory travels, its env files stay behind
+    expect(seen.files).toContain("data.txt")
+    expect(seen.files.filter((f) => f.endsWith(".env"))).toEqual([])
     // the script, the worker agent and its slots held the file's value while the look went on ...
     expect(heldBy.fromFile.size).toBeGreaterThanOrEqual(2)
     // ... and no process showed it, nor the one from the environment, on its command line

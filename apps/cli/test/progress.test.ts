@@ -1,6 +1,7 @@
 import { Writable } from "node:stream"
 import type { PoolEvent } from "@skyward/contracts"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import { interruptedLine, interruption } from "../src/internal/interruption.js"
 import { makeProgress } from "../src/internal/progress.js"
 
 /** A stream that keeps what is written to it; a terminal of 100 columns when `tty`. */
@@ -28,7 +29,7 @@ const nodeUp = (node: number): PoolEvent[] => [
   { _tag: "NodeBootstrapped", node, cached: false, seconds: 12.34 },
   { _tag: "NodeReady", node, slots: 2, pid: 1000 + node }
 ]
-const queued = (task: number): PoolEvent => ({ _tag: "TaskQueued", task })
+const queued = (task: number, calls?: number): PoolEvent => ({ _tag: "TaskQueued", task, ...(calls === undefined ? {} : { calls }) })
 const done = (task: number): PoolEvent => ({ _tag: "TaskDone", task, node: task % 2, seconds: 0.5 })
 const failed = (task: number): PoolEvent => ({ _tag: "TaskFailed", task, node: 0, error: "ValueError: bad input" })
 
@@ -40,7 +41,7 @@ afterEach(() => {
 })
 
 describe("progress on stderr that is not a terminal: plain lines", () => {
-  it("shows each node coming up, then pool tasks done of queued with rate and ETA, every 2 s while they change, and at the end", () => {
+  it("shows each node coming up, then tasks done of queued with rate and ETA, every 2 s while they change, and at the end", () => {
     const { stream, text } = fakeStream(false)
     const progress = makeProgress("auto", stream)
     const emit = (...events: PoolEvent[]) => events.forEach((event) => progress.listener!(event))
@@ -49,7 +50,7 @@ describe("progress on stderr that is not a terminal: plain lines", () => {
     emit(...Array.from({ length: 10 }, (_, i) => queued(i)))
     vi.advanceTimersByTime(1_500)
     emit(done(0), done(1), done(2), done(3))
-    vi.advanceTimersByTime(500) // 2 s after the first task was queued: 4 done, 2/s, 6 left
+    vi.advanceTimersByTime(500) // 2 s after the tasks were queued and none since while 4 finished: 2/s, 6 left
     vi.advanceTimersByTime(2_000) // nothing changed: no line
     emit(...[4, 5, 6, 7, 8].map(done), failed(9))
     progress.stop() // 4 s: 9 done, 2.25/s
@@ -63,8 +64,8 @@ describe("progress on stderr that is not a terminal: plain lines", () => {
       "skyward: node 1: bootstrapping (creating virtual environment)",
       "skyward: node 1: bootstrapped in 12.3s",
       "skyward: node 1: ready (2 slots)",
-      "skyward: pool tasks: 4 done of 10 queued (2.0/s, eta 3s)",
-      "skyward: pool tasks: 9 done, 1 failed of 10 queued (2.3/s, eta 0s)"
+      "skyward: tasks: 4 done of 10 (2.0/s, eta 3s)",
+      "skyward: tasks: 9 done, 1 failed of 10 (2.3/s)"
     ])
     expect(text()).not.toMatch(CONTROL)
   })
@@ -79,8 +80,109 @@ describe("progress on stderr that is not a terminal: plain lines", () => {
   })
 })
 
+describe("what the task line counts, and when it shows an ETA", () => {
+  const plainLines = (run: (emit: (...events: PoolEvent[]) => void) => void, stop = true) => {
+    const { stream, text } = fakeStream(false)
+    const progress = makeProgress("auto", stream)
+    run((...events) => events.forEach((event) => progress.listener!(event)))
+    if (stop) progress.stop()
+    return text().split("\n").filter(Boolean)
+  }
+
+  it("no ETA and \"queued so far\" while the script keeps queueing as tasks finish (joblib refilling its queue)", () => {
+    const lines = plainLines((emit) => {
+      emit(...Array.from({ length: 8 }, (_, i) => queued(i)))
+      // each finished task is replaced at once by the next: the queue grows, the total is unknown
+      for (let i = 0; i < 16; i++) {
+        vi.advanceTimersByTime(250)
+        emit(done(i), queued(8 + i))
+      }
+    }, false)
+    // every 2 s (the timer runs before the events of that instant)
+    expect(lines).toEqual(["skyward: tasks: 7 done of 15 queued so far (3.5/s)", "skyward: tasks: 15 done of 23 queued so far (3.8/s)"])
+  })
+
+  it("the ETA once nothing more was queued for a second while tasks finished, and at the end", () => {
+    const lines = plainLines((emit) => {
+      emit(...Array.from({ length: 4 }, (_, i) => queued(i)))
+      vi.advanceTimersByTime(500)
+      emit(done(0))
+      vi.advanceTimersByTime(400) // 0.9 s since the last was queued: not yet
+      emit(queued(4))
+      vi.advanceTimersByTime(1_100) // 2 s: queued 1.1 s ago, one finished before: still growing, as far as we know
+      emit(done(1))
+      vi.advanceTimersByTime(2_000) // 4 s: nothing queued for 3 s while one finished: the total is 5
+      emit(done(2))
+    })
+    expect(lines).toEqual([
+      "skyward: tasks: 1 done of 5 queued so far (0.5/s)",
+      "skyward: tasks: 2 done of 5 (0.5/s, eta 6s)",
+      "skyward: tasks: 3 done of 5 (0.8/s, eta 3s)"
+    ])
+  })
+
+  it("counts the script's calls, not joblib's batches, when the client says how many a pool task runs", () => {
+    const lines = plainLines((emit) => {
+      emit(queued(0, 4), queued(1, 4), queued(2))
+      vi.advanceTimersByTime(2_000)
+      emit(done(0), failed(2))
+    })
+    expect(lines).toEqual(["skyward: tasks: 0 done of 9 queued so far (0.0/s)", "skyward: tasks: 4 done, 1 failed of 9 (2.0/s, eta 2s)"])
+  })
+
+  it("a node of one slot is \"1 slot\"", () => {
+    const lines = plainLines((emit) => emit({ _tag: "NodeReady", node: 0, slots: 1, pid: 1 }))
+    expect(lines).toEqual(["skyward: node 0: ready (1 slot)"])
+  })
+})
+
+describe("Ctrl-C", () => {
+  afterEach(() => {
+    interruption.signal = undefined
+    interruption.nodes.clear()
+  })
+
+  it("once interrupted, what the shutdown does (nodes lost, tasks failed) is not printed, nor the final count", () => {
+    for (const tty of [false, true]) {
+      const { stream, text } = fakeStream(tty)
+      const progress = makeProgress("auto", stream)
+      const emit = (...events: PoolEvent[]) => events.forEach((event) => progress.listener!(event))
+      emit(...nodeUp(0), ...nodeUp(1), queued(0), queued(1))
+      const before = text()
+      interruption.signal = "SIGINT"
+      emit({ _tag: "NodeLost", node: 0, reason: "the agent exited", inFlight: [0] }, failed(0), failed(1))
+      vi.advanceTimersByTime(4_000)
+      progress.stop()
+      expect(text().slice(before.length).replace(CONTROL, "").trim()).toBe("")
+    }
+  })
+
+  it("tasks the script cancelled (Ctrl-C reaching it before skyward's own handler ran, or an aborted call) are not shown as failed", () => {
+    const { stream, text } = fakeStream(true)
+    const progress = makeProgress("auto", stream)
+    const emit = (...events: PoolEvent[]) => events.forEach((event) => progress.listener!(event))
+    emit(queued(0), queued(1), queued(2))
+    vi.advanceTimersByTime(100)
+    const before = text()
+    emit(...[0, 1, 2].map((task): PoolEvent => ({ _tag: "TaskFailed", task, error: "cancelled by the caller", cancelled: true })))
+    progress.stop()
+    expect(text().slice(before.length).replace(CONTROL, "")).not.toMatch(/failed|cancel/)
+  })
+
+  it("the one line says what was stopped: the nodes the pool made, with their slots once all were ready", () => {
+    const { stream } = fakeStream(false)
+    const progress = makeProgress("quiet", stream)
+    ;[...nodeUp(0), ...nodeUp(1)].forEach((event) => progress.listener!(event))
+    expect(interruptedLine()).toBe("interrupted; stopped 2 nodes (4 task slots), removed their temporary folders")
+    expect(interruptedLine(new Map([[0, 1]]))).toBe("interrupted; stopped 1 node (1 task slot), removed their temporary folders")
+    expect(interruptedLine(new Map([[0, 2], [1, undefined]]))).toBe("interrupted; stopped 2 nodes, removed their temporary folders")
+    expect(interruptedLine(new Map())).toBe("interrupted")
+    expect(interruptedLine(new Map([[0, 2]]), "the instance could not be terminated")).toBe("interrupted; while stopping: the instance could not be terminated")
+  })
+})
+
 describe("progress on a terminal: a bar (cli-progress)", () => {
-  it("draws pool tasks done of queued as a bar with rate and ETA, node lines above it, and ends on a new line", () => {
+  it("draws tasks done of queued as a bar with rate and ETA, node lines above it, and ends on a new line", () => {
     const { stream, text } = fakeStream(true)
     const progress = makeProgress("auto", stream)
     const emit = (...events: PoolEvent[]) => events.forEach((event) => progress.listener!(event))
@@ -91,9 +193,10 @@ describe("progress on a terminal: a bar (cli-progress)", () => {
     emit(done(0), done(1))
     vi.advanceTimersByTime(1_000)
     const halfway = text().replace(CONTROL, "")
-    // rate and ETA as of the last task event (1 s after the first was queued: 2 done, 2/s, 2 left)
-    expect(halfway).toContain("pool tasks [██████████░░░░░░░░░░] 2 done / 4 queued | 2.0/s | eta 1s")
-    expect(halfway).toContain("pool tasks [░░░░░░░░░░░░░░░░░░░░] 0 done / 4 queued | 0.0/s | eta ?")
+    // rate and ETA as of the last task event (1 s after the tasks were queued, none since: 2 done, 2/s, 2 left)
+    expect(halfway).toContain("tasks [██████████░░░░░░░░░░] 2 done / 4 | 2.0/s | eta 1s")
+    // while tasks are being queued: no ETA
+    expect(halfway).toMatch(/tasks \[░{20}\] 0 done \/ 4 queued so far \| 0\.0\/s(?! \| eta)/)
     emit({ _tag: "NodeLost", node: 0, reason: "no heartbeat for 15s", inFlight: [2] })
     emit(done(2), failed(3))
     progress.stop()
@@ -102,7 +205,7 @@ describe("progress on a terminal: a bar (cli-progress)", () => {
     expect(shown.startsWith("skyward: node 0: provisioned (localhost)\nskyward: node 0: bootstrapped in 12.3s\nskyward: node 0: ready (2 slots)\n")).toBe(true)
     // the bar stops for the node's line and comes back below it
     expect(shown).toMatch(/\| eta 1s\nskyward: node 0: LOST \(no heartbeat for 15s\); 1 task\(s\) re-queued\n/)
-    expect(shown).toMatch(/pool tasks \[████████████████████\] 3 done, 1 failed \/ 4 queued \| 1\.5\/s \| eta 0s\n$/)
+    expect(shown).toMatch(/tasks \[████████████████████\] 3 done, 1 failed \/ 4 \| 1\.5\/s\n$/)
     // the terminal was driven: the cursor hidden while the bar ran, and shown again
     expect(text()).toContain("\u001b[?25l")
     expect(text().lastIndexOf("\u001b[?25h")).toBeGreaterThan(text().lastIndexOf("\u001b[?25l"))

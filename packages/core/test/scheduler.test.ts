@@ -55,6 +55,39 @@ describe("Scheduler", () => {
     expect(b.submitted).toEqual([2, 4, 5])
   })
 
+  it("says in TaskQueued how many of the client's calls a task runs, when the client said", () => {
+    const events = new EventHub()
+    const queued: unknown[] = []
+    events.subscribe((event) => event._tag === "TaskQueued" && queued.push(event))
+    const scheduler = new Scheduler({ retries: 0, events })
+    const { callbacks } = collect()
+    scheduler.submit({ kind: "pickle", payload: new Uint8Array([1]), calls: 4 }, callbacks())
+    scheduler.submit({ kind: "pickle", payload: new Uint8Array([2]) }, callbacks())
+    expect(queued).toEqual([
+      { _tag: "TaskQueued", task: 1, calls: 4 },
+      { _tag: "TaskQueued", task: 2 }
+    ])
+  })
+
+  it("says in TaskFailed when a task was cancelled rather than failed", () => {
+    const events = new EventHub()
+    const failed: unknown[] = []
+    events.subscribe((event) => event._tag === "TaskFailed" && failed.push(event))
+    const scheduler = new Scheduler({ retries: 0, events })
+    const a = recordingNode(0, 2)
+    scheduler.addNode(a.link)
+    const { callbacks } = collect()
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    scheduler.submit({ kind: "call", fn: "m:f" }, callbacks())
+    expect(a.submitted).toEqual([1, 2])
+    scheduler.cancel(1)
+    scheduler.failed(0, 2, { kind: "user", excType: "builtins.ValueError", message: "bad", traceback: "" })
+    expect(failed).toEqual([
+      expect.objectContaining({ _tag: "TaskFailed", task: 1, cancelled: true }),
+      expect.not.objectContaining({ cancelled: true })
+    ])
+  })
+
   it("re-runs a lost node's tasks elsewhere, then gives up with WorkerLost", () => {
     const { scheduler, b } = twoNodes(1, 1)
     const { done, failed, callbacks } = collect()

@@ -53,6 +53,15 @@ describe("the working directory: what travels", () => {
     expect(excluded.get(".venv/")).toMatch(/virtual environment/)
   })
 
+  it("never sends what workdirExclude names (an --env-file), even when a rule takes it back", async () => {
+    write({ "main.py": "", ".env.local": "API_TOKEN=secret\n", "conf/prod.env": "X=1\n", ".skywardignore": "!.env.local\n" })
+    const taken = await Effect.runPromise(snapshotWorkdir(project, undefined, [], [path.join(project, ".env.local"), "conf/prod.env", "/elsewhere/.env"]))
+    expect(taken.files.map((f) => f.path)).toEqual([".skywardignore", "main.py"])
+    const excluded = new Map(taken.excluded.map((e) => [e.path, e.reason]))
+    expect(excluded.get(".env.local")).toBe("left out by workdirExclude (where skyward run puts its --env-file files)")
+    expect(excluded.get("conf/prod.env")).toBe("left out by workdirExclude (where skyward run puts its --env-file files)")
+  })
+
   it("applies the .gitignore files above it up to the git repository's top, and follows links once", async () => {
     write({ ".gitignore": "*.tmp\n", "sub/keep.py": "", "sub/drop.tmp": "" })
     fs.mkdirSync(path.join(project, ".git"))

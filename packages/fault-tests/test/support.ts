@@ -189,6 +189,8 @@ export interface CliRun {
   /** Pool events with the time (ms) they were read. */
   readonly timed: Array<{ readonly at: number; readonly event: PoolEvent }>
   readonly startedAt: number
+  /** Started in its own process group, as in a terminal (see `interrupt`). */
+  readonly terminal: boolean
   /** Resolves with the exit code (null: killed by a signal) once the process closed. */
   readonly exited: Promise<number | null>
   /** Resolves with the first event that matches. */
@@ -207,14 +209,19 @@ process.on("exit", () => {
  * Starts `node apps/cli/dist/bin.js <args>` with its own TMPDIR and a marker in its environment
  * (inherited by the agents, slot processes, pip and the client script).
  */
-export const startCli = (args: ReadonlyArray<string>, options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string } = {}): CliRun => {
+export const startCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string; readonly terminal?: boolean } = {}
+): CliRun => {
   const marker = `SKYWARD_FAULT_MARK=${randomUUID()}`
   const tmp = tempDir("cli")
   const [key, value] = marker.split("=") as [string, string]
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: options.cwd ?? repo,
     env: { ...process.env, TMPDIR: tmp, ...options.env, [key]: value },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    // as in a terminal: its own process group, which Ctrl-C signals as a whole (see `interrupt`)
+    detached: options.terminal === true
   })
   const waiters: Array<() => void> = []
   let partial = ""
@@ -227,6 +234,7 @@ export const startCli = (args: ReadonlyArray<string>, options: { readonly env?: 
     events: [],
     timed: [],
     startedAt: Date.now(),
+    terminal: options.terminal === true,
     exited: new Promise((resolve) => child.on("close", (code) => resolve(code))),
     when: (match, ms = 60_000) => waitFor("a pool event", () => run.events.find(match), ms, 20) as never,
     whenOutput: (text, ms = 60_000) => waitFor(`output ${JSON.stringify(text)}`, () => run.stdout.includes(text) || run.stderr.includes(text), ms, 20).then(() => undefined),
@@ -327,15 +335,21 @@ export const leftoversOf = async (run: CliRun, ms = 5_000): Promise<string[]> =>
 ]
 
 /**
- * Presses Ctrl-C: SIGINT to the run, then waits for it to exit. Returns the exit code, the seconds
- * from the signal to the exit, and how many marked processes were alive just before the signal.
+ * Presses Ctrl-C: SIGINT to the run (to its whole process group, as a terminal does, when it was
+ * started with `terminal: true`), then waits for it to exit. Returns the exit code, the seconds from
+ * the signal to the exit, how many marked processes were alive just before the signal, and what the
+ * run wrote on stderr after it.
  */
-export const interrupt = async (run: CliRun): Promise<{ readonly code: number | null; readonly seconds: number; readonly before: number }> => {
+export const interrupt = async (
+  run: CliRun
+): Promise<{ readonly code: number | null; readonly seconds: number; readonly before: number; readonly stderrAfter: string }> => {
   const before = processesMarked(run.marker).length
   const at = Date.now()
-  run.child.kill("SIGINT")
+  const stderrBefore = run.stderr.length
+  if (run.terminal) process.kill(-run.child.pid!, "SIGINT")
+  else run.child.kill("SIGINT")
   const code = await run.exited
-  return { code, seconds: (Date.now() - at) / 1000, before }
+  return { code, seconds: (Date.now() - at) / 1000, before, stderrAfter: run.stderr.slice(stderrBefore) }
 }
 
 /** One row of the closing table (printed by the suite; collected into the report). */

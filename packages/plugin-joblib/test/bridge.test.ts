@@ -206,6 +206,16 @@ describe("the client bridge", () => {
     expect(lines.join("\n")).toMatch(/expected a SHA-256 in hex/)
   })
 
+  it("passes on how many of the script's calls a task runs (for progress), and nothing when the client does not say", async () => {
+    const pool = new FakePool()
+    const { bridge } = await open(pool, { log: () => {} })
+    const client = await connect(bridge.socketPath, bridge.token)
+    client.send({ type: "submit", id: 1, kind: "pickle", payload: new Uint8Array([1]), calls: 3 })
+    client.send({ type: "submit", id: 2, kind: "pickle", payload: new Uint8Array([2]) })
+    await client.until((ms) => ms.filter((m) => m.type === "result").length === 2)
+    expect(pool.dispatched.map((spec) => spec.calls)).toEqual([3, undefined])
+  })
+
   it("announces a new slot count when the pool loses a node", async () => {
     const pool = new FakePool()
     const { bridge } = await open(pool, { log: () => {} })

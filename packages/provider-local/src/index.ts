@@ -11,4 +11,5 @@
  * @packageDocumentation
  */
 export { prepareLocalEnvironment, type LocalEnvironment } from "./internal/environment.js"
+export { environmentsDir, listEnvironments, removeEnvironment, type CachedEnvironment } from "./internal/env-cache.js"
 export { local, type LocalOptions } from "./internal/provider.js"

@@ -142,6 +142,9 @@ export const closest = (name: string, line: CommandLine): string | undefined => 
   return best?.[0]
 }
 
+/** The flag that asks for a command's whole help (every option in full), where `--help` gives the short one. */
+export const HELP_ALL = "--help-all"
+
 /** How `skyward ...` splits its arguments: ours go to @effect/cli, theirs to the script. */
 export interface SplitArgs {
   readonly ours: string[]
@@ -152,14 +155,17 @@ export interface SplitArgs {
  * A checker of `skyward` command lines: every option is known, takes the value type it is
  * declared with (named in the message when not), is given once unless repeatable; and for
  * `passThrough` commands (`run`) everything after the first positional argument (the script)
- * belongs to the script. Throws a UsageError naming the option; `--help` anywhere shows help.
+ * belongs to the script. Throws a UsageError naming the option; `--help` (or `--help-all`)
+ * anywhere before the script shows help: a command's is left as `<command> --help[-all]`.
  */
 export const makeArgvCheck = <Name extends string, R, E, A>(
   command: Command.Command<Name, R, E, A>,
   options: { readonly name: string; readonly passThrough: ReadonlyArray<string> }
 ): ((args: ReadonlyArray<string>) => SplitArgs) => {
   const name = options.name
-  const builtIns = commandLineOf(Options.getUsage(BuiltInOptions.builtInOptions(command.descriptor, Usage.empty, HelpDoc.empty)))
+  const effects = commandLineOf(Options.getUsage(BuiltInOptions.builtInOptions(command.descriptor, Usage.empty, HelpDoc.empty)))
+  // @effect/cli's built-in options, and ours: the whole help of a command (see ./command-help.ts)
+  const builtIns: CommandLine = { ...effects, flags: new Map([...effects.flags, [HELP_ALL, { name: HELP_ALL, accepts: undefined, repeatable: false }]]) }
   const subcommands = new Map(
     [...HashMap.entries(Command.getSubcommands(command))].map(([sub, descriptor]) => [sub, commandLineOf(CommandDescriptor.getUsage(descriptor), builtIns)])
   )
@@ -168,7 +174,7 @@ export const makeArgvCheck = <Name extends string, R, E, A>(
   return (args) => {
     let problem: string | undefined
     const fail = (message: string) => void (problem ??= message)
-    let help = false
+    let help: "--help" | typeof HELP_ALL | undefined
     let action = false
     let line = builtIns
     let sub: string | undefined
@@ -178,8 +184,8 @@ export const makeArgvCheck = <Name extends string, R, E, A>(
     const where = () => `see ${[name, sub].filter(Boolean).join(" ")} --help`
 
     const finish = (split: SplitArgs): SplitArgs => {
-      if (help && sub !== undefined) return { ours: [...split.ours.slice(0, subAt + 1), "--help"], theirs: [] }
-      if (problem !== undefined && !help && !action) throw new UsageError({ message: problem })
+      if (help !== undefined && sub !== undefined) return { ours: [...split.ours.slice(0, subAt + 1), help], theirs: [] }
+      if (problem !== undefined && help === undefined && !action) throw new UsageError({ message: problem })
       return split
     }
 
@@ -208,7 +214,8 @@ export const makeArgvCheck = <Name extends string, R, E, A>(
           )
           continue
         }
-        if (flag.name === "--help") help = true
+        if (flag.name === HELP_ALL) help = HELP_ALL
+        else if (flag.name === "--help") help ??= "--help"
         else if (flag.name === "--version" || flag.name === "--wizard") action = true
         if (flag.accepts === undefined) {
           if (inline !== undefined && !TRUE_OR_FALSE.has(inline.toLowerCase())) fail(`${flag.name} takes no value, got ${quote(inline)}`)

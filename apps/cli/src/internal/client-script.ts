@@ -35,14 +35,29 @@ const IMAGE_HINT =
 // Imports the plugins' activation modules, then runs the script as __main__ with its own argv and
 // sys.path[0]; in the pool's Image environment, a module missing here (not a task's, raised again
 // here by joblib) says how to add it.
+// Ctrl-C: a terminal sends SIGINT to the script and to skyward, which sends it another while it
+// stops the pool. The first raises KeyboardInterrupt as usual (the script's own handlers and
+// finally blocks run); later ones are ignored, so that they do not break into that clean-up or
+// into Python printing it. The KeyboardInterrupt of that SIGINT, when it reaches the top, ends the
+// script with 130 and no traceback: skyward says in one line that the run was interrupted (see the
+// README). One the script raises itself, or under its own SIGINT handler, prints as usual.
 const LAUNCHER = [
-  "import importlib, importlib.util, os, runpy, sys",
+  "import importlib, importlib.util, os, runpy, signal, sys",
+  "_sigint = []",
+  "def _interrupted(_signum, _frame):",
+  "    _sigint.append(_signum)",
+  "    signal.signal(signal.SIGINT, signal.SIG_IGN)",
+  "    raise KeyboardInterrupt",
+  "if signal.getsignal(signal.SIGINT) is signal.default_int_handler: signal.signal(signal.SIGINT, _interrupted)",
   "for _m in filter(None, os.environ.pop('SKYWARD_CLIENT_IMPORTS', '').split(',')): importlib.import_module(_m)",
   "_hint = os.environ.pop('SKYWARD_CLIENT_HINT', '')",
   "sys.argv = sys.argv[1:]",
   "sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))",
   "try:",
   "    runpy.run_path(sys.argv[0], run_name='__main__')",
+  "except KeyboardInterrupt:",
+  "    if not _sigint: raise",
+  "    sys.exit(130)",
   "except ModuleNotFoundError as _e:",
   "    if _hint and _e.name and importlib.util.find_spec(_e.name.split('.')[0]) is None:",
   "        _text = _hint.format(name=_e.name.split('.')[0])",

@@ -92,19 +92,25 @@ export interface EnvSources {
   readonly env: ReadonlyArray<string>
 }
 
+/** The Image variables a run adds, and the env files they came from (absolute: they never travel with the working directory). */
+export interface RunEnv {
+  readonly env: Record<string, string>
+  readonly files: ReadonlyArray<string>
+}
+
 /**
  * The Image variables the run adds, later ones winning: the config file's `envFile`s, the
  * `--env-file`s in order, then the `--env` flags.
  */
-export const envOf = (given: EnvSources): Effect.Effect<Record<string, string>, UsageError> =>
+export const envOf = (given: EnvSources): Effect.Effect<RunEnv, UsageError> =>
   Effect.gen(function* () {
     const { config, envFile } = given
     const fromConfig = config === undefined ? [] : yield* configEnvFiles(envFile, config)
     const files = [
-      ...fromConfig.map((file) => readEnvFile(file, `config file ${config}: envFile ${JSON.stringify(file)}`)),
-      ...given.envFiles.map((file) => readEnvFile(file, `--env-file ${JSON.stringify(file)}`))
+      ...fromConfig.map((file) => ({ file, where: `config file ${config}: envFile ${JSON.stringify(file)}` })),
+      ...given.envFiles.map((file) => ({ file: path.resolve(file), where: `--env-file ${JSON.stringify(file)}` }))
     ]
-    const fromFiles = yield* Effect.all(files)
+    const fromFiles = yield* Effect.forEach(files, ({ file, where }) => readEnvFile(file, where))
     const fromFlags = yield* Effect.forEach(given.env, envFlagEntry)
-    return Object.assign({}, ...fromFiles, Object.fromEntries(fromFlags)) as Record<string, string>
+    return { env: Object.assign({}, ...fromFiles, Object.fromEntries(fromFlags)) as Record<string, string>, files: files.map(({ file }) => file) }
   })

@@ -2,20 +2,23 @@ import { createRequire } from "node:module"
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Fiber, HashMap, Option } from "effect"
-import { makeArgvCheck, validationMessage } from "./argv.js"
+import { HELP_ALL, makeArgvCheck, validationMessage } from "./argv.js"
+import { cacheCommand } from "./commands/cache.js"
 import { downCommand } from "./commands/down.js"
 import { lsCommand } from "./commands/ls.js"
 import { exitCode, runCommand, scriptArgs } from "./commands/run.js"
 import { scriptEnded } from "./client-script.js"
-import { helpInColor, helpText } from "./help.js"
+import { commandHelp, SKYWARD_DESCRIPTION } from "./command-help.js"
+import { helpInColor } from "./help.js"
+import { interruptedLine, interruption } from "./interruption.js"
 import { signalExitCode } from "./signals.js"
 
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string }
 
 /** The `skyward` command and its subcommands (the docs' CLI reference is generated from this). */
 export const skyward = Command.make("skyward").pipe(
-  Command.withDescription("Run Python work on a pool of machines."),
-  Command.withSubcommands([runCommand, lsCommand, downCommand])
+  Command.withDescription(SKYWARD_DESCRIPTION),
+  Command.withSubcommands([runCommand, lsCommand, downCommand, cacheCommand])
 )
 
 const checkArgs = makeArgvCheck(skyward, { name: "skyward", passThrough: ["run"] })
@@ -35,7 +38,7 @@ const describe = (error: unknown): string => {
 const USAGE_TAGS = new Set(["UsageError", "ConfigError", "PluginError", "WorkdirTooLarge"])
 
 const SUBCOMMANDS = new Set(HashMap.keys(Command.getSubcommands(skyward)))
-const isHelpFlag = (arg: string | undefined) => arg === "--help" || arg === "-h"
+const isHelpFlag = (arg: string | undefined) => arg === "--help" || arg === "-h" || arg === HELP_ALL
 
 /** Built-in options that do something else than help when no command is given. */
 const OTHER_ACTIONS = new Set(["--version", "--completions", "--wizard"])
@@ -45,11 +48,14 @@ const OTHER_ACTIONS = new Set(["--version", "--completions", "--wizard"])
  * `<command> --help` at the end), the top command's (no command: `skyward`, `skyward --help`),
  * or nobody's.
  */
-const helpRequest = (ours: ReadonlyArray<string>): { readonly subcommand: string | undefined } | undefined => {
-  if (isHelpFlag(ours.at(-1)) && SUBCOMMANDS.has(ours.at(-2) ?? "")) return { subcommand: ours.at(-2) }
+const helpRequest = (ours: ReadonlyArray<string>): { readonly subcommand: string | undefined; readonly all: boolean } | undefined => {
+  if (isHelpFlag(ours.at(-1)) && SUBCOMMANDS.has(ours.at(-2) ?? "")) return { subcommand: ours.at(-2), all: ours.at(-1) === HELP_ALL }
   if (ours.some((arg) => SUBCOMMANDS.has(arg))) return undefined
-  return ours.some(isHelpFlag) || !ours.some((arg) => OTHER_ACTIONS.has(arg.split("=")[0]!)) ? { subcommand: undefined } : undefined
+  return ours.some(isHelpFlag) || !ours.some((arg) => OTHER_ACTIONS.has(arg.split("=")[0]!)) ? { subcommand: undefined, all: false } : undefined
 }
+
+/** Columns help wraps at: the terminal's (60 to 120), or 100 through a pipe. */
+const helpWidth = (): number => Math.max(60, Math.min(process.stdout.isTTY ? process.stdout.columns : 100, 120))
 
 /** Runs the CLI on `argv` (process.argv shape); resolves to the process exit code. */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
@@ -61,12 +67,12 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 2
   }
   const { ours, theirs } = split
-  // help is printed here rather than by @effect/cli: it names the whole command in a subcommand's
-  // usage line, and it has no colours when stdout is not a terminal (or NO_COLOR is set)
+  // help is printed here rather than by @effect/cli (./command-help.ts): short and ordered by use,
+  // from the commands' option tables, and without colours when stdout is not a terminal (or NO_COLOR is set)
   const help = helpRequest(ours)
   if (help !== undefined) {
     const color = helpInColor(process.stdout)
-    process.stdout.write(`${helpText(skyward, { name: "skyward", version, subcommand: help.subcommand, color })}\n`)
+    process.stdout.write(`${commandHelp(skyward, { subcommand: help.subcommand, version }, { all: help.all, color, width: helpWidth() })}\n`)
     return 0
   }
   scriptArgs.value = theirs
@@ -83,6 +89,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   let signalled: number | undefined
   const onSignal = (signal: NodeJS.Signals) => {
     signalled ??= scriptEnded.code ?? signalExitCode(signal)
+    interruption.signal ??= signal
     Effect.runFork(Fiber.interrupt(fiber))
   }
   process.on("SIGINT", onSignal)
@@ -90,8 +97,13 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   const exit = await Effect.runPromise(Fiber.await(fiber))
   process.off("SIGINT", onSignal)
   process.off("SIGTERM", onSignal)
-  if (Exit.isSuccess(exit)) return signalled ?? exitCode.value
-  if (signalled !== undefined) return signalled
+  if (signalled !== undefined) {
+    // one line for a Ctrl-C: what was stopped, or what went wrong while stopping
+    const failure = Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) ? Cause.failureOption(exit.cause) : Option.none()
+    process.stderr.write(`skyward: ${interruptedLine(undefined, Option.isSome(failure) ? describe(failure.value) : undefined)}\n`)
+    return signalled
+  }
+  if (Exit.isSuccess(exit)) return exitCode.value
   if (Cause.isInterruptedOnly(exit.cause)) return signalExitCode("SIGINT")
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) {

@@ -2,8 +2,10 @@ import { local } from "@skyward/core"
 import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { Effect, Option } from "effect"
 import { envOf } from "./env-flags.js"
-import { loadConfigFile } from "./config-file.js"
+import { CONFIG_SOURCE, configSourceOf, loadConfigFile } from "./config-file.js"
+import { configPlugins } from "./config-plugins.js"
 import { UsageError } from "./errors.js"
+import { parsePluginSpec } from "./plugin-spec.js"
 import { resolvePlugin } from "./plugins.js"
 import { parseSize } from "./project.js"
 
@@ -138,18 +140,25 @@ const argumentLimitOf = (flags: PoolFlags): Effect.Effect<number | undefined, Us
 
 const asRecord = (value: unknown): Loose => (typeof value === "object" && value !== null ? (value as Loose) : {})
 
+/** `--plugin NAME[:key=value,...]` values as plugins, in order. */
+const flagPlugins = (values: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Plugin>, UsageError> =>
+  Effect.forEach(values, (value) => Effect.flatMap(parsePluginSpec(value), resolvePlugin))
+
 /**
- * Pool options from the config file (if any) with the flags on top; `--plugin` names are resolved
- * and appended to the config's plugins, `--pip`, `--env` and `--env-file` (and the config's own
- * `envFile`, which is no pool option) extend the config's Image.
+ * Pool options from the config file (`--config`, else one found from the current folder up; see
+ * ./config-file.ts) with the flags on top; the config's plugin names and the `--plugin` values are
+ * resolved, the latter appended; `--pip`, `--env` and `--env-file` (and the config's own `envFile`,
+ * which is no pool option) extend the config's Image. The config file used rides along under
+ * {@link CONFIG_SOURCE}.
  */
 export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInput, UsageError> =>
   Effect.gen(function* () {
-    const { envFile, ...base } = Option.isSome(flags.config) ? yield* loadConfigFile(flags.config.value) : {}
-    const plugins: Plugin[] = [...((base.plugins as Plugin[] | undefined) ?? []), ...(yield* Effect.forEach(flags.plugin, resolvePlugin))]
+    const source = yield* configSourceOf(flags.config)
+    const { envFile, plugins: configured, ...base } = source === undefined ? {} : yield* loadConfigFile(source.file)
+    const plugins: Plugin[] = [...(yield* configPlugins(configured, source?.file)), ...(yield* flagPlugins(flags.plugin))]
     const image = asRecord(base.image)
     const worker = asRecord(base.worker)
-    const env = yield* envOf({ config: Option.getOrUndefined(flags.config), envFile, envFiles: flags["env-file"], env: flags.env })
+    const { env, files: envFiles } = yield* envOf({ config: source?.file, envFile, envFiles: flags["env-file"], env: flags.env })
     const provider = yield* providerFrom(flags, base)
     const argumentLimit = yield* argumentLimitOf(flags)
     const merged: Loose = {
@@ -169,7 +178,10 @@ export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInpu
         pip: [...((image.pip as string[] | undefined) ?? []), ...flags.pip],
         env: { ...asRecord(image.env), ...env }
       },
-      plugins
+      plugins,
+      // env files hold secrets: they stay behind when the working directory travels
+      ...(envFiles.length === 0 ? {} : { workdirExclude: [...((base.workdirExclude as string[] | undefined) ?? []), ...envFiles] }),
+      ...(source === undefined ? {} : { [CONFIG_SOURCE]: source })
     }
     return merged as PoolOptionsInput
   })

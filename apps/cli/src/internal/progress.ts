@@ -1,5 +1,6 @@
 import { formatBytes, type PoolEvent, type PoolEventListener } from "@skyward/contracts"
 import cliProgress from "cli-progress"
+import { interruption, trackNodes } from "./interruption.js"
 
 /** How `skyward run` reports progress on stderr. */
 export type ProgressMode = "auto" | "json" | "quiet"
@@ -19,7 +20,8 @@ export type ProgressStream = NodeJS.WritableStream & { readonly isTTY?: boolean;
 
 const SUMMARY_EVERY_MS = 2_000
 
-const files = (count: number): string => `${count} file${count === 1 ? "" : "s"}`
+const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`
+const files = (count: number): string => plural(count, "file")
 
 /** `note: node 1: Python 3.11.2, the client runs 3.11.7` */
 const noteLine = (message: string, node?: number): string => `note: ${node === undefined ? "" : `node ${node}: `}${message}`
@@ -38,7 +40,7 @@ const nodeLine = (event: PoolEvent): string | undefined => {
     case "NodeBootstrapped":
       return `node ${event.node}: bootstrapped in ${event.seconds.toFixed(1)}s${event.cached ? " (cached environment)" : ""}`
     case "NodeReady":
-      return `node ${event.node}: ready (${event.slots} slots)`
+      return `node ${event.node}: ready (${plural(event.slots, "slot")})`
     case "NodeLost":
       return `node ${event.node}: LOST (${event.reason}); ${event.inFlight.length} task(s) re-queued`
     default:
@@ -47,24 +49,56 @@ const nodeLine = (event: PoolEvent): string | undefined => {
 }
 
 /**
- * Counts the pool's tasks and reports done/queued with rate and ETA. These are tasks as the pool
- * sees them: the joblib bridge hands over one task per joblib batch (one or more calls), and only
- * as slots free up, so the total is what has been queued so far, not the script's whole workload.
+ * Milliseconds without a task queued, while tasks finish, after which the pool's tasks are taken to
+ * be all there is: joblib queues a new batch as soon as one finishes while it has more.
  */
-class TaskCounter {
+const SETTLED_MS = 1_000
+
+/**
+ * Counts the script's tasks and reports done/queued with rate, and an ETA once the total means something.
+ * A pool task counts as the calls it runs when the client says (the joblib bridge hands over one pool
+ * task per joblib batch of one or more calls), else as one. The bridge hands them over only as slots
+ * free up, so while the script keeps queueing, what is queued is not its whole workload: the line says
+ * "queued so far" and shows no ETA. Once tasks finish and none was queued for {@link SETTLED_MS}, or
+ * the run ended ({@link finish}), the total is taken as known and the ETA is shown.
+ */
+export class TaskCounter {
   queued = 0
   done = 0
   failed = 0
   private started = 0
+  private lastQueuedAt = 0
+  private finishedSinceQueued = 0
+  private finished = false
+  private cancelled = 0
+  private readonly callsOf = new Map<number, number>()
 
   /** Counts a task event; false for any other event. */
   update(event: PoolEvent): boolean {
     if (event._tag === "TaskQueued") {
-      if (this.queued++ === 0) this.started = Date.now()
-    } else if (event._tag === "TaskDone") this.done++
-    else if (event._tag === "TaskFailed") this.failed++
-    else return false
+      const calls = event.calls ?? 1
+      this.callsOf.set(event.task, calls)
+      if (this.queued === 0) this.started = Date.now()
+      this.queued += calls
+      this.lastQueuedAt = Date.now()
+      this.finishedSinceQueued = 0
+    } else if (event._tag === "TaskDone" || event._tag === "TaskFailed") {
+      const calls = this.callsOf.get(event.task) ?? 1
+      this.callsOf.delete(event.task)
+      // a cancelled task (the script's call aborted, or Ctrl-C reached the script first) did not fail: not shown
+      if (event._tag === "TaskFailed" && event.cancelled === true) this.cancelled += calls
+      else {
+        if (event._tag === "TaskDone") this.done += calls
+        else this.failed += calls
+        this.finishedSinceQueued++
+      }
+    } else return false
     return true
+  }
+
+  /** The run is over: what was queued is the whole workload. */
+  finish(): void {
+    this.finished = true
   }
 
   /** Tasks done per second since the first was queued. */
@@ -72,15 +106,26 @@ class TaskCounter {
     return this.done / Math.max((Date.now() - this.started) / 1000, 1e-3)
   }
 
-  /** Seconds until the tasks queued so far are done at the current rate (undefined before the first is done). */
-  get eta(): number | undefined {
-    return this.rate > 0 ? Math.ceil((this.queued - this.done - this.failed) / this.rate) : undefined
+  /** True once tasks finished and none was queued for {@link SETTLED_MS}: the script queues no more for now. */
+  get settled(): boolean {
+    return this.finished || (this.finishedSinceQueued > 0 && Date.now() - this.lastQueuedAt >= SETTLED_MS)
   }
 
-  /** `pool tasks: 28 done, 1 failed of 36 queued (10.4/s, eta 1s)` */
+  /** Seconds until the queued tasks are done at the current rate: only once {@link settled}, some are done and some are left. */
+  get eta(): number | undefined {
+    const left = this.queued - this.done - this.failed - this.cancelled
+    return this.settled && this.rate > 0 && left > 0 ? Math.ceil(left / this.rate) : undefined
+  }
+
+  /** `28 done, 1 failed of 36` once settled, else `28 done of 36 queued so far` */
+  counts(): string {
+    return `${this.done} done${this.failed ? `, ${this.failed} failed` : ""} of ${this.queued}${this.settled ? "" : " queued so far"}`
+  }
+
+  /** `tasks: 28 done, 1 failed of 36 (10.4/s, eta 1s)`, or `tasks: 28 done of 36 queued so far (10.4/s)` */
   summary(): string {
     const eta = this.eta === undefined ? "" : `, eta ${this.eta}s`
-    return `pool tasks: ${this.done} done${this.failed ? `, ${this.failed} failed` : ""} of ${this.queued} queued (${this.rate.toFixed(1)}/s${eta})`
+    return `tasks: ${this.counts()} (${this.rate.toFixed(1)}/s${eta})`
   }
 }
 
@@ -89,7 +134,9 @@ const plainProgress = (write: (line: string) => void): Progress => {
   let bootstrapping = new Set<number>()
   let lastCounts = ""
   const report = () => {
-    const counts = `${counter.done}/${counter.failed}/${counter.queued}`
+    // once interrupted, what the pool's shutdown does to tasks is not news (see ./interruption.ts)
+    if (interruption.signal !== undefined) return
+    const counts = `${counter.done}/${counter.failed}/${counter.queued}/${counter.settled}`
     if (counter.queued > 0 && counts !== lastCounts) {
       lastCounts = counts
       write(counter.summary())
@@ -111,6 +158,7 @@ const plainProgress = (write: (line: string) => void): Progress => {
     },
     stop: () => {
       clearInterval(timer)
+      counter.finish()
       report()
     }
   }
@@ -122,7 +170,7 @@ const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => voi
     {
       stream,
       // the rate and ETA are the counter's (as in plain lines): cli-progress's own ETA shows NULL or INF at first
-      format: "pool tasks [{bar}] {done} done{failedText} / {total} queued | {rate}/s | eta {etaText}",
+      format: "tasks [{bar}] {done} done{failedText} / {total}{soFar} | {rate}/s{etaText}",
       barsize: 20,
       hideCursor: true,
       clearOnComplete: false
@@ -138,8 +186,9 @@ const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => voi
   const payload = () => ({
     done: counter.done,
     failedText: counter.failed ? `, ${counter.failed} failed` : "",
+    soFar: counter.settled ? "" : " queued so far",
     rate: counter.rate.toFixed(1),
-    etaText: counter.eta === undefined ? "?" : `${counter.eta}s`
+    etaText: counter.eta === undefined ? "" : ` | eta ${counter.eta}s`
   })
   return {
     listener: (event) => {
@@ -164,11 +213,19 @@ const barProgress = (stream: NodeJS.WritableStream, write: (line: string) => voi
 }
 
 /**
- * The reporter for a mode, writing to `stream` (stderr): JSON lines, only the notes, or the nodes' states
- * then the pool's tasks done of queued with rate and ETA, as a bar (cli-progress) when the stream is
- * a TTY and as plain lines (every 2 s while counts change, and once at the end) when it is not.
+ * Records the nodes for the line a Ctrl-C prints, and drops the pool's events once the run was
+ * interrupted (its nodes lost, its tasks failed: the shutdown's doing, not news), except as JSON.
  */
-export const makeProgress = (mode: ProgressMode, stream: ProgressStream = process.stderr): Progress => {
+const untilInterrupted = (progress: Progress, mode: ProgressMode): Progress => ({
+  ...progress,
+  listener: (event) => {
+    trackNodes(event)
+    if (mode !== "json" && interruption.signal !== undefined) return
+    progress.listener?.(event)
+  }
+})
+
+const reporterFor = (mode: ProgressMode, stream: ProgressStream): Progress => {
   const write = (line: string) => void stream.write(`skyward: ${line}\n`)
   switch (mode) {
     case "quiet":
@@ -186,3 +243,12 @@ export const makeProgress = (mode: ProgressMode, stream: ProgressStream = proces
       return stream.isTTY ? barProgress(stream, write) : plainProgress(write)
   }
 }
+
+/**
+ * The reporter for a mode, writing to `stream` (stderr): JSON lines, only the notes, or the nodes' states
+ * then the script's tasks done of queued with rate (and an ETA once no more are being queued), as a bar
+ * (cli-progress) when the stream is a TTY and as plain lines (every 2 s while counts change, and once at
+ * the end) when it is not.
+ */
+export const makeProgress = (mode: ProgressMode, stream: ProgressStream = process.stderr): Progress =>
+  untilInterrupted(reporterFor(mode, stream), mode)

@@ -3,6 +3,7 @@ import { type EnvironmentMirror, local, mirrorEnvironment } from "@skyward/core"
 import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { joblib } from "@skyward/plugin-joblib"
 import { Effect, Option } from "effect"
+import { CONFIG_SOURCE, configNote, type ConfigSource } from "./config-file.js"
 import { UsageError } from "./errors.js"
 
 /** The flags of `skyward run` that say what travels with the script. */
@@ -58,8 +59,11 @@ export const withProject = (
   onLine: (line: string) => void
 ): Effect.Effect<Project, UsageError> =>
   Effect.gen(function* () {
-    const given = options as Loose
+    const { [CONFIG_SOURCE]: source, ...given } = options as Loose & { readonly [CONFIG_SOURCE]?: ConfigSource }
     const notes: string[] = []
+    // a config file found by looking up from here is news even with --quiet; one given with --config is not
+    if (source?.found) notes.push(configNote(source))
+    else if (source !== undefined) onLine(configNote(source))
     if (flags["no-workdir"] && Option.isSome(flags.workdir))
       return yield* new UsageError({ message: "--workdir and --no-workdir: choose one" })
     const limitText = Option.getOrUndefined(flags["workdir-limit"])
@@ -83,7 +87,7 @@ export const withProject = (
     const provider = given.provider as { readonly name?: string } | undefined
     return {
       options: {
-        ...options,
+        ...given,
         ...(mirror && (provider === undefined || provider.name === "local") ? { provider: local({ python: mirror.baseInterpreter }) } : {}),
         image: mirror ? { ...image, python: minor, mirror: mirror.mirror } : image,
         plugins: withJoblib((given.plugins as Plugin[] | undefined) ?? []),

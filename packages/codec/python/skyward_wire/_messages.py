@@ -63,6 +63,9 @@ class Submit(_SubmitRequired, total=False):
     timeout: float
     #: Content hashes of the blobs the payload refers to.
     blobs: list[str]
+    #: Client->server: how many of the client's calls the task runs (a joblib batch's size), for
+    #: progress.
+    calls: int
 
 
 class _StartedRequired(TypedDict):
@@ -244,6 +247,7 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         ("args", "array", False),
         ("timeout", "float", False),
         ("blobs", "textArray", False),
+        ("calls", "uint", False),
     ),
     "started": (
         ("id", "uint", True),

@@ -46,6 +46,8 @@ export interface Submit {
   readonly timeout?: number
   /** Content hashes of the blobs the payload refers to. */
   readonly blobs?: readonly string[]
+  /** Client->server: how many of the client's calls the task runs (a joblib batch's size), for progress. */
+  readonly calls?: number
 }
 
 /** `started` (agent->node): a task began running on a slot. */
@@ -177,7 +179,8 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
     ["fn", "text", false],
     ["args", "array", false],
     ["timeout", "float", false],
-    ["blobs", "textArray", false]
+    ["blobs", "textArray", false],
+    ["calls", "uint", false]
   ],
   started: [
     ["id", "uint", true],

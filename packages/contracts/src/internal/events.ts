@@ -15,10 +15,12 @@ export type PoolEvent =
   | { readonly _tag: "EnvironmentNote"; readonly node?: number; readonly message: string }
   | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
   | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
-  | { readonly _tag: "TaskQueued"; readonly task: number }
+  /** `calls`: how many of the client's calls the task runs (a joblib batch's size) when the client said; 1 when absent. */
+  | { readonly _tag: "TaskQueued"; readonly task: number; readonly calls?: number }
   | { readonly _tag: "TaskStarted"; readonly task: number; readonly node: number; readonly slot: number }
   | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
-  | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string }
+  /** `cancelled`: the task was cancelled (by its caller, or as its pool closed), not failed by its own doing. */
+  | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string; readonly cancelled?: boolean }
   | { readonly _tag: "TaskRetried"; readonly task: number; readonly fromNode: number; readonly attempt: number }
   | { readonly _tag: "BlobSent"; readonly node: number; readonly hash: string; readonly bytes: number }
   | { readonly _tag: "Log"; readonly node: number; readonly stream: string; readonly line: string; readonly task?: number }

@@ -57,6 +57,11 @@ export const PoolOptionsSchema = Schema.Struct({
    * current directory); `false` sends none. See `snapshotWorkdir` for what is left out.
    */
   workdir: Schema.optionalWith(Schema.Union(Schema.Literal(false), Schema.NonEmptyString), { default: () => process.cwd() }),
+  /**
+   * Files of the working directory that never travel, whatever the ignore files say: absolute, or
+   * relative to the working directory (`skyward run` adds its `--env-file`s: they hold secrets).
+   */
+  workdirExclude: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { default: () => [] }),
   /** Bytes the working directory may hold (default 100 MiB); above, the pool does not open. */
   workdirLimit: Schema.optionalWith(Schema.Int.pipe(Schema.positive({ message: () => "must be a positive number of bytes" })), {
     default: () => DEFAULT_WORKDIR_LIMIT

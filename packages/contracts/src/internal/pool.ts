@@ -18,6 +18,8 @@ export interface TaskSpec {
   readonly timeout?: number
   /** Content hashes of the blobs (large pickle buffers) the payload refers to. */
   readonly blobs?: ReadonlyArray<string>
+  /** How many of the client's calls the task runs (a joblib batch's size), for progress; 1 when absent. */
+  readonly calls?: number
 }
 
 /** What a finished task gives back. */

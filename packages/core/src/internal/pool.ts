@@ -131,7 +131,7 @@ export const makeComputePool = (
     const events = new EventHub()
     if (listener) events.subscribe(listener)
     // a working directory over the limit stops the pool before any machine exists
-    const workdir = options.workdir === false ? undefined : yield* snapshotWorkdir(options.workdir, options.workdirLimit)
+    const workdir = options.workdir === false ? undefined : yield* snapshotWorkdir(options.workdir, options.workdirLimit, [], options.workdirExclude)
     const provider = options.provider ?? local()
     const context = yield* Layer.build(provider.layer)
     const { prepare, provision } = Context.get(context, Provider)

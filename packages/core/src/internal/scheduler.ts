@@ -5,6 +5,7 @@ import {
   TaskCancelled,
   TaskTimeout,
   WorkerLost,
+  type PoolEvent,
   type TaskCallbacks,
   type TaskError,
   type TaskOutcome,
@@ -160,7 +161,7 @@ export class Scheduler {
       return id
     }
     this.tasks.set(id, record)
-    if (this.options.events.active) this.options.events.emit({ _tag: "TaskQueued", task: id })
+    if (this.options.events.active) this.options.events.emit({ _tag: "TaskQueued", task: id, ...(spec.calls === undefined ? {} : { calls: spec.calls }) })
     this.queue.push(record)
     this.pump()
     return id
@@ -362,7 +363,7 @@ export class Scheduler {
     this.clearTimer(record)
     const wasQueued = record.state === State.Queued
     record.state = State.Settled
-    if (this.options.events.active) this.options.events.emit({ _tag: "TaskFailed", task: record.id, error: error.message || error._tag })
+    if (this.options.events.active) this.options.events.emit(failedEvent(record.id, error))
     record.callbacks.onFailed(error)
     if (wasQueued) this.forget(record)
   }
@@ -371,7 +372,7 @@ export class Scheduler {
     record.state = State.Done
     this.forget(record)
     if (this.options.events.active)
-      this.options.events.emit({ _tag: "TaskFailed", task: record.id, error: error.message || error._tag, ...(nodeIndex === undefined ? {} : { node: nodeIndex }) })
+      this.options.events.emit({ ...failedEvent(record.id, error), ...(nodeIndex === undefined ? {} : { node: nodeIndex }) })
     record.callbacks.onFailed(error)
   }
 
@@ -403,6 +404,14 @@ export class Scheduler {
     }
   }
 }
+
+/** The `TaskFailed` event of a task that ended with `error`; a cancel (the caller's doing, not the task's) says so. */
+const failedEvent = (task: number, error: TaskError): Extract<PoolEvent, { _tag: "TaskFailed" }> => ({
+  _tag: "TaskFailed",
+  task,
+  error: error.message || error._tag,
+  ...(error._tag === "TaskCancelled" ? { cancelled: true } : {})
+})
 
 /** `WorkerLost` for a task given up on: `reason` is what was lost last. */
 const workerLost = (record: TaskRecord, reason: string, node?: number): WorkerLost =>

@@ -4,11 +4,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from joblib._parallel_backends import (
-    AutoBatchingMixin,
-    ParallelBackendBase,
-    SequentialBackend,
-)
+from joblib._parallel_backends import AutoBatchingMixin, ParallelBackendBase
 
 from skyward_wire import ErrorMessage, Result, cancelled_text
 
@@ -21,8 +17,11 @@ from ._errors import (
     TaskPicklingError,
     TaskTimeoutError,
     WorkerLostError,
+    exception_class,
+    pickling_error,
 )
 from ._limits import MAX_TASK_BYTES, arguments_too_large, culprit, payload_too_large
+from ._nested import SlotBackend, rebuild_slot_backend
 from ._pickle import BlobHashes, CallMemo, blobs_of, buffer_bytes, dumps_with_buffers, loads
 from ._warnings import reemit, sanitize_warning_filters
 
@@ -32,14 +31,25 @@ except Exception:  # noqa: BLE001 - joblib without loky
 
     class _RemoteTraceback(Exception):  # type: ignore[no-redef]
         def __init__(self, tb: str) -> None:
-            self.tb = tb
+            self.tb = f'\n"""\n{tb}"""'
 
         def __str__(self) -> str:
             return self.tb
 
 
+try:  # the class loky raises when a task or a result cannot be unpickled
+    from joblib.externals.loky.process_executor import BrokenProcessPool
+except Exception:  # noqa: BLE001 - joblib without loky
+    from concurrent.futures.process import BrokenProcessPool
+
+# How the agent's message for a task it could not unpickle begins (skyward_worker/task.py): loky
+# raises BrokenProcessPool there, and for a result that was pickled but cannot be unpickled here.
+TASK_UNPICKLE_TEXT = "could not unpickle the task"
+
+
 def _remote_cause(traceback: str) -> BaseException:
-    cause: BaseException = _RemoteTraceback(f'\n"""\n{traceback}"""')
+    # loky's class adds the '"""' lines around the text itself (as our stand-in does)
+    cause: BaseException = _RemoteTraceback(traceback)
     return cause
 
 
@@ -76,7 +86,10 @@ def error_from_message(message: ErrorMessage) -> BaseException:
         _hints.explain(exc, exc_type, text)  # a module or file the client has: why not there
         return exc
     if kind == "pickle":
-        exc = TaskPicklingError(f"{exc_type}: {text}" if exc_type else text)
+        # also what loky raises: the exception pickling the result raised, as it is; BrokenProcessPool
+        # for a task that cannot be unpickled on the worker
+        broken = BrokenProcessPool if text.startswith(TASK_UNPICKLE_TEXT) else None
+        exc = pickling_error(f"{exc_type}: {text}" if exc_type else text, exception_class(exc_type), broken)
         if traceback:
             exc.__cause__ = _remote_cause(traceback)
         _hints.explain(exc, exc_type, text)  # e.g. the task refers to a module the workers lack
@@ -197,7 +210,9 @@ class BatchFuture:
             try:
                 return loads(message.get("payload") or b"")
             except Exception as exc:
-                raise TaskPicklingError(f"could not unpickle the result here: {exc!r}") from exc
+                # also what unpickling raised, and loky's class for a result that fails to un-serialize
+                raise pickling_error(f"could not unpickle the result here: {exc!r}", type(exc),
+                                     BrokenProcessPool) from exc
         raise error_from_message(message)
 
     get = result  # joblib's non-callback retrieval path (older joblib)
@@ -368,7 +383,9 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
                 return future
             blobs = blobs_of(buffers, self._hashes)
             with self._futures_lock:
-                client.submit(payload, future, self._timeout, blobs)
+                # a joblib batch is several of the script's calls: progress counts those
+                calls = len(func) if hasattr(func, "__len__") else None
+                client.submit(payload, future, self._timeout, blobs, calls=calls)
                 if not future.done():
                     self._futures[future.task_id] = future
         except BridgeError as exc:
@@ -405,11 +422,12 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         self.reset_batch_stats()
 
     def get_nested_backend(self) -> Any:
-        """Nested ``Parallel`` calls inside a task run sequentially on its worker (picklable,
-        no thread or process explosion, no deadlock on the pool's slots)."""
+        """Nested ``Parallel`` calls inside a task run sequentially on its slot (see
+        :mod:`._nested`): no thread or process explosion, no deadlock on the pool's slots, and
+        "skyward" named inside the task means the same."""
         level = (self.nesting_level or 0) + 1
-        return SequentialBackend(nesting_level=level), None
+        return SlotBackend(nesting_level=level), None
 
     def __reduce__(self) -> Any:
-        # A backend that travels (e.g. captured in a task) arrives as a sequential one.
-        return SequentialBackend, ()
+        # A backend that travels (e.g. captured in a task) arrives as the slot-local one.
+        return rebuild_slot_backend, (self.nesting_level,)

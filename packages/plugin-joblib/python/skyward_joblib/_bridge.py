@@ -57,6 +57,7 @@ class _Resend(NamedTuple):
     blobs: Sequence[BlobRef]
     timeout: float | None
     tries: int  # times sent again so far
+    calls: int | None = None  # the task's calls (a joblib batch's size), for progress
 
 
 class TaskHandle(Protocol):
@@ -139,9 +140,10 @@ class BridgeClient:
         return self._closed
 
     def submit(self, payload: bytes, handle: TaskHandle, timeout: float | None = None,
-               blobs: Sequence[BlobRef] = ()) -> int:
+               blobs: Sequence[BlobRef] = (), calls: int | None = None) -> int:
         """Queues ``payload`` (cloudpickle of a zero-argument callable) and the ``blobs`` it refers
-        to that this connection has not sent yet; returns the task id.
+        to that this connection has not sent yet; returns the task id. ``calls``: how many of the
+        script's calls the task runs (a joblib batch's size), which progress counts.
 
         Raises :class:`BridgeError` if the connection is closed; otherwise ``handle.finish`` is
         called exactly once, later, from the reader thread.
@@ -154,15 +156,17 @@ class BridgeClient:
             handle.task_id = task_id
             self._pending[task_id] = handle
             if blobs:
-                self._resend[task_id] = _Resend(payload, blobs, timeout, 0)
-        self._send_submit(task_id, payload, blobs, timeout)
+                self._resend[task_id] = _Resend(payload, blobs, timeout, 0, calls)
+        self._send_submit(task_id, payload, blobs, timeout, calls)
         return task_id
 
     def _send_submit(self, task_id: int, payload: bytes, blobs: Sequence[BlobRef],
-                     timeout: float | None) -> None:
+                     timeout: float | None, calls: int | None = None) -> None:
         message: Submit = {"type": "submit", "id": task_id, "kind": "pickle", "payload": payload}
         if timeout is not None:
             message["timeout"] = float(timeout)
+        if calls is not None:
+            message["calls"] = calls
         if blobs:
             message["blobs"] = [blob.hash for blob in blobs]
             with self._lock:
@@ -181,7 +185,7 @@ class BridgeClient:
             payload, blobs, timeout = entry.payload, entry.blobs, entry.timeout
             self._resend[task_id] = entry._replace(tries=entry.tries + 1)
             self._sent_blobs.difference_update(blob.hash for blob in blobs if blob.hash in missing)
-        self._send_submit(task_id, payload, blobs, timeout)
+        self._send_submit(task_id, payload, blobs, timeout, entry.calls)
         return True
 
     def _forget_sent_blobs(self, task_id: int) -> None:

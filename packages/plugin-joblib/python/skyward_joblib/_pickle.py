@@ -8,6 +8,7 @@ import sys
 import threading
 import types
 import weakref
+from collections import ChainMap
 from typing import Any, NamedTuple
 
 import cloudpickle
@@ -95,8 +96,25 @@ def _pickle_alone(func: types.FunctionType) -> bytes | None:
         return out.getvalue()
 
 
+DYNAMIC_CODE_FILENAME = "<dynamic-code>"
+"""What cloudpickle 3.1.3+ writes as the file name of a function it pickles by value."""
+
+_base_code_reduce: Any = getattr(_Base, "dispatch_table", {}).get(types.CodeType)
+
+
+def _reduce_code_keeping_filename(code: types.CodeType) -> Any:
+    """cloudpickle's reduction of a code object, with the code's own file name kept: with
+    ``<dynamic-code>`` a task's traceback shows neither the script's file nor its lines (loky's,
+    whose cloudpickle keeps the name, shows both)."""
+    rebuild, args = _base_code_reduce(code)
+    return rebuild, tuple(code.co_filename if isinstance(arg, str) and arg == DYNAMIC_CODE_FILENAME else arg
+                          for arg in args)
+
+
 class _Pickler(_Base):  # type: ignore[misc]  # cloudpickle is untyped
     memo_of_call: CallMemo | None = None
+    if _base_code_reduce is not None:
+        dispatch_table = ChainMap({types.CodeType: _reduce_code_keeping_filename}, _Base.dispatch_table)
 
     def reducer_override(self, obj: Any) -> Any:
         memo = self.memo_of_call

@@ -233,7 +233,8 @@ export class BridgeConnection {
         kind: "pickle",
         payload: message.payload,
         ...(message.timeout === undefined ? {} : { timeout: message.timeout }),
-        ...(message.blobs === undefined ? {} : { blobs: message.blobs })
+        ...(message.blobs === undefined ? {} : { blobs: message.blobs }),
+        ...(message.calls === undefined ? {} : { calls: message.calls })
       },
       {
         onLog: (node, stream, line) => {

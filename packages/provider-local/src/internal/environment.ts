@@ -1,10 +1,12 @@
 import fs from "node:fs/promises"
 import path from "node:path"
 import { Effect } from "effect"
-import { cacheRoot, findLocalPython, ownedTempDir, pythonAt, runCommand, type LocalPython } from "@skyward/host"
-import { BootstrapError, type Image } from "@skyward/contracts"
+import { findLocalPython, ownedTempDir, pythonAt, runCommand, type LocalPython } from "@skyward/host"
+import { BootstrapError, formatBytes, type Image } from "@skyward/contracts"
 import { droppedNote, runDroppingUnavailable, withPipIndexes } from "@skyward/worker"
 import { withBuildLock } from "./build-lock.js"
+import { environmentsDir, markUsed, READY_MARKER } from "./env-cache.js"
+import { shareIdenticalFiles } from "./share-files.js"
 
 /** A Python virtual environment on this machine, made from an Image. */
 export interface LocalEnvironment {
@@ -15,8 +17,6 @@ export interface LocalEnvironment {
   /** What of the Image's mirror it lacks, one line each (see `Image.mirror`). */
   readonly notes: ReadonlyArray<string>
 }
-
-const READY_MARKER = ".skyward-ready"
 
 /**
  * This process's environment minus what would make pip install somewhere else or skip packages it
@@ -84,7 +84,7 @@ export const ensureLocalEnvironment = (
   node: number,
   onLine: (line: string) => void
 ): Effect.Effect<LocalEnvironment, BootstrapError> => {
-  const dir = path.join(cacheRoot(), "envs", hash)
+  const dir = path.join(environmentsDir(), hash)
   const python = path.join(dir, "bin", "python")
   const fail = (message: string, output = "") => new BootstrapError({ node, message, output })
   const ready = () => exists(path.join(dir, READY_MARKER))
@@ -101,6 +101,10 @@ export const ensureLocalEnvironment = (
     if (pip.code !== 0)
       return yield* fail(`pip install failed on node ${node}: ${lastErrorLine(pip.tail)}`, pip.tail)
     const notes = dropped.map((requirement) => droppedNote(requirement, `Python ${interpreter.version} on this machine`))
+    // files another environment holds already are linked to it (bytecode is not: it records its
+    // environment's path), before compileall so that it compiles against the shared sources
+    const shared = yield* Effect.promise(() => otherEnvironments(dir).then((others) => shareIdenticalFiles(dir, others)))
+    if (shared > 0) onLine(`${formatBytes(shared)} of its packages shared with other environments (hard links)`)
     // best effort, like pip's own: a module that does not compile here is compiled when imported
     yield* runCommand(python, compileArgs(dir), { env: buildEnv(tmp) })
     yield* Effect.tryPromise({
@@ -125,8 +129,18 @@ export const ensureLocalEnvironment = (
 
   return Effect.gen(function* () {
     const cached = (yield* Effect.promise(ready)) || (yield* withLock)
+    yield* Effect.promise(() => markUsed(dir))
     return { dir, python, cached, notes: yield* Effect.promise(() => readNotes(dir)) }
   })
+}
+
+/** The finished environments beside `dir` (of any Python: the sharing itself keeps to one minor). */
+const otherEnvironments = async (dir: string): Promise<string[]> => {
+  const root = path.dirname(dir)
+  const names = await fs.readdir(root).catch(() => [] as string[])
+  const others = names.map((name) => path.join(root, name)).filter((other) => other !== dir)
+  const ready = await Promise.all(others.map((other) => exists(path.join(other, READY_MARKER))))
+  return others.filter((_, i) => ready[i])
 }
 
 const lastErrorLine = (tail: string): string =>

@@ -1,6 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
-import { AWS_CONNECTION_OPTIONS } from "./run.js"
+import { entry, optionsOf } from "../option-table.js"
+import { AWS_CONNECTION_TABLE } from "./run-options.js"
 import { asCliError, connectionOf, loadAws, table } from "./aws-connection.js"
 
 const age = (created: Date | undefined, now: number): string => {
@@ -9,10 +10,19 @@ const age = (created: Date | undefined, now: number): string => {
   return minutes < 90 ? `${minutes}m` : minutes < 48 * 60 ? `${Math.round(minutes / 60)}h` : `${Math.round(minutes / 1440)}d`
 }
 
+/** The options of `skyward ls` (help and docs show them in this order). */
+export const LS_OPTION_TABLE = {
+  ...AWS_CONNECTION_TABLE,
+  json: entry("options", Options.boolean("json").pipe(Options.withDescription("One JSON object per resource.")))
+}
+
+/** What `skyward ls` does. */
+export const LS_DESCRIPTION = "List the Skyward-tagged EC2 instances, security groups and key pairs left in a region."
+
 /** `skyward ls`: the Skyward-tagged instances, security groups and key pairs of a region, by pool. */
 export const lsCommand = Command.make(
   "ls",
-  { ...AWS_CONNECTION_OPTIONS, json: Options.boolean("json").pipe(Options.withDescription("One JSON object per resource.")) },
+  optionsOf(LS_OPTION_TABLE),
   (flags) =>
     Effect.gen(function* () {
       const { listResources } = yield* loadAws
@@ -32,4 +42,4 @@ export const lsCommand = Command.make(
       const pools = new Set(sorted.map((r) => r.pool))
       yield* Console.log(`\n${sorted.length} resource${sorted.length === 1 ? "" : "s"} in ${pools.size} pool${pools.size === 1 ? "" : "s"}; remove with: skyward down <pool> | --all`)
     })
-).pipe(Command.withDescription("List the Skyward-tagged EC2 instances, security groups and key pairs left in a region."))
+).pipe(Command.withDescription(LS_DESCRIPTION))

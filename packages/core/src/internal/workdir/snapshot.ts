@@ -41,21 +41,22 @@ const largestEntries = (files: ReadonlyArray<FoundFile>): Array<{ readonly path:
 
 /**
  * Takes the working directory that travels to the nodes: walks `dir` (see `walkFolder` for what is
- * left out), refuses it when its files add up to more than `limit` bytes (before anything is read,
+ * left out; `neverSent` files stay behind whatever the rules say), refuses it when its files add up to more than `limit` bytes (before anything is read,
  * so a huge folder costs one walk), then hashes every file (a file whose size, mtime and inode are
  * unchanged since the last run keeps its hash).
  */
 export const snapshotWorkdir = (
   dir: string,
   limit: number = DEFAULT_WORKDIR_LIMIT,
-  extraExcludes: ReadonlyArray<string> = []
+  extraExcludes: ReadonlyArray<string> = [],
+  neverSent: ReadonlyArray<string> = []
 ): Effect.Effect<WorkdirSnapshot, ConfigError | WorkdirTooLarge> =>
   Effect.gen(function* () {
     const root = path.resolve(dir)
     const isDir = yield* Effect.promise(() => fs.stat(root).then((s) => s.isDirectory(), () => false))
     if (!isDir) return yield* new ConfigError({ field: "workdir", message: `workdir: ${root} is not a folder` })
     const walked = yield* Effect.tryPromise({
-      try: () => walkFolder(root, extraExcludes),
+      try: () => walkFolder(root, extraExcludes, neverSent.map((file) => path.resolve(root, file))),
       catch: (cause) =>
         new ConfigError({
           field: "workdir",

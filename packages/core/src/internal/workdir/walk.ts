@@ -102,9 +102,10 @@ const isVirtualEnvironment = (dir: string): Promise<boolean> =>
  * minus what the built-in rules, the `.gitignore` files (of `root`, its sub-folders and, inside a
  * git repository, the folders above it, unless they ignore `root` itself) and the `.skywardignore`
  * files leave out, and minus Python virtual environments. `extraExcludes` are more rules at
- * `root`, applied first.
+ * `root`, applied first; `neverSent` are absolute paths left out whatever the rules say.
  */
-export const walkFolder = async (root: string, extraExcludes: ReadonlyArray<string> = []): Promise<Walked> => {
+export const walkFolder = async (root: string, extraExcludes: ReadonlyArray<string> = [], neverSent: ReadonlyArray<string> = []): Promise<Walked> => {
+  const never = new Set(neverSent)
   const files: FoundFile[] = []
   const excluded: WorkdirExclusion[] = []
   const seen = new Set<string>()
@@ -129,7 +130,7 @@ export const walkFolder = async (root: string, extraExcludes: ReadonlyArray<stri
       }
       const isDir = stat.isDirectory()
       const shown = isDir ? `${entryPath}/` : entryPath
-      const reason = exclusionOf(here, absolute, isDir)
+      const reason = never.has(absolute) ? "left out by workdirExclude (where skyward run puts its --env-file files)" : exclusionOf(here, absolute, isDir)
       if (reason !== undefined) exclude(shown, reason)
       else if (isDir) {
         if (await isVirtualEnvironment(absolute)) exclude(shown, "a Python virtual environment (the workers mirror the active one instead)")
