@@ -222,7 +222,7 @@ describe("the command line check names the option", () => {
     [["ls", "extra"], 'unexpected argument "extra" (see skyward ls --help)'],
     [["down", "--all=maybe"], '--all takes no value, got "maybe"'],
     [["--bogus"], "unknown option --bogus (see skyward --help)"],
-    [["bogus"], 'unknown command "bogus"; use one of down, ls or run (see skyward --help)']
+    [["bogus"], 'unknown command "bogus"; use one of cache, down, ls or run (see skyward --help)']
   ])("%j: %s", (args, message) => {
     expect(refusal(args)).toBe(message)
   })

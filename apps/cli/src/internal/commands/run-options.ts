@@ -80,13 +80,13 @@ export const RUN_OPTION_TABLE = {
     "common",
     Options.text("plugin").pipe(
       Options.withDescription(
-        "A plugin: joblib, sklearn, a path (a .js/.mjs/.ts file or a package folder) or an npm package. " +
+        "A plugin: joblib, sklearn, a file, a package folder or an npm package. A file is .js, .mjs or .ts. " +
           "NAME:key=value,key=value passes options to its factory (values are JSON when they parse, else text), " +
           "such as ./run-label.mjs:label=nightly. sklearn adds scikit-learn to the pool's Image."
       ),
       Options.repeated
     ),
-    "NAME[:key=value,...]"
+    "NAME"
   ),
   pip: entry("common", Options.text("pip").pipe(Options.withDescription("A pip requirement for the pool's Image, such as pandas==2.2."), Options.repeated), "REQ"),
   env: entry(
@@ -116,7 +116,7 @@ export const RUN_OPTION_TABLE = {
     "common",
     Options.file("config").pipe(
       Options.withDescription(
-        "A skyward.config.ts|js|mjs|json of pool options; flags override it. Default: the first skyward.config.* " +
+        "A skyward.config.* of pool options; flags override it. Its name ends in .ts, .js, .mjs or .json. Default: the first skyward.config.* " +
           "in the current folder or a parent (not above your home folder). Beside the options it may name dotenv files " +
           "as envFile (a path or a list, relative to the config file), read as --env-file's. See docs/configuration.md."
       ),
