@@ -102,8 +102,8 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
       const ours = await skyward([
         "run", "--json", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
         "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn",
-        ...pipOptions, script
-      ])
+        ...pipOptions, "grid_search.py"
+      ], { cwd: path.dirname(script) }) // from its folder: the working directory sent is examples/, not the repository
       expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
       expect(resultLines(ours.stdout)).toEqual(loky)
       const events = ours.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { _tag: string; node?: number; address?: string })

@@ -29,14 +29,20 @@ describe.concurrent("skyward run refuses bad input with one line and exit code 2
   })
 
   it("a script with a syntax error: refused before any node is provisioned, nothing left running", async () => {
-    for (const [source, error] of [
+    const cases = [
       ["import os\n\ndef f(:\n    pass\n", "line 3: SyntaxError: invalid syntax"],
       ["x = 1\n    y = 2\n", "line 2: IndentationError: unexpected indent"]
-    ] as const) {
-      const bad = path.join(scriptDir, "bad.py")
-      fs.writeFileSync(bad, source)
-      const marker = `SKYWARD_TEST_MARK=${randomUUID()}`
-      const result = await run(["run", "--json", "--nodes", "2", "--plugin", "joblib", "--env", marker, bad])
+    ] as const
+    // both at once, each its own script
+    const runs = await Promise.all(
+      cases.map(async ([source, error], index) => {
+        const bad = path.join(scriptDir, `bad${index}.py`)
+        fs.writeFileSync(bad, source)
+        const marker = `SKYWARD_TEST_MARK=${randomUUID()}`
+        return { bad, error, marker, result: await run(["run", "--json", "--nodes", "2", "--plugin", "joblib", "--env", marker, bad]) }
+      })
+    )
+    for (const { bad, error, marker, result } of runs) {
       expect(result.code, result.stderr).toBe(2)
       expect(oneLine(result.stderr)).toEqual([`skyward: ${bad} ${error}`])
       // --json prints every pool event: there is none, no node was even provisioned

@@ -18,10 +18,14 @@ const ANSI = new RegExp(`${ESC}\\[`)
 const COLOURS = new RegExp(`${ESC}\\[[0-9;]*m`, "g")
 const { FORCE_COLOR: _force, NO_COLOR: _no, ...plainEnv } = process.env
 
+// `skyward run --help` with colours off, run once for the tests that read it
+let runHelp: ReturnType<typeof skyward> | undefined
+const plainRunHelp = () => (runHelp ??= skyward(["run", "--help"], { env: plainEnv }))
+
 // each case is its own CLI process: they run side by side
 describe.concurrent("skyward --help", () => {
   it("run --help, piped: one screen, plain text, what it does, three examples, then the options by use", async () => {
-    const result = await skyward(["run", "--help"], { env: plainEnv })
+    const result = await plainRunHelp()
     expect(result.code).toBe(0)
     const text = result.stdout
     expect(text).not.toMatch(ANSI)
@@ -60,11 +64,16 @@ describe.concurrent("skyward --help", () => {
     expect(text).toMatch(/\nAdvanced: --retries, --argument-limit, /)
     expect(lines.at(-1)).toBe("Every option in full: skyward run --help-all, or docs/cli.md. Other commands: skyward --help.")
     // -h, and --help after other options, are the same
-    for (const args of [["run", "-h"], ["run", "--nodes", "two", "--help"]]) expect((await skyward(args, { env: plainEnv })).stdout, args.join(" ")).toBe(text)
+    const same = await Promise.all([["run", "-h"], ["run", "--nodes", "two", "--help"]].map(async (args) => [args.join(" "), (await skyward(args, { env: plainEnv })).stdout]))
+    for (const [args, stdout] of same) expect(stdout, args).toBe(text)
   })
 
   it("run --help-all: every option of the command with its whole description, in the same order", async () => {
-    const [short, all] = await Promise.all([skyward(["run", "--help"], { env: plainEnv }), skyward(["run", "--help-all"], { env: plainEnv })])
+    const [short, all, afterScript] = await Promise.all([
+      plainRunHelp(),
+      skyward(["run", "--help-all"], { env: plainEnv }),
+      skyward(["run", "--quiet", "missing.py", "--help-all"], { env: plainEnv })
+    ])
     expect(all.code).toBe(0)
     const flat = (text: string) => text.replace(/\s+/g, " ")
     const shown = flat(all.stdout)
@@ -79,7 +88,7 @@ describe.concurrent("skyward --help", () => {
     expect(all.stdout.split("\n").length).toBeGreaterThan(short.stdout.split("\n").length)
     expect(all.stdout).not.toContain("This setting is optional")
     // after the script, --help and --help-all are the script's: here they make the script "missing"
-    expect((await skyward(["run", "--quiet", "missing.py", "--help-all"], { env: plainEnv })).stderr).toContain("script not found: missing.py")
+    expect(afterScript.stderr).toContain("script not found: missing.py")
   })
 
   it("docs/cli.md is generated from the same tables and documents every option of every command in full", async () => {

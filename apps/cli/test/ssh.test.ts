@@ -28,8 +28,8 @@ describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode}
     const ours = await skyward([
       "run", "--json", "--provider", "ssh", "--hosts", list, "--identity", hosts.keys.ed25519.file,
       "--known-hosts", hosts.knownHostsFile, "--concurrency", "1", "--plugin", "sklearn",
-      ...pipOptions, script
-    ])
+      ...pipOptions, "grid_search.py"
+    ], { cwd: path.dirname(script) }) // from its folder: the working directory sent is examples/, not the repository
     expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
     expect(resultLines(ours.stdout)).toEqual(loky)
     const events = ours.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { _tag: string; node?: number; address?: string })

@@ -47,6 +47,7 @@ export {
   validatePoolOptions,
   WorkerSchema,
   type PoolOptions,
+  type PoolLogStream,
   type PoolOptionsInput,
   type Worker
 } from "./internal/options.js"

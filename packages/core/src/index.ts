@@ -12,6 +12,7 @@
  */
 export { checkPluginCompatibility, CORE_VERSION } from "./internal/compatibility.js"
 export { ComputePool, type PromisePool } from "./internal/compute-pool.js"
+export { makePoolLog, type PoolLog, type PoolLogOptions } from "./internal/log/render.js"
 export { mirrorEnvironment, type EnvironmentMirror } from "./internal/mirror/mirror.js"
 export { makeComputePool } from "./internal/pool.js"
 export { snapshotWorkdir } from "./internal/workdir/snapshot.js"

@@ -23,7 +23,8 @@ describe("pool options", () => {
     [{ image: { python: "2.7" } }, "image.python"],
     [{ timeout: 0 }, "timeout"],
     [{ nodse: 2 }, "nodse"],
-    [{ plugins: [42] }, "plugins.0"]
+    [{ plugins: [42] }, "plugins.0"],
+    [{ log: 42 }, "log"]
   ])("refuse %j naming %s", (input, field) => {
     expect(fieldOf(input)).toBe(field)
   })

@@ -164,3 +164,18 @@ def cannot_load_result() -> object:
 
 def identity(x: object) -> object:
     return x
+
+
+# -- initializer= (test_parallel_options.py) --------------------------------------------------------
+
+INITIALIZED = "SKYWARD_TEST_INITIALIZED"  # process-wide: by-value globals do not outlive one pickle
+
+
+def remember(value: str) -> None:
+    """An ``initializer=`` for joblib: records ``value`` in this (worker) process."""
+    os.environ[INITIALIZED] = f"{os.environ.get(INITIALIZED, '')}|{value}"
+
+
+def times_remembered(value: str) -> int:
+    """How many times :func:`remember` ran with ``value`` in this process."""
+    return os.environ.get(INITIALIZED, "").split("|").count(value)

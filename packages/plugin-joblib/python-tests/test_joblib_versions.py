@@ -37,7 +37,8 @@ def test_the_backend_under_joblib(version: str) -> None:
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "joblib_matrix", "-p", "no:cacheprovider",
-         "test_backend.py", "test_failures.py", "test_n_jobs.py", "test_loky_fidelity.py"],
+         "test_backend.py", "test_failures.py", "test_n_jobs.py", "test_loky_fidelity.py",
+         "test_parallel_options.py"],
         cwd=str(HERE), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, timeout=380,
     )

@@ -203,3 +203,22 @@ def test_a_function_of_the_script_shows_its_file_and_lines_as_under_loky(tmp_pat
 
     assert frame in _printed(_raised("loky", call))
     assert frame in _printed(_raised("skyward", call))
+
+
+# -- object identity ------------------------------------------------------------------------------
+
+
+def test_an_object_in_a_callbacks_closure_and_in_the_arguments_is_one_object_as_under_loky() -> None:
+    """scikit-learn's test_cross_val_score_fit_params: a callback's closure and the fit params
+    hold the same object, which the task compares with ``is``."""
+    marker = object()
+
+    def is_marker(obj: object) -> bool:
+        return obj is marker
+
+    def call() -> Any:
+        # batch_size=1: the later batches reuse what the first one learned about is_marker
+        return Parallel(n_jobs=2, batch_size=1)(
+            delayed(is_marker)(arg) for arg in [object(), marker, marker, [marker]])
+
+    assert _under("loky", call) == _under("skyward", call) == [False, True, True, False]

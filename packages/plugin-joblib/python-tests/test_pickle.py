@@ -6,7 +6,7 @@ import subprocess
 import sys
 import types
 from collections.abc import Iterator
-from typing import Callable
+from typing import Any, Callable
 
 import cloudpickle
 import numpy as np
@@ -106,7 +106,55 @@ def test_a_large_array_a_function_refers_to_still_travels_as_a_blob() -> None:
         assert len(blobs) == 1 and blobs[0].data.nbytes == table.nbytes
         assert len(payload) < 10_000
         assert loads(payload, buffers=[blob.data for blob in blobs])() == [0.0, 1.0, 2.0]
-    assert memo.by_value[id(lookup)] == (lookup, None)  # not kept: its pickle would hold the array
+    assert memo.by_value[id(lookup)].reduced is None  # not kept: its pickle would hold the array
+
+
+def _checks_identity(marker: object) -> Callable[[object], bool]:
+    def is_marker(obj: object) -> bool:
+        return obj is marker
+
+    return is_marker
+
+
+def _calls(*calls: tuple[Callable[..., Any], tuple[Any, ...]]) -> BatchedCalls:
+    return BatchedCalls([delayed(func)(*args) for func, args in calls], SequentialBackend(nesting_level=1), None, {})
+
+
+def test_an_object_in_a_function_and_its_arguments_stays_one_object_as_in_one_cloudpickle_dumps() -> None:
+    """scikit-learn's test_cross_val_score_fit_params: a callback's closure and the fit params
+    hold the same object, compared with ``is`` where the task runs."""
+    memo, hashes = CallMemo(), BlobHashes()
+    marker, other = object(), object()
+    check = _checks_identity(marker)
+    # the first batch passes another object (the function's pickle is kept), the next ones the same
+    for arg, expected in ((other, False), (marker, True), (marker, True), ([marker], False)):
+        payload = dumps_with_blobs(_calls((check, (arg,))), hashes, memo)[0]
+        assert loads(payload)() == [expected] == [check(arg)]
+        assert loads(payload)() == cloudpickle.loads(cloudpickle.dumps(_calls((check, (arg,)))))()
+    # two kept functions holding the same object, in one batch
+    memo.clear()
+    first, second = _checks_identity(marker), _checks_identity(marker)
+    for func in (first, second):
+        dumps_with_blobs(_calls((func, (other,))), hashes, memo)
+    both = loads(dumps_with_blobs(_calls((first, (marker,)), (second, (marker,))), hashes, memo)[0])()
+    assert both == [True, True]
+
+
+def test_functions_without_shared_objects_keep_their_pickle() -> None:
+    memo, hashes = CallMemo(), BlobHashes()
+    table = {"a": 1}
+    lookup = _lookup_in(table)
+    for _ in range(3):
+        payload = dumps_with_blobs(_calls((lookup, ("a",)), (lookup, ("a",))), hashes, memo)[0]
+        assert loads(payload)() == [1, 1]
+    assert memo.by_value[id(lookup)].reduced is not None
+
+
+def _lookup_in(table: dict[str, int]) -> Callable[[str], int]:
+    def lookup(key: str) -> int:
+        return table[key]
+
+    return lookup
 
 
 _LOAD_AND_RUN = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read())())"

@@ -6,6 +6,7 @@ import path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { promisify } from "node:util"
 import { afterAll, describe, expect, it } from "vitest"
+import { codeBlocks } from "./code-blocks.js"
 
 /**
  * Every code block in docs/ runs here, or says why not. The info string after the fence is
@@ -18,6 +19,8 @@ import { afterAll, describe, expect, it } from "vitest"
  * - `output`: every line of it must appear in the output of the block run just before.
  * - `fragment`: shown only (part of a larger whole, a command that needs a cloud account, another
  *   library's code, this very test command...).
+ * - `tarballs` (getting-started.md's install steps): run by pack.test.ts instead, against the
+ *   tarballs it packs, in a new folder outside the workspace; so are the `output` blocks after them.
  */
 
 const run = promisify(execFile)
@@ -35,33 +38,6 @@ const scratchRoot = fs.mkdtempSync(path.join(cache, "docs-"))
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-docs-"))
 const tsxFolder = `tsx-${process.geteuid?.() ?? os.userInfo().username}`
 const venvPython = path.join(repo, ".venv/bin/python")
-
-interface Block {
-  readonly line: number
-  readonly language: string
-  readonly flags: ReadonlySet<string>
-  readonly file: string | undefined
-  readonly code: string
-}
-
-/** The fenced code blocks of a Markdown text. */
-const codeBlocks = (markdown: string): Block[] => {
-  const blocks: Block[] = []
-  const lines = markdown.split("\n")
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})(.*)$/.exec(lines[i]!)
-    if (!open) continue
-    const [, indent, fence, info] = open as unknown as [string, string, string, string]
-    const body: string[] = []
-    let j = i + 1
-    for (; j < lines.length && !lines[j]!.trimStart().startsWith(fence); j++) body.push(lines[j]!.slice(indent.length))
-    const [language = "", ...words] = info.trim().split(/\s+/).filter(Boolean)
-    const file = words.find((w) => w.startsWith("file="))?.slice("file=".length)
-    blocks.push({ line: i + 1, language, flags: new Set(words.filter((w) => !w.startsWith("file="))), file, code: body.join("\n") + "\n" })
-    i = j
-  }
-  return blocks
-}
 
 const RUNNABLE = new Set(["ts", "sh", "python"])
 
@@ -88,8 +64,11 @@ const checkPage = async (page: string, markdown: string): Promise<void> => {
     const where = `${page}:${block.line}`
     const known = RUNNABLE.has(block.language) || block.flags.has("fragment") || block.flags.has("output") || block.file !== undefined
     expect(known, `${where}: a \`${block.language || "(no language)"}\` block must be runnable (ts, sh, python), a file=, an output or a fragment`).toBe(true)
+    if (block.flags.has("tarballs"))
+      expect(page === "getting-started.md" && block.language === "sh", `${where}: only getting-started.md's sh blocks can be \`tarballs\` (pack.test.ts runs those of that page)`).toBe(true)
   }
-  if (blocks.every((b) => b.flags.has("fragment"))) return
+  const elsewhere = (b: { flags: ReadonlySet<string> }) => b.flags.has("fragment") || b.flags.has("tarballs")
+  if (blocks.every(elsewhere)) return
 
   const scratch = path.join(scratchRoot, page.replace(/\.md$/, ""))
   fs.rmSync(scratch, { recursive: true, force: true })
@@ -136,12 +115,17 @@ const checkPage = async (page: string, markdown: string): Promise<void> => {
     }
   }
 
-  let last: { index: number; where: string } | undefined
+  let last: { index: number; where: string; elsewhere?: boolean } | undefined
   for (const [index, block] of blocks.entries()) {
     const where = `${page}:${block.line}`
     if (block.flags.has("fragment")) continue
+    if (block.flags.has("tarballs")) {
+      last = { index, where, elsewhere: true }
+      continue
+    }
     if (block.flags.has("output")) {
       expect(last, `${where}: an output block must follow a block that runs`).toBeDefined()
+      if (last!.elsewhere) continue
       for (const line of block.code.split("\n").map((l) => l.trim()).filter(Boolean))
         expect(outputs.get(last!.index), `${where}: output of ${last!.where}`).toContain(line)
       continue
@@ -198,5 +182,8 @@ describe("docs/", () => {
     await expect(checkPage("wrong.md", "```python\nprint(6 * 7)\n```\n\n```text output\n41\n```\n")).rejects.toThrow(/wrong.md:5: output of wrong.md:1/)
     const twoBlocks = "```ts\nconsole.log(1)\n```\n\n```ts\nthrow new Error(\"doc bug\")\n```\n"
     await expect(checkPage("failing.md", twoBlocks)).rejects.toThrow(/failing.md:5: the ts block failed(.|\n)*doc bug/)
+    // install steps are pack.test.ts's, with their outputs, and only getting-started.md has them
+    await expect(checkPage("getting-started.md", "```sh tarballs\nexit 1\n```\n\n```text output\nnever\n```\n")).resolves.toBeUndefined()
+    await expect(checkPage("other.md", "```sh tarballs\nexit 1\n```\n")).rejects.toThrow(/other.md:1: only getting-started.md's sh blocks can be `tarballs`/)
   })
 })

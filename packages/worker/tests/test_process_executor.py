@@ -290,6 +290,16 @@ def test_warning_comes_back(start_agent):
     assert m["kind"] == "user" and len(m["warnings"]) == 1
 
 
+def test_warning_of_a_call_is_also_a_stderr_line(start_agent):
+    # a "module:function" call's caller (TypeScript) cannot unpickle warnings: it gets them as output
+    a = start_agent("--concurrency", "1")
+    a.call(1, "warnings:warn", "careful from a call")
+    m = a.answer(1)
+    assert m["type"] == "result" and len(m["warnings"]) == 1
+    lines = [log for log in a.all("log") if log.get("id") == 1]
+    assert any(log["stream"] == "stderr" and "UserWarning: careful from a call" in log["line"] for log in lines)
+
+
 def test_stdin_close_exits_quickly_and_leaves_no_children(start_agent):
     a = start_agent("--concurrency", "3")
     for i in range(3):

@@ -66,6 +66,12 @@ class Submit(_SubmitRequired, total=False):
     #: Client->server: how many of the client's calls the task runs (a joblib batch's size), for
     #: progress.
     calls: int
+    #: Client->server: which of the client's joblib calls (`Parallel(...)(...)`, numbered from 1)
+    #: the task belongs to, for progress.
+    call: int
+    #: Client->server: how many calls that joblib call runs in all, when joblib knows it (its
+    #: input has a length).
+    callTotal: int
 
 
 class _StartedRequired(TypedDict):
@@ -248,6 +254,8 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         ("timeout", "float", False),
         ("blobs", "textArray", False),
         ("calls", "uint", False),
+        ("call", "uint", False),
+        ("callTotal", "uint", False),
     ),
     "started": (
         ("id", "uint", True),

@@ -48,6 +48,10 @@ export interface Submit {
   readonly blobs?: readonly string[]
   /** Client->server: how many of the client's calls the task runs (a joblib batch's size), for progress. */
   readonly calls?: number
+  /** Client->server: which of the client's joblib calls (`Parallel(...)(...)`, numbered from 1) the task belongs to, for progress. */
+  readonly call?: number
+  /** Client->server: how many calls that joblib call runs in all, when joblib knows it (its input has a length). */
+  readonly callTotal?: number
 }
 
 /** `started` (agent->node): a task began running on a slot. */
@@ -180,7 +184,9 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
     ["args", "array", false],
     ["timeout", "float", false],
     ["blobs", "textArray", false],
-    ["calls", "uint", false]
+    ["calls", "uint", false],
+    ["call", "uint", false],
+    ["callTotal", "uint", false]
   ],
   started: [
     ["id", "uint", true],

@@ -15,15 +15,29 @@ export type PoolEvent =
   | { readonly _tag: "EnvironmentNote"; readonly node?: number; readonly message: string }
   | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
   | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
-  /** `calls`: how many of the client's calls the task runs (a joblib batch's size) when the client said; 1 when absent. */
-  | { readonly _tag: "TaskQueued"; readonly task: number; readonly calls?: number }
+  /**
+   * `calls`: how many of the client's calls the task runs (a joblib batch's size) when the client said;
+   * 1 when absent. `call`: the client's joblib call it belongs to, and `callTotal` that call's size, when known.
+   */
+  | { readonly _tag: "TaskQueued"; readonly task: number; readonly calls?: number; readonly call?: number; readonly callTotal?: number }
   | { readonly _tag: "TaskStarted"; readonly task: number; readonly node: number; readonly slot: number }
   | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
   /** `cancelled`: the task was cancelled (by its caller, or as its pool closed), not failed by its own doing. */
   | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string; readonly cancelled?: boolean }
   | { readonly _tag: "TaskRetried"; readonly task: number; readonly fromNode: number; readonly attempt: number }
   | { readonly _tag: "BlobSent"; readonly node: number; readonly hash: string; readonly bytes: number }
-  | { readonly _tag: "Log"; readonly node: number; readonly stream: string; readonly line: string; readonly task?: number }
+  /**
+   * A line a task (or the agent: stream "agent") wrote. `forwarded`: whoever submitted the task shows
+   * its output itself (the joblib bridge hands it to the client script), so a pool's log leaves it out.
+   */
+  | {
+      readonly _tag: "Log"
+      readonly node: number
+      readonly stream: string
+      readonly line: string
+      readonly task?: number
+      readonly forwarded?: boolean
+    }
 
 /** A synchronous event listener; returns nothing, must not throw. */
 export type PoolEventListener = (event: PoolEvent) => void

@@ -13,6 +13,20 @@ const isProviderDefinition = (u: unknown): u is ProviderDefinition =>
 const isPlugin = (u: unknown): u is Plugin =>
   typeof u === "object" && u !== null && typeof (u as { name?: unknown }).name === "string"
 
+const isLogStream = (u: unknown): u is PoolLogStream =>
+  typeof u === "object" && u !== null && typeof (u as { write?: unknown }).write === "function"
+
+/**
+ * Where a pool's log goes when it is not stderr: anything with a `write` (a file stream, `process.stdout`,
+ * an object of your own). With `isTTY: true` the task line is a bar redrawn in place; otherwise
+ * every line is a plain line of its own.
+ */
+export interface PoolLogStream {
+  readonly write: (text: string) => unknown
+  readonly isTTY?: boolean
+  readonly columns?: number
+}
+
 const PositiveInt = Schema.Int.pipe(Schema.positive({ message: () => "must be a positive integer" }))
 const PositiveSeconds = Schema.Number.pipe(Schema.positive({ message: () => "must be a positive number of seconds" }))
 
@@ -82,7 +96,19 @@ export const PoolOptionsSchema = Schema.Struct({
    * Folders put first on the workers' `sys.path`: relative to the working directory, or absolute
    * on the nodes (`skyward run` puts the script's folder here, as `python script.py` would).
    */
-  sysPath: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { default: () => [] })
+  sysPath: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { default: () => [] }),
+  /**
+   * What the pool says as it runs, as `skyward run` says it: nodes provisioned, bootstrapping and
+   * ready, tasks' output lines, lost nodes, and tasks done of queued. `true` (the default): on
+   * stderr; `false`: nothing; a stream (see {@link PoolLogStream}): there.
+   */
+  log: Schema.optionalWith(
+    Schema.Union(
+      Schema.Boolean,
+      Schema.declare(isLogStream, { message: () => "must be true, false or a stream with a write method" })
+    ),
+    { default: () => true }
+  )
 })
 
 /** Pool options after validation, with defaults filled in. */

@@ -20,6 +20,10 @@ export interface TaskSpec {
   readonly blobs?: ReadonlyArray<string>
   /** How many of the client's calls the task runs (a joblib batch's size), for progress; 1 when absent. */
   readonly calls?: number
+  /** Which of the client's joblib calls (numbered from 1) the task belongs to, for progress. */
+  readonly call?: number
+  /** How many calls that joblib call runs in all, when the client knows. */
+  readonly callTotal?: number
 }
 
 /** What a finished task gives back. */
@@ -74,6 +78,13 @@ export interface ComputePoolShape {
   readonly client: Required<ClientContribution>
   /** Runs one pickled zero-argument callable; gives back the pickled result, untouched. */
   readonly submit: (payload: Uint8Array, options?: TaskOptions) => Effect.Effect<TaskOutcome, TaskError>
+  /**
+   * Calls `fn` ("module:function" on the workers) once with `args` as its positional arguments
+   * (CBOR: numbers, strings, booleans, null, arrays, plain objects, bytes), and gives back its
+   * result decoded from CBOR. A Python exception fails it with a `RemoteError` (its type, message and
+   * the remote traceback).
+   */
+  readonly call: <A = unknown>(fn: string, args?: ReadonlyArray<unknown>, options?: TaskOptions) => Effect.Effect<A, TaskError>
   /** Calls `fn` ("module:function" on the workers) on every input; results in input order. */
   readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Effect.Effect<A[], TaskError>
   /**

@@ -19,6 +19,12 @@ export interface PromisePool {
   readonly totalSlots: number
   readonly client: ComputePoolShape["client"]
   readonly submit: (payload: Uint8Array, options?: TaskOptions) => Promise<TaskOutcome>
+  /**
+   * Calls `fn` ("module:function" on the workers) once with `args` (CBOR-encodable) and resolves to
+   * its result; a Python exception rejects with a `RemoteError` carrying the remote traceback.
+   */
+  readonly call: <A = unknown>(fn: string, args?: ReadonlyArray<unknown>, options?: TaskOptions) => Promise<A>
+  /** Calls `fn` ("module:function" on the workers) on every input; results in input order. */
   readonly map: <A = unknown>(fn: string, inputs: Iterable<unknown>, options?: TaskOptions) => Promise<A[]>
   readonly dispatch: (spec: TaskSpec, callbacks: TaskCallbacks) => number
   readonly putBlob: ComputePoolShape["putBlob"]
@@ -44,6 +50,7 @@ const toPromisePool = (pool: ComputePoolShape): PromisePool => ({
   },
   client: pool.client,
   submit: (payload, options) => runPromise(pool.submit(payload, options)),
+  call: (fn, args, options) => runPromise(pool.call(fn, args, options)),
   map: (fn, inputs, options) => runPromise(pool.map(fn, inputs, options)),
   dispatch: pool.dispatch,
   putBlob: pool.putBlob,
@@ -58,12 +65,15 @@ const toPromisePool = (pool: ComputePoolShape): PromisePool => ({
  * With Promises: `await ComputePool.use(options, async (pool) => ...)`.
  */
 export class ComputePool extends Context.Tag("@skyward/core/ComputePool")<ComputePool, ComputePoolShape>() {
-  /** A layer that opens the pool when built and closes it with its scope. */
+  /** A layer that opens the pool when built and closes it with its scope (it logs as `use` does). */
   static layer(options: PoolOptionsInput | PoolOptions, listener?: PoolEventListener): Layer.Layer<ComputePool, PoolError> {
     return Layer.scoped(ComputePool, makeComputePool(options, listener))
   }
 
-  /** Opens a pool, runs `body`, then closes the pool (also when `body` throws). */
+  /**
+   * Opens a pool, runs `body`, then closes the pool (also when `body` throws). The pool logs on
+   * stderr as `skyward run` does unless the option `log` says otherwise (`false`, or a stream).
+   */
   static async use<A>(
     options: PoolOptionsInput | PoolOptions,
     body: (pool: PromisePool) => Promise<A>,

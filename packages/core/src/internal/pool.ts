@@ -31,6 +31,7 @@ import { BlobStore } from "./blob-store.js"
 import { checkPluginCompatibility } from "./compatibility.js"
 import { EventHub } from "./event-hub.js"
 import { heartbeatInterval, heartbeatWatch } from "./heartbeat-watch.js"
+import { poolLog } from "./log/pool-log.js"
 import { openNode } from "./open-nodes.js"
 import { Scheduler } from "./scheduler.js"
 import { snapshotWorkdir } from "./workdir/snapshot.js"
@@ -80,6 +81,14 @@ const awaitTask = (scheduler: Scheduler, spec: TaskSpec) =>
     return Effect.sync(() => scheduler.cancel(id, "interrupted"))
   })
 
+/** The task that calls `fn` ("module:function") with `args`: what `call` runs once and `map` once per input. */
+const callSpec = (fn: string, args: ReadonlyArray<unknown>, options: TaskOptions): TaskSpec => ({
+  kind: "call",
+  fn,
+  args,
+  ...(options.timeout === undefined ? {} : { timeout: options.timeout })
+})
+
 const mapAll = <A>(scheduler: Scheduler, fn: string, inputs: Iterable<unknown>, options: TaskOptions) =>
   Effect.async<A[], TaskError>((resume) => {
     const items = [...inputs]
@@ -92,7 +101,7 @@ const mapAll = <A>(scheduler: Scheduler, fn: string, inputs: Iterable<unknown>, 
     items.forEach((input, index) => {
       ids.push(
         scheduler.submit(
-          { kind: "call", fn, args: [input], ...(options.timeout === undefined ? {} : { timeout: options.timeout }) },
+          callSpec(fn, [input], options),
           {
             onDone: (outcome) => {
               results[index] = outcome.value as A
@@ -129,6 +138,7 @@ export const makeComputePool = (
       if (incompatible) return yield* incompatible
     }
     const events = new EventHub()
+    if (options.log !== false) yield* poolLog(events, options.log === true ? process.stderr : options.log)
     if (listener) events.subscribe(listener)
     // a working directory over the limit stops the pool before any machine exists
     const workdir = options.workdir === false ? undefined : yield* snapshotWorkdir(options.workdir, options.workdirLimit, [], options.workdirExclude)
@@ -196,6 +206,8 @@ export const makeComputePool = (
       argumentLimit: options.argumentLimit,
       client,
       submit: (payload, taskOptions = {}) => awaitTask(scheduler, { kind: "pickle", payload, ...taskOptions }),
+      call: <A>(fn: string, args: ReadonlyArray<unknown> = [], taskOptions: TaskOptions = {}) =>
+        Effect.map(awaitTask(scheduler, callSpec(fn, args, taskOptions)), (outcome) => outcome.value as A),
       map: (fn, inputs, taskOptions = {}) => mapAll(scheduler, fn, inputs, taskOptions),
       dispatch: (taskSpec, callbacks) => scheduler.submit(taskSpec, taskSpec.blobs?.length ? pinned(blobs, taskSpec.blobs, callbacks) : callbacks),
       putBlob: (hash, data) => blobs.put(hash, data),

@@ -161,7 +161,10 @@ export class Scheduler {
       return id
     }
     this.tasks.set(id, record)
-    if (this.options.events.active) this.options.events.emit({ _tag: "TaskQueued", task: id, ...(spec.calls === undefined ? {} : { calls: spec.calls }) })
+    if (this.options.events.active) {
+      const { calls, call, callTotal } = spec
+      this.options.events.emit({ _tag: "TaskQueued", task: id, calls, call, callTotal })
+    }
     this.queue.push(record)
     this.pump()
     return id
@@ -225,9 +228,17 @@ export class Scheduler {
 
   /** Routes a task's output line to whoever submitted it. */
   log(nodeIndex: number, id: number | undefined, stream: string, line: string): void {
+    const callbacks = id === undefined ? undefined : this.tasks.get(id)?.callbacks
     if (this.options.events.active)
-      this.options.events.emit({ _tag: "Log", node: nodeIndex, stream, line, ...(id === undefined ? {} : { task: id }) })
-    if (id !== undefined) this.tasks.get(id)?.callbacks.onLog?.(nodeIndex, stream, line)
+      this.options.events.emit({
+        _tag: "Log",
+        node: nodeIndex,
+        stream,
+        line,
+        ...(id === undefined ? {} : { task: id }),
+        ...(callbacks?.onLog === undefined ? {} : { forwarded: true })
+      })
+    callbacks?.onLog?.(nodeIndex, stream, line)
   }
 
   /** A node is gone: its in-flight tasks run again elsewhere (within `retries`). */

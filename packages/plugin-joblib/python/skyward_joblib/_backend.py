@@ -1,7 +1,11 @@
 """``SkywardBackend``: a joblib backend whose batches run on the slots of a Skyward pool."""
 from __future__ import annotations
 
+import itertools
 import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from joblib._parallel_backends import AutoBatchingMixin, ParallelBackendBase
@@ -9,6 +13,7 @@ from joblib._parallel_backends import AutoBatchingMixin, ParallelBackendBase
 from skyward_wire import ErrorMessage, Result, cancelled_text
 
 from . import _bridge, _hints
+from ._bridge import CallShare
 from ._errors import (
     BridgeError,
     ProtocolError,
@@ -20,9 +25,10 @@ from ._errors import (
     exception_class,
     pickling_error,
 )
+from ._initializer import Initializer
 from ._limits import MAX_TASK_BYTES, arguments_too_large, culprit, payload_too_large
 from ._nested import SlotBackend, rebuild_slot_backend
-from ._pickle import BlobHashes, CallMemo, blobs_of, buffer_bytes, dumps_with_buffers, loads
+from ._pickle import BlobHashes, BlobRef, CallMemo, blobs_of, buffer_bytes, dumps_with_buffers, loads
 from ._warnings import reemit, sanitize_warning_filters
 
 try:  # the same cause type loky attaches, so tracebacks read the same
@@ -108,6 +114,24 @@ def error_from_message(message: ErrorMessage) -> BaseException:
 # What the backend reports at least, unless the caller asked for n_jobs=1: joblib runs every call
 # in the caller when the backend says 1 (see SkywardBackend.effective_n_jobs).
 MIN_POOL_N_JOBS = 2
+
+# n_jobs values that mean "every slot": no cap on the batches running at once, so that the call
+# also uses nodes that join while it runs
+ALL_SLOTS_N_JOBS = (None, -1)
+
+_CALL_NUMBERS = itertools.count(1)
+"""The number of each joblib call this process makes, for progress."""
+
+
+@dataclass
+class _Queued:
+    """A pickled batch waiting for one of its call's ``n_jobs`` running batches to finish."""
+
+    payload: bytes
+    future: BatchFuture
+    blobs: list[BlobRef]
+    share: CallShare | None
+
 
 class _Deferred:
     """Runs callbacks on a helper thread: failures found in ``submit`` must not call joblib back
@@ -291,10 +315,17 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         self.backend_kwargs = dict(backend_kwargs)
         self.parallel: Any = None
         self._futures_lock = threading.Lock()
-        self._futures: dict[int, BatchFuture] = {}
+        self._futures: dict[int, BatchFuture] = {}  # the batches on the pool now
+        # loky runs at most n_jobs batches at once, whatever joblib pre-dispatches: so does this
+        # backend (the rest wait here, pickled); None: every slot, no cap
+        self._max_running: int | None = None
+        self._waiting: deque[_Queued] = deque()
         self._timeout: float | None = task_timeout
         self._hashes = BlobHashes()
         self._memo = CallMemo()
+        self._call: int | None = None  # this process's number of the running joblib call
+        # initializer= / initargs= (joblib 1.5+): run once per slot process and set-up (configure)
+        self._initializer: Initializer | None = None
         self._tiny_tasks = False
 
     # -- sizing --------------------------------------------------------------------------
@@ -320,10 +351,26 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
                   require: Any = None, **backend_kwargs: Any) -> int:
         self.parallel = parallel
         self._forget_call()
-        return self.effective_n_jobs(n_jobs)
+        n = self.effective_n_jobs(n_jobs)
+        self._max_running = self._running_cap(n_jobs, n)
+        options = {**self.backend_kwargs, **backend_kwargs}  # parallel_config's, then Parallel's
+        initializer = options.get("initializer")
+        self._initializer = None if initializer is None else Initializer(
+            initializer, tuple(options.get("initargs") or ()), uuid.uuid4().hex)
+        return n
+
+    @staticmethod
+    def _running_cap(n_jobs: int | None, effective: int) -> int | None:
+        """The most batches of a call on the pool at once: ``n_jobs`` asked for (more than the
+        pool's slots too: nodes may join), what ``-k`` comes to, no cap for every slot."""
+        if n_jobs in ALL_SLOTS_N_JOBS:
+            return None
+        assert n_jobs is not None  # in ALL_SLOTS_N_JOBS
+        return max(effective, int(n_jobs)) if n_jobs > 0 else effective
 
     def start_call(self) -> None:
         self._forget_call()
+        self._call = next(_CALL_NUMBERS)
 
     def stop_call(self) -> None:
         self._forget_call()
@@ -363,7 +410,7 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
             future.add_done_callback(callback)
         try:
             sanitize_warning_filters()
-            payload, buffers = dumps_with_buffers(func, self._memo)
+            payload, buffers = dumps_with_buffers(self._with_initializer(func), self._memo)
         except Exception as exc:  # noqa: BLE001 - reported through the batch, like loky does
             error = TaskPicklingError(f"could not pickle {culprit(func)} to send it to the workers: {exc!r}")
             error.__cause__ = exc
@@ -383,14 +430,33 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
                 return future
             blobs = blobs_of(buffers, self._hashes)
             with self._futures_lock:
-                # a joblib batch is several of the script's calls: progress counts those
-                calls = len(func) if hasattr(func, "__len__") else None
-                client.submit(payload, future, self._timeout, blobs, calls=calls)
-                if not future.done():
-                    self._futures[future.task_id] = future
+                share = self._share_of(func)
+                if self._max_running is not None and len(self._futures) >= self._max_running:
+                    self._waiting.append(_Queued(payload, future, list(blobs), share))
+                    return future
+                self._send(client, _Queued(payload, future, list(blobs), share))
         except BridgeError as exc:
             future.fail(exc, deferred=True)
         return future
+
+    def _with_initializer(self, func: Any) -> Any:
+        """``func``, or ``func`` run after this set-up's initializer (see :mod:`._initializer`)."""
+        if self._initializer is None:
+            return func
+        return self._initializer.wrap(func)
+
+    def _share_of(self, func: Any) -> CallShare | None:
+        """What progress counts for a batch: a joblib batch is several of the script's calls."""
+        if not hasattr(func, "__len__"):
+            return None
+        total = getattr(self.parallel, "n_tasks", None)  # joblib >= 1.5, when the input has a length
+        return CallShare(len(func), self._call, total if isinstance(total, int) else None)
+
+    def _send(self, client: _bridge.BridgeClient, batch: _Queued) -> None:
+        """Sends ``batch`` to the pool (the caller holds ``_futures_lock``)."""
+        client.submit(batch.payload, batch.future, self._timeout, batch.blobs, batch.share)
+        if not batch.future.done():
+            self._futures[batch.future.task_id] = batch.future
 
     def apply_async(self, func: Any, callback: Callable[[Any], Any] | None = None) -> BatchFuture:
         """What joblib < 1.5 calls instead of :meth:`submit`: looks ``submit`` up on the instance,
@@ -401,23 +467,37 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         return out.result()
 
     def _forget(self, future: BatchFuture) -> None:
+        """A batch settled: the next waiting one (if any) takes its place on the pool."""
         with self._futures_lock:
-            self._futures.pop(future.task_id, None)
+            if self._futures.pop(future.task_id, None) is None or not self._waiting:
+                return
+            batch = self._waiting.popleft()
+            # not get_client(): a bridge that closed is not reconnected to for a call it failed
+            client = _bridge._client
+            try:
+                if client is None or client.closed:
+                    raise BridgeError("the skyward bridge closed before this batch was sent")
+                self._send(client, batch)
+            except BridgeError as exc:
+                batch.future.fail(exc, deferred=True)
 
     def abort_everything(self, ensure_ready: bool = True) -> None:
         """Cancels every batch of this backend still queued or running."""
         with self._futures_lock:
             futures = list(self._futures.values())
             self._futures.clear()
+            waiting = [batch.future for batch in self._waiting]
+            self._waiting.clear()
         client = _bridge._client
         for future in futures:
             if client is not None and not client.closed:
                 client.forget(future.task_id)
                 client.cancel(future.task_id)
+        for future in futures + waiting:
             future.fail(TaskCancelledError(cancelled_text("another task of the Parallel call failed")))
 
     def terminate(self) -> None:
-        if self._futures:
+        if self._futures or self._waiting:
             self.abort_everything(ensure_ready=False)
         self.reset_batch_stats()
 

@@ -50,6 +50,16 @@ _NOTHING: Any = object()
 _Outgoing = Optional[Union[bytes, memoryview, BlobRef]]
 
 
+class CallShare(NamedTuple):
+    """What progress counts for one task: how many of the script's calls it runs (a joblib batch's
+    size), the joblib call they belong to (numbered from 1 in this process) and, when joblib knows
+    it, how many calls that joblib call runs in all."""
+
+    calls: int
+    call: int | None = None
+    call_total: int | None = None
+
+
 class _Resend(NamedTuple):
     """What a task with blobs needs to go again if the bridge dropped them."""
 
@@ -57,7 +67,7 @@ class _Resend(NamedTuple):
     blobs: Sequence[BlobRef]
     timeout: float | None
     tries: int  # times sent again so far
-    calls: int | None = None  # the task's calls (a joblib batch's size), for progress
+    share: CallShare | None = None
 
 
 class TaskHandle(Protocol):
@@ -140,10 +150,10 @@ class BridgeClient:
         return self._closed
 
     def submit(self, payload: bytes, handle: TaskHandle, timeout: float | None = None,
-               blobs: Sequence[BlobRef] = (), calls: int | None = None) -> int:
+               blobs: Sequence[BlobRef] = (), share: CallShare | None = None) -> int:
         """Queues ``payload`` (cloudpickle of a zero-argument callable) and the ``blobs`` it refers
-        to that this connection has not sent yet; returns the task id. ``calls``: how many of the
-        script's calls the task runs (a joblib batch's size), which progress counts.
+        to that this connection has not sent yet; returns the task id. ``share``: what progress
+        counts for the task.
 
         Raises :class:`BridgeError` if the connection is closed; otherwise ``handle.finish`` is
         called exactly once, later, from the reader thread.
@@ -156,17 +166,21 @@ class BridgeClient:
             handle.task_id = task_id
             self._pending[task_id] = handle
             if blobs:
-                self._resend[task_id] = _Resend(payload, blobs, timeout, 0, calls)
-        self._send_submit(task_id, payload, blobs, timeout, calls)
+                self._resend[task_id] = _Resend(payload, blobs, timeout, 0, share)
+        self._send_submit(task_id, payload, blobs, timeout, share)
         return task_id
 
     def _send_submit(self, task_id: int, payload: bytes, blobs: Sequence[BlobRef],
-                     timeout: float | None, calls: int | None = None) -> None:
+                     timeout: float | None, share: CallShare | None = None) -> None:
         message: Submit = {"type": "submit", "id": task_id, "kind": "pickle", "payload": payload}
         if timeout is not None:
             message["timeout"] = float(timeout)
-        if calls is not None:
-            message["calls"] = calls
+        if share is not None:
+            message["calls"] = share.calls
+            if share.call is not None:
+                message["call"] = share.call
+            if share.call_total is not None:
+                message["callTotal"] = share.call_total
         if blobs:
             message["blobs"] = [blob.hash for blob in blobs]
             with self._lock:
@@ -185,7 +199,7 @@ class BridgeClient:
             payload, blobs, timeout = entry.payload, entry.blobs, entry.timeout
             self._resend[task_id] = entry._replace(tries=entry.tries + 1)
             self._sent_blobs.difference_update(blob.hash for blob in blobs if blob.hash in missing)
-        self._send_submit(task_id, payload, blobs, timeout, entry.calls)
+        self._send_submit(task_id, payload, blobs, timeout, entry.share)
         return True
 
     def _forget_sent_blobs(self, task_id: int) -> None:

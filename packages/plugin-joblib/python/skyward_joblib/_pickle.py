@@ -34,6 +34,20 @@ class _PickledByValue(NamedTuple):
 
     func: object  # held, so that its id is not reused while it is known
     reduced: Any
+    inner: dict[int, object]
+    """The objects its pickle holds whose identity can be shared (by id; held, for the same reason)."""
+
+
+_IDENTITY_FREE = (str, bytes, int, float, complex, bool, type(None), tuple, frozenset, range,
+                  types.CodeType, types.ModuleType, type, types.BuiltinFunctionType)
+"""Objects whose identity nothing can observe across pickles: immutable values, and what is
+rebuilt by import (modules, builtins, classes, which cloudpickle also tracks when by value)."""
+
+
+def _identity_bearing(memo: Any, skip: object = None) -> dict[int, object]:
+    """The objects of a pickler's memo whose identity is observable, by id (``skip`` left out)."""
+    return {key: obj for key, (_, obj) in memo.copy().items()
+            if obj is not skip and not isinstance(obj, _IDENTITY_FREE)}
 
 
 class CallMemo:
@@ -69,19 +83,29 @@ class CallMemo:
             return seen.reduced
         if len(self.by_value) >= self.MAX_BY_VALUE:
             return None
-        data = _pickle_alone(func)
-        reduced = None if data is None else (loads, (data,))
-        self.by_value[id(func)] = _PickledByValue(func, reduced)
-        return reduced
+        alone = _pickle_alone(func)
+        self.by_value[id(func)] = (_PickledByValue(func, None, {}) if alone is None
+                                   else _PickledByValue(func, (loads, (alone.data,)), alone.inner))
+        return self.by_value[id(func)].reduced
+
+    def forget_pickle(self, func: object) -> None:
+        """From now on ``func`` is pickled with each batch, not from its kept pickle."""
+        self.by_value[id(func)] = _PickledByValue(func, None, {})
 
 
 class _HasLargeBuffer(Exception):
     """A pickle of a function met a buffer that must travel as a blob."""
 
 
-def _pickle_alone(func: types.FunctionType) -> bytes | None:
-    """``func`` pickled on its own, or None if it refers to a large buffer (an array in its globals
-    or closure): that buffer must stay out of band, sent once per node as a blob."""
+class _Alone(NamedTuple):
+    data: bytes
+    inner: dict[int, object]
+
+
+def _pickle_alone(func: types.FunctionType) -> _Alone | None:
+    """``func`` pickled on its own, with the identity-bearing objects that pickle holds; None if it
+    refers to a large buffer (an array in its globals or closure): that buffer must stay out of
+    band, sent once per node as a blob."""
 
     def in_band(buffer: Any) -> bool:
         if buffer.raw().nbytes >= BLOB_THRESHOLD:
@@ -89,11 +113,12 @@ def _pickle_alone(func: types.FunctionType) -> bytes | None:
         return True
 
     with io.BytesIO() as out:
+        pickler = _Pickler(out, protocol=5, buffer_callback=in_band)
         try:
-            _Pickler(out, protocol=5, buffer_callback=in_band).dump(func)
+            pickler.dump(func)
         except _HasLargeBuffer:
             return None
-        return out.getvalue()
+        return _Alone(out.getvalue(), _identity_bearing(pickler.memo, skip=func))
 
 
 DYNAMIC_CODE_FILENAME = "<dynamic-code>"
@@ -113,6 +138,8 @@ def _reduce_code_keeping_filename(code: types.CodeType) -> Any:
 
 class _Pickler(_Base):  # type: ignore[misc]  # cloudpickle is untyped
     memo_of_call: CallMemo | None = None
+    kept_pickles_used: dict[int, _PickledByValue] | None = None
+    """The kept pickles this pickler embedded whose objects can share identity with others."""
     if _base_code_reduce is not None:
         dispatch_table = ChainMap({types.CodeType: _reduce_code_keeping_filename}, _Base.dispatch_table)
 
@@ -123,6 +150,7 @@ class _Pickler(_Base):  # type: ignore[misc]  # cloudpickle is untyped
                 return NotImplemented
             kept = memo.by_value.get(id(obj))
             if kept is not None and kept.func is obj and kept.reduced is not None:
+                self._note_kept_pickle(kept)
                 return kept.reduced
         reduced = warning_category_reducer(obj)
         if reduced is not None:
@@ -132,8 +160,31 @@ class _Pickler(_Base):  # type: ignore[misc]  # cloudpickle is untyped
             if reduced is NotImplemented:
                 memo.by_name[id(obj)] = obj
             elif type(obj) is types.FunctionType:
-                reduced = memo.pickled_by_value(obj) or reduced
+                kept_reduced = memo.pickled_by_value(obj)
+                if kept_reduced is not None:
+                    self._note_kept_pickle(memo.by_value[id(obj)])
+                    reduced = kept_reduced
         return reduced
+
+    def _note_kept_pickle(self, kept: _PickledByValue) -> None:
+        if kept.inner:
+            if self.kept_pickles_used is None:
+                self.kept_pickles_used = {}
+            self.kept_pickles_used[id(kept.func)] = kept
+
+    def shared_identities(self) -> list[_PickledByValue]:
+        """The kept pickles embedded in this pickle that hold an object the rest of it (or another
+        of them) holds too: loaded, that object would come back as two objects."""
+        used = self.kept_pickles_used
+        if not used:
+            return []
+        seen = set(_identity_bearing(self.memo))
+        clashing = []
+        for kept in used.values():
+            if not seen.isdisjoint(kept.inner):
+                clashing.append(kept)
+            seen.update(kept.inner)
+        return clashing
 
 
 def dumps(obj: Any) -> bytes:
@@ -161,7 +212,14 @@ def dumps_with_buffers(obj: Any, memo: CallMemo | None = None) -> tuple[bytes, l
         pickler = _Pickler(out, protocol=5, buffer_callback=out_of_band)
         pickler.memo_of_call = memo
         pickler.dump(obj)
-        return out.getvalue(), buffers
+        clashing = pickler.shared_identities()
+        if memo is None or not clashing:
+            return out.getvalue(), buffers
+    # a kept function pickle holds an object the arguments also hold: pickle those functions
+    # with each batch, as one cloudpickle.dumps of the batch would, so the object stays one object
+    for kept in clashing:
+        memo.forget_pickle(kept.func)
+    return dumps_with_buffers(obj, memo)
 
 
 def blobs_of(buffers: list[memoryview], hashes: BlobHashes) -> list[BlobRef]:

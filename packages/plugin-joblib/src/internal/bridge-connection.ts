@@ -234,7 +234,9 @@ export class BridgeConnection {
         payload: message.payload,
         ...(message.timeout === undefined ? {} : { timeout: message.timeout }),
         ...(message.blobs === undefined ? {} : { blobs: message.blobs }),
-        ...(message.calls === undefined ? {} : { calls: message.calls })
+        calls: message.calls,
+        call: message.call,
+        callTotal: message.callTotal
       },
       {
         onLog: (node, stream, line) => {

@@ -51,7 +51,11 @@ const tryLock = async (dir: string, node: number): Promise<(() => Promise<void>)
     throw error
   }
   const lockDir = lockDirOf(dir)
+  const { mtime } = await fs.stat(lockDir)
   await writeOwner(lockDir, { pid: process.pid, host: os.hostname(), node })
+  // proper-lockfile stops refreshing a lock whose mtime it did not set (the owner file changed it),
+  // and a lock not refreshed looks stale to the next build after 30 s: give it back its mtime
+  await fs.utimes(lockDir, mtime, mtime)
   return async () => {
     await fs.rm(path.join(lockDir, OWNER_FILE), { force: true })
     await release().catch(() => undefined)

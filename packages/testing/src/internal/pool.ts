@@ -110,7 +110,8 @@ const runPythonIn = (pool: PromisePool) => async (source: string, options: RunPy
  * says otherwise), runs `body`, closes the pool (also when `body` throws) and then checks that
  * nothing was left behind: no agent or slot process of this pool still running, no node work
  * folder (both checked for local pools), none of the `removed` paths. Rejects with the body's
- * error, the pool's error (a `PluginError` when a plugin's hook fails), or a `LeakError`.
+ * error, the pool's error (a `PluginError` when a plugin's hook fails), or a `LeakError`. The pool
+ * logs nothing unless `options.log` says so (the body gets its events).
  *
  * ```ts
  * const { value, events } = await withTestPool({ plugins: [myPlugin()] }, ({ pool }) => pool.map("math:sqrt", [4]))
@@ -142,6 +143,8 @@ export const withTestPool = async <A>(
   const merged: PoolOptionsInput = {
     ...options,
     nodes: options.nodes ?? TEST_POOL_DEFAULTS.nodes,
+    // a test reads the events it gets; a test run's output stays its own unless the test asks
+    log: options.log ?? false,
     worker: { concurrency: TEST_POOL_DEFAULTS.worker.concurrency, ...options.worker }
   }
 

@@ -154,6 +154,20 @@ def pickle_warnings(records: Sequence[Any]) -> list[bytes]:
     return out
 
 
+def show_warnings(ctx: TaskContext, records: Sequence[Any]) -> None:
+    """Write ``records`` on the task's stderr as Python shows warnings.
+
+    A ``"module:function"`` call's caller is not Python (the TypeScript API): nobody would replay
+    the pickled warnings, so its tasks' warnings are output lines too.
+    """
+    for w in records:
+        try:
+            text = warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+        except Exception:  # noqa: BLE001 - a warning that cannot be shown must not fail the task
+            text = f"{safe_str(w.message)}\n"
+        ctx.write("stderr", text)
+
+
 class _Failed(Exception):
     """Internal: carries an already-built error message out of the call stage."""
 
@@ -284,6 +298,8 @@ class TaskRunner:
                 else:
                     result["value"] = value
         finally:
+            if req.kind == "call" and records:
+                show_warnings(ctx, records)
             ctx.close()
             _state.leave(self.process_wide)
         answer: Result | ErrorMessage = failed.copy() if failed is not None else result

@@ -32,7 +32,8 @@ const runScript = (flags: PoolFlags & ProjectFlags & { readonly script: string }
     yield* checkScriptCompiles(flags.script, project.mirror?.python ?? (yield* findLocalPython(validated.image.python)).executable)
     return yield* Effect.scoped(
       Effect.gen(function* () {
-        const pool = yield* makeComputePool(validated, progress.listener)
+        // the pool logs nothing itself: `progress` is how the run reports (auto, --quiet, --json)
+        const pool = yield* makeComputePool({ ...validated, log: false }, progress.listener)
         const python = project.mirror?.python ?? (yield* prepareLocalEnvironment(pool.image, pool.imageHash, -1, () => undefined)).python
         return yield* runClientScript({
           python,
