@@ -3,7 +3,6 @@ import { HELP_ALL } from "./argv.js"
 import { CACHE_ACTION_DESCRIPTION, CACHE_DESCRIPTION, CACHE_OPTION_TABLE } from "./commands/cache.js"
 import { DOWN_DESCRIPTION, DOWN_OPTION_TABLE, POOL_ID_DESCRIPTION } from "./commands/down.js"
 import { LS_DESCRIPTION, LS_OPTION_TABLE } from "./commands/ls.js"
-import { RUN_DESCRIPTION } from "./commands/run-options.js"
 import { pageMarkdown, renderHelp, type HelpPage, type HelpRow, type HelpStyle } from "./help-page.js"
 import { optionInfos } from "./option-info.js"
 import { labelOf, rowsOf, type OptionEntry, type OptionRow } from "./option-table.js"
@@ -25,39 +24,32 @@ const tableRows = (table: Record<string, OptionEntry<unknown>>) => asRows(rowsOf
 
 const OTHER_COMMANDS = { brief: "Other commands: skyward --help.", all: "Other commands: skyward --help. All of them: docs/cli.md." }
 
+/** The page of a command whose help is its usage, at most one argument and its option table. */
+const optionsPage = (
+  command: string,
+  description: string,
+  usage: string,
+  table: Record<string, OptionEntry<unknown>>,
+  argument?: { readonly name: string; readonly text: string }
+): HelpPage => ({
+  command,
+  description,
+  usage,
+  arguments: argument === undefined ? [] : [argument],
+  examples: [],
+  sections: [{ title: "Options", brief: "lines", rows: tableRows(table) }],
+  more: OTHER_COMMANDS
+})
+
 /** The help pages of the subcommands, in the order `skyward --help` lists them. */
 export const COMMAND_PAGES: Readonly<Record<string, () => HelpPage>> = {
   run: runPage,
-  ls: () => ({
-    command: "skyward ls",
-    description: LS_DESCRIPTION,
-    usage: "skyward ls [options]",
-    arguments: [],
-    examples: [],
-    sections: [{ title: "Options", brief: "lines", rows: tableRows(LS_OPTION_TABLE) }],
-    more: OTHER_COMMANDS
-  }),
-  down: () => ({
-    command: "skyward down",
-    description: DOWN_DESCRIPTION,
-    usage: "skyward down [options] <pool-id> | --all",
-    arguments: [{ name: "<pool-id>", text: POOL_ID_DESCRIPTION }],
-    examples: [],
-    sections: [{ title: "Options", brief: "lines", rows: tableRows(DOWN_OPTION_TABLE) }],
-    more: OTHER_COMMANDS
-  }),
-  cache: () => ({
-    command: "skyward cache",
-    description: CACHE_DESCRIPTION,
-    usage: "skyward cache [ls | prune] [options]",
-    arguments: [{ name: "ls | prune", text: CACHE_ACTION_DESCRIPTION }],
-    examples: [],
-    sections: [{ title: "Options", brief: "lines", rows: tableRows(CACHE_OPTION_TABLE) }],
-    more: OTHER_COMMANDS
-  })
+  ls: () => optionsPage("skyward ls", LS_DESCRIPTION, "skyward ls [options]", LS_OPTION_TABLE),
+  down: () =>
+    optionsPage("skyward down", DOWN_DESCRIPTION, "skyward down [options] <pool-id> | --all", DOWN_OPTION_TABLE, { name: "<pool-id>", text: POOL_ID_DESCRIPTION }),
+  cache: () =>
+    optionsPage("skyward cache", CACHE_DESCRIPTION, "skyward cache [ls | prune] [options]", CACHE_OPTION_TABLE, { name: "ls | prune", text: CACHE_ACTION_DESCRIPTION })
 }
-
-const descriptions: Readonly<Record<string, string>> = { run: RUN_DESCRIPTION, ls: LS_DESCRIPTION, down: DOWN_DESCRIPTION, cache: CACHE_DESCRIPTION }
 
 /** `skyward`'s own page: its commands, and the options every command accepts (@effect/cli's built-in ones, and --help-all). */
 export const topPage = <Name extends string, R, E, A>(command: Command.Command<Name, R, E, A>): HelpPage => {
@@ -73,7 +65,7 @@ export const topPage = <Name extends string, R, E, A>(command: Command.Command<N
     arguments: [],
     examples: [],
     sections: [
-      { title: "Commands", brief: "lines", kind: "command", rows: Object.keys(COMMAND_PAGES).map((name) => ({ name, label: name, text: descriptions[name] ?? "" })) },
+      { title: "Commands", brief: "lines", kind: "command", rows: Object.entries(COMMAND_PAGES).map(([name, page]) => ({ name, label: name, text: page().description })) },
       { title: "Options of every command", brief: "lines", rows: options }
     ],
     more: { brief: "A command's options: skyward <command> --help. All of them: docs/cli.md.", all: "All of it: docs/cli.md." }
@@ -99,7 +91,8 @@ export const cliReference = <Name extends string, R, E, A>(command: Command.Comm
     "",
     "The `skyward` command (package `@skyward/cli`). From a clone of the repository run it as `bin/skyward ...`, or as",
     "`npx -y pnpm@10 skyward ...` inside the clone and `npx -y pnpm@10 --dir <clone> skyward ...` outside it: each runs in the",
-    "folder it is called from. `node apps/cli/dist/bin.js ...` runs the built command; installed from npm it is the `skyward` bin.",
+    "folder it is called from. `node apps/cli/dist/bin.js ...` runs the built command; installed in a project from its tarball",
+    "(`npx -y pnpm@10 pack:all`, see getting-started.md) it is `npx skyward ...` there.",
     "",
     pageMarkdown(topPage(command)),
     ...Object.values(COMMAND_PAGES).map((page) => pageMarkdown(page()))

@@ -84,8 +84,10 @@ class CallMemo:
         if len(self.by_value) >= self.MAX_BY_VALUE:
             return None
         alone = _pickle_alone(func)
-        self.by_value[id(func)] = (_PickledByValue(func, None, {}) if alone is None
-                                   else _PickledByValue(func, (loads, (alone.data,)), alone.inner))
+        if alone is None:
+            self.forget_pickle(func)
+        else:
+            self.by_value[id(func)] = _PickledByValue(func, (loads, (alone.data,)), alone.inner)
         return self.by_value[id(func)].reduced
 
     def forget_pickle(self, func: object) -> None:

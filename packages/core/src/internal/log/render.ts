@@ -109,14 +109,17 @@ const barLog = (stream: PoolLogStream, write: (line: string) => void, raw: (text
   const say = (line: string) => above(() => write(line))
   const steps = new BootstrapSteps()
   const stopSteps = sayStepsWhenDue(steps, say, options)
-  const payload = () => ({
-    done: counter.done,
-    failedText: counter.failed ? `, ${counter.failed} failed` : "",
-    soFar: counter.settled ? "" : " queued so far",
-    rate: counter.rate.toFixed(1),
-    etaText: counter.eta === undefined ? "" : ` | eta ${counter.eta}s`,
-    callText: counter.currentCall() ? ` | ${counter.currentCall()}` : ""
-  })
+  const payload = () => {
+    const call = counter.currentCall()
+    return {
+      done: counter.done,
+      failedText: counter.failed ? `, ${counter.failed} failed` : "",
+      soFar: counter.settled ? "" : " queued so far",
+      rate: counter.rate.toFixed(1),
+      etaText: counter.eta === undefined ? "" : ` | eta ${counter.eta}s`,
+      callText: call ? ` | ${call}` : ""
+    }
+  }
   return {
     listener: (event) => {
       if (counter.update(event)) {

@@ -23,10 +23,10 @@ export class TaskCounter {
   private finishedSinceQueued = 0
   private finished = false
   private cancelled = 0
-  private readonly callsOf = new Map<number, number>()
+  /** Each task still running: the client's calls it runs, and the joblib call they belong to. */
+  private readonly running = new Map<number, { readonly calls: number; readonly call?: number }>()
   /** The joblib calls whose size the client said, by number, and each one's calls done. */
   private readonly sized = new Map<number, { readonly total: number; done: number }>()
-  private readonly callOf = new Map<number, number>()
   /** The joblib call of the latest task queued. */
   private current: number | undefined
 
@@ -34,10 +34,9 @@ export class TaskCounter {
   update(event: PoolEvent): boolean {
     if (event._tag === "TaskQueued") {
       const calls = event.calls ?? 1
-      this.callsOf.set(event.task, calls)
+      this.running.set(event.task, { calls, call: event.call })
       if (event.call !== undefined) {
         this.current = event.call
-        this.callOf.set(event.task, event.call)
         if (event.callTotal !== undefined && !this.sized.has(event.call)) this.sized.set(event.call, { total: event.callTotal, done: 0 })
       }
       if (this.queued === 0) this.started = Date.now()
@@ -45,10 +44,10 @@ export class TaskCounter {
       this.lastQueuedAt = Date.now()
       this.finishedSinceQueued = 0
     } else if (event._tag === "TaskDone" || event._tag === "TaskFailed") {
-      const calls = this.callsOf.get(event.task) ?? 1
-      this.callsOf.delete(event.task)
-      const call = this.sized.get(this.callOf.get(event.task) ?? 0)
-      this.callOf.delete(event.task)
+      const task = this.running.get(event.task)
+      this.running.delete(event.task)
+      const calls = task?.calls ?? 1
+      const call = task?.call === undefined ? undefined : this.sized.get(task.call)
       if (call !== undefined && event._tag === "TaskDone") call.done += calls
       // a cancelled task (the script's call aborted, or Ctrl-C reached the script first) did not fail: not shown
       if (event._tag === "TaskFailed" && event.cancelled === true) this.cancelled += calls
