@@ -1,3 +1,5 @@
 import { skywardTestConfig } from "../../vitest.shared"
 
-export default skywardTestConfig({ testTimeout: 300_000 })
+// Two files at a time: each file works in folders of its own (its projects, state, hosts, moto) and
+// most of a file's time is its pools starting, stopping and waiting, not computing.
+export default skywardTestConfig({ testTimeout: 300_000, fileParallelism: true, maxWorkers: 2, minWorkers: 1 })

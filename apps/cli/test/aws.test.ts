@@ -40,7 +40,7 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
 
     const usage = await skyward(["down", ...connection()])
     expect(usage.code).toBe(2)
-    expect(usage.stderr).toContain("give a pool id (see skyward ls) or --all")
+    expect(usage.stderr).toContain("give a pool (see skyward ls) or --all")
 
     const one = await skyward(["down", ...connection(), "sky-left0001"])
     expect(one.code, one.stderr).toBe(0)

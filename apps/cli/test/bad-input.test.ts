@@ -224,11 +224,11 @@ describe("the command line check names the option", () => {
     [["run", "--quiet"], "missing <script.py> (see skyward run --help)"],
     [["run", "--nodez", "2", "a.py"], "unknown option --nodez; did you mean --nodes? (see skyward run --help)"],
     [["run", "--bogus", "a.py"], "unknown option --bogus (see skyward run --help)"],
-    [["ls", "--nodes", "2"], "--nodes is an option of skyward run, not of skyward ls (see skyward ls --help)"],
+    [["ls", "--nodes", "2"], "--nodes is an option of skyward run and skyward up, not of skyward ls (see skyward ls --help)"],
     [["ls", "extra"], 'unexpected argument "extra" (see skyward ls --help)'],
     [["down", "--all=maybe"], '--all takes no value, got "maybe"'],
     [["--bogus"], "unknown option --bogus (see skyward --help)"],
-    [["bogus"], 'unknown command "bogus"; use one of cache, down, ls or run (see skyward --help)']
+    [["bogus"], 'unknown command "bogus"; use one of attach, cache, down, ls, run or up (see skyward --help)']
   ])("%j: %s", (args, message) => {
     expect(refusal(args)).toBe(message)
   })

@@ -119,7 +119,7 @@ describe.concurrent("skyward --help", () => {
   it("ls -h and down --help after a built-in option: the same layout, every option of the command, no boilerplate", async () => {
     for (const [args, usage, options] of [
       [["ls", "-h"], "Usage: skyward ls [options]", ["--region REGION", "--profile PROFILE", "--endpoint URL", "--json"]],
-      [["--log-level", "debug", "down", "--help"], "Usage: skyward down [options] <pool-id> | --all", ["--region REGION", "--profile PROFILE", "--endpoint URL", "--all"]]
+      [["--log-level", "debug", "down", "--help"], "Usage: skyward down [options] <pool> | --all", ["--region REGION", "--profile PROFILE", "--endpoint URL", "--all"]]
     ] as const) {
       const result = await skyward(args, { env: plainEnv })
       const name = args.join(" ")
@@ -138,7 +138,7 @@ describe.concurrent("skyward --help", () => {
       expect(result.code, name).toBe(0)
       expect(result.stdout, name).not.toMatch(ANSI)
       expect(result.stdout, name).toMatch(/^skyward \d+\.\d+\.\d+: run Python work on a pool of machines\.\n\nUsage: skyward <command> \[options\]\n/)
-      expect(result.stdout, name).toMatch(/\nCommands:\n {2}run +Run a Python script .*\n {2}ls +List .*\n {2}down +Remove /)
+      expect(result.stdout, name).toMatch(/\nCommands:\n {2}run +Run a Python script .*\n {2}up +Open a named pool .*\n(?: {4,}.*\n)? {2}ls +List .*\n(?: {4,}.*\n)? {2}down +Close /)
       expect(result.stdout, name).toMatch(/\n {2}-h, --help +Show /)
       expect(result.stdout, name).toMatch(/\n {2}--help-all +Show /)
       expect(result.stdout.split("\n").length, name).toBeLessThan(30)

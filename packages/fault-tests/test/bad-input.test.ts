@@ -92,7 +92,7 @@ describe("CLI options with a wrong type or range", () => {
   it.each([
     [["ls", "--regoin", "eu-west-1"], /^skyward: unknown option --regoin; did you mean --region\? \(see skyward ls --help\)$/],
     [["ls", "--json=maybe"], /^skyward: --json takes no value, got "maybe"$/],
-    [["ls", "--nodes", "2"], /^skyward: --nodes is an option of skyward run, not of skyward ls/],
+    [["ls", "--nodes", "2"], /^skyward: --nodes is an option of skyward run and skyward up, not of skyward ls/],
     [["down", "--all", "--bogus"], /^skyward: unknown option --bogus \(see skyward down --help\)$/],
     [["down", "--all=maybe"], /^skyward: --all takes no value, got "maybe"$/],
     [["down", "--region"], /^skyward: --region needs a value$/],

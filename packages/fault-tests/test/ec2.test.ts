@@ -248,7 +248,7 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
   })
 
   it("Node SIGKILLed: remote agents exit when their SSH channel drops; instances end by their ttl; `skyward down --all` removes the rest", async () => {
-    const ttlMinutes = 0.2 // 12 s, checked every second
+    const ttlMinutes = 0.1 // 6 s, checked every second (provider-aws's emulator tests use the same ttl)
     const run = start(["run", "--json", ...awsFlags(emulator, ttlMinutes), "--nodes", "2", "--concurrency", "2", "--plugin", "joblib", path.join(fixtures, "sleepy.py")])
     await run.whenOutput("started", 90_000)
     await waitFor("4 running tasks", () => run.events.filter(isTag("TaskStarted")).length >= 4, 30_000)
@@ -283,7 +283,7 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
     fs.rmSync(run.tmp, { recursive: true, force: true })
     const left = [...(await everythingLeft(run)), ...localLeft.map((p) => `process ${p}`)]
     report({
-      fault: "Node SIGKILLed with a pool on 2 EC2 nodes (ttl 0.2 min)",
+      fault: "Node SIGKILLed with a pool on 2 EC2 nodes (ttl 0.1 min)",
       happened: `${agents} remote agent/slot processes exited when their channel dropped; both watchdogs powered off after ${ttlSeconds.toFixed(1)} s; \`skyward down --all\` removed ${kinds.length} resources; ${orphans} folder(s) of the dead client in its TMPDIR`,
       detectSeconds: agentSeconds,
       correct: "n/a",

@@ -57,7 +57,8 @@ describe("the Node process suspended (Ctrl-Z, then fg)", () => {
     const run = joblibRun(script, ["--config", config])
     await waitFor("every slot busy", () => run.events.filter(isTag("TaskStarted")).length >= 6, 60_000, 10)
     run.child.kill("SIGSTOP")
-    await sleep(5_000)
+    // 1.5 x the heartbeatTimeout: a watch that counted the time it was stopped would lose every node
+    await sleep(3_000)
     run.child.kill("SIGCONT")
     expect(await run.exited, run.stderr.slice(-2000)).toBe(0)
     expect(run.stdout).toContain(`result: ${(199 * 200) / 2}`)

@@ -70,3 +70,25 @@ def _tasks_by_value() -> None:
 
     cloudpickle.register_pickle_by_value(tasks)
     skyward_joblib.register()
+
+
+_matrix_module: Any = None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts the subprocesses of test_joblib_versions.py's selected tests (one per joblib version,
+    each with its own pool) as soon as the session is collected: they run alongside the other tests."""
+    global _matrix_module
+    if MATRIX_JOBLIB or session.config.option.collectonly:
+        return
+    matrix = [item for item in session.items
+              if isinstance(item, pytest.Function) and item.path.name == "test_joblib_versions.py"]
+    if matrix:
+        _matrix_module = matrix[0].module
+        _matrix_module.start_matrix([item.callspec.params["version"] for item in matrix])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stops test_joblib_versions.py's subprocesses that still run (a session ended before their tests)."""
+    if _matrix_module is not None:
+        _matrix_module.stop_matrix()

@@ -216,6 +216,23 @@ describe("the client bridge", () => {
     expect(pool.dispatched.map((spec) => spec.calls)).toEqual([3, undefined])
   })
 
+  it("names each connection's tasks with a client of their own, so the pool shares its slots between scripts", async () => {
+    const pool = new FakePool()
+    const { bridge } = await open(pool, { log: () => {} })
+    const first = await connect(bridge.socketPath, bridge.token)
+    const second = await connect(bridge.socketPath, bridge.token)
+    first.send({ type: "submit", id: 1, kind: "pickle", payload: new Uint8Array([1]) })
+    first.send({ type: "submit", id: 2, kind: "pickle", payload: new Uint8Array([2]) })
+    await first.until((ms) => ms.filter((m) => m.type === "result").length === 2)
+    second.send({ type: "submit", id: 1, kind: "pickle", payload: new Uint8Array([3]) })
+    await second.until((ms) => ms.some((m) => m.type === "result"))
+    const [a, b, c] = pool.dispatched.map((spec) => spec.client)
+    expect(a).toBeDefined()
+    expect(b).toBe(a)
+    expect(c).toBeDefined()
+    expect(c).not.toBe(a)
+  })
+
   it("announces a new slot count when the pool loses a node", async () => {
     const pool = new FakePool()
     const { bridge } = await open(pool, { log: () => {} })

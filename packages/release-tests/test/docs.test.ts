@@ -82,7 +82,9 @@ const checkPage = async (page: string, markdown: string): Promise<void> => {
       fs.writeFileSync(path.join(scratch, block.file), block.code)
     }
 
-  const env = { ...process.env, PATH: `${path.join(scratch, ".bin")}:${process.env.PATH ?? ""}`, FORCE_COLOR: "0", TMPDIR: tmp }
+  // named pools (skyward up) of the page's blocks are kept in the scratch folder, and closed after the page even when a block failed
+  const state = path.join(scratch, ".state")
+  const env = { ...process.env, PATH: `${path.join(scratch, ".bin")}:${process.env.PATH ?? ""}`, FORCE_COLOR: "0", TMPDIR: tmp, XDG_STATE_HOME: state }
   const options = { cwd: scratch, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 }
   const failed = (where: string, language: string, error: unknown) => {
     const e = error as { stdout?: string; stderr?: string; message: string }
@@ -115,6 +117,23 @@ const checkPage = async (page: string, markdown: string): Promise<void> => {
     }
   }
 
+  try {
+    await runBlocks(blocks, outputs, options, failed, page)
+  } finally {
+    if (fs.existsSync(state)) await run(shim, ["down", "--all"], { ...options, env: { ...env, AWS_REGION: "", AWS_DEFAULT_REGION: "", AWS_PROFILE: "" } })
+  }
+  fs.rmSync(scratch, { recursive: true, force: true })
+}
+
+/** Runs the page's blocks that are not ts (those ran above), checking each output block against the block before it. */
+const runBlocks = async (
+  blocks: ReturnType<typeof codeBlocks>,
+  outputs: Map<number, string>,
+  options: { readonly cwd: string; readonly env: NodeJS.ProcessEnv; readonly timeout: number; readonly maxBuffer: number },
+  failed: (where: string, language: string, error: unknown) => Error,
+  page: string
+): Promise<void> => {
+  const scratch = options.cwd
   let last: { index: number; where: string; elsewhere?: boolean } | undefined
   for (const [index, block] of blocks.entries()) {
     const where = `${page}:${block.line}`
@@ -153,7 +172,6 @@ const checkPage = async (page: string, markdown: string): Promise<void> => {
       throw failed(where, block.language, error)
     }
   }
-  fs.rmSync(scratch, { recursive: true, force: true })
 }
 
 describe("docs/", () => {

@@ -205,11 +205,11 @@ export const makeArgvCheck = <Name extends string, R, E, A>(
         const inline = eq > 0 ? arg.slice(eq + 1) : undefined
         const flag = line.flags.get(given)
         if (flag === undefined) {
-          const owner = [...subcommands].find(([other, l]) => other !== sub && l.flags.has(given))?.[0]
+          const owners = [...subcommands].filter(([other, l]) => other !== sub && l.flags.has(given)).map(([other]) => `${name} ${other}`).sort()
           const guess = closest(given, line)
           fail(
-            owner !== undefined && sub !== undefined
-              ? `${given} is an option of ${name} ${owner}, not of ${name} ${sub} (${where()})`
+            owners.length > 0 && sub !== undefined
+              ? `${given} is an option of ${owners.join(" and ")}, not of ${name} ${sub} (${where()})`
               : `unknown option ${given}${guess ? `; did you mean ${guess}?` : ""} (${where()})`
           )
           continue

@@ -1,12 +1,13 @@
 import { BuiltInOptions, HelpDoc, Usage, type Command } from "@effect/cli"
 import { HELP_ALL } from "./argv.js"
+import { ATTACH_DESCRIPTION, ATTACH_NAME_DESCRIPTION } from "./commands/attach.js"
 import { CACHE_ACTION_DESCRIPTION, CACHE_DESCRIPTION, CACHE_OPTION_TABLE } from "./commands/cache.js"
 import { DOWN_DESCRIPTION, DOWN_OPTION_TABLE, POOL_ID_DESCRIPTION } from "./commands/down.js"
 import { LS_DESCRIPTION, LS_OPTION_TABLE } from "./commands/ls.js"
 import { pageMarkdown, renderHelp, type HelpPage, type HelpRow, type HelpStyle } from "./help-page.js"
 import { optionInfos } from "./option-info.js"
 import { labelOf, rowsOf, type OptionEntry, type OptionRow } from "./option-table.js"
-import { runPage } from "./run-help.js"
+import { runPage, upPage } from "./run-help.js"
 
 /**
  * The help of `skyward` and of each of its commands (`--help`, `--help-all`), and docs/cli.md,
@@ -44,9 +45,10 @@ const optionsPage = (
 /** The help pages of the subcommands, in the order `skyward --help` lists them. */
 export const COMMAND_PAGES: Readonly<Record<string, () => HelpPage>> = {
   run: runPage,
+  up: upPage,
   ls: () => optionsPage("skyward ls", LS_DESCRIPTION, "skyward ls [options]", LS_OPTION_TABLE),
-  down: () =>
-    optionsPage("skyward down", DOWN_DESCRIPTION, "skyward down [options] <pool-id> | --all", DOWN_OPTION_TABLE, { name: "<pool-id>", text: POOL_ID_DESCRIPTION }),
+  down: () => optionsPage("skyward down", DOWN_DESCRIPTION, "skyward down [options] <pool> | --all", DOWN_OPTION_TABLE, { name: "<pool>", text: POOL_ID_DESCRIPTION }),
+  attach: () => optionsPage("skyward attach", ATTACH_DESCRIPTION, "skyward attach <name>", {}, { name: "<name>", text: ATTACH_NAME_DESCRIPTION }),
   cache: () =>
     optionsPage("skyward cache", CACHE_DESCRIPTION, "skyward cache [ls | prune] [options]", CACHE_OPTION_TABLE, { name: "ls | prune", text: CACHE_ACTION_DESCRIPTION })
 }

@@ -3,10 +3,12 @@ import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Fiber, HashMap, Option } from "effect"
 import { HELP_ALL, makeArgvCheck, validationMessage } from "./argv.js"
+import { attachCommand } from "./commands/attach.js"
 import { cacheCommand } from "./commands/cache.js"
 import { downCommand } from "./commands/down.js"
 import { lsCommand } from "./commands/ls.js"
 import { exitCode, runCommand, scriptArgs } from "./commands/run.js"
+import { upArgs, upCommand } from "./commands/up.js"
 import { scriptEnded } from "./client-script.js"
 import { commandHelp, SKYWARD_DESCRIPTION } from "./command-help.js"
 import { helpInColor } from "./help.js"
@@ -18,7 +20,7 @@ const { version } = createRequire(import.meta.url)("../../package.json") as { ve
 /** The `skyward` command and its subcommands (the docs' CLI reference is generated from this). */
 export const skyward = Command.make("skyward").pipe(
   Command.withDescription(SKYWARD_DESCRIPTION),
-  Command.withSubcommands([runCommand, lsCommand, downCommand, cacheCommand])
+  Command.withSubcommands([runCommand, upCommand, lsCommand, downCommand, attachCommand, cacheCommand])
 )
 
 const checkArgs = makeArgvCheck(skyward, { name: "skyward", passThrough: ["run"] })
@@ -76,6 +78,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 0
   }
   scriptArgs.value = theirs
+  upArgs.value = ours
   // @effect/cli prints its parse errors itself, in several lines: silence that (only while it
   // parses; the commands get the real console back) and print one `skyward:` line below instead
   const program = Effect.flatMap(Effect.console, (console) => {

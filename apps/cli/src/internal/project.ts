@@ -55,7 +55,7 @@ type Loose = Record<string, unknown>
 export const withProject = (
   options: PoolOptionsInput,
   flags: ProjectFlags,
-  script: string,
+  script: string | undefined,
   onLine: (line: string) => void
 ): Effect.Effect<Project, UsageError> =>
   Effect.gen(function* () {
@@ -73,10 +73,12 @@ export const withProject = (
     // the flags, else the config file's `workdir`, else the current directory
     const chosen = flags["no-workdir"] ? false : Option.getOrElse(flags.workdir, () => (given.workdir as string | false | undefined) ?? process.cwd())
     const workdir = chosen === false ? false : path.resolve(chosen)
-    const scriptDir = path.relative(workdir || ".", path.dirname(path.resolve(script)))
+    // without a script (skyward up), the working directory itself is the scripts' folder
+    const scriptFolder = script === undefined ? path.resolve(workdir || ".") : path.dirname(path.resolve(script))
+    const scriptDir = path.relative(workdir || ".", scriptFolder)
     const scriptInside = workdir !== false && !scriptDir.startsWith("..") && !path.isAbsolute(scriptDir)
     if (workdir !== false && !scriptInside)
-      notes.push(`the script's folder ${path.dirname(path.resolve(script))} is outside the working directory ${workdir}: its modules and files do not travel (run from the script's folder, or choose a folder that holds it with --workdir)`)
+      notes.push(`the script's folder ${scriptFolder} is outside the working directory ${workdir}: its modules and files do not travel (run from the script's folder, or choose a folder that holds it with --workdir)`)
 
     const python = clientPythonOf(flags.python)
     const mirror = python === undefined ? undefined : yield* mirrorEnvironment(python, onLine).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))

@@ -24,6 +24,11 @@ export interface TaskSpec {
   readonly call?: number
   /** How many calls that joblib call runs in all, when the client knows. */
   readonly callTotal?: number
+  /**
+   * Who submitted the task (a script, a notebook: one bridge connection). Tasks of different
+   * clients share the slots fairly; absent = one anonymous client.
+   */
+  readonly client?: string | number
 }
 
 /** What a finished task gives back. */
@@ -52,6 +57,8 @@ export interface ClientContribution {
   readonly pythonPath?: ReadonlyArray<string>
   /** Python modules the client imports before the user's script (e.g. to make a joblib backend the default). */
   readonly imports?: ReadonlyArray<string>
+  /** How many client processes are attached now (the joblib bridge's connections), for `skyward ls`. */
+  readonly attached?: () => number
 }
 
 /** Per-call options of `submit` and `map`. */

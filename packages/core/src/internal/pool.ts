@@ -193,7 +193,13 @@ export const makeComputePool = (
     }
     yield* Effect.forkScoped(heartbeatWatch(ready.map((node) => node.link), options.heartbeatTimeout))
 
-    const client = { env: {} as Record<string, string>, pythonPath: [] as string[], imports: [] as string[] }
+    const attached: Array<() => number> = []
+    const client = {
+      env: {} as Record<string, string>,
+      pythonPath: [] as string[],
+      imports: [] as string[],
+      attached: () => attached.reduce((sum, count) => sum + count(), 0)
+    }
     const pool: ComputePoolShape = {
       cluster,
       get totalSlots() {
@@ -228,6 +234,7 @@ export const makeComputePool = (
         Object.assign(client.env, contribution.env ?? {})
         client.pythonPath.push(...(contribution.pythonPath ?? []))
         client.imports.push(...(contribution.imports ?? []))
+        if (contribution.attached) attached.push(contribution.attached)
       }
     }
     return pool

@@ -12,8 +12,8 @@ import {
   type TaskSpec
 } from "@skyward/contracts"
 import type { EventHub } from "./event-hub.js"
+import { FairQueue } from "./fair-queue.js"
 import { NodeHeap, type HeapNode } from "./node-heap.js"
-import { Deque } from "./queue.js"
 
 /** The scheduler's view of a node: where to send submits and cancels. */
 export interface NodeLink {
@@ -96,11 +96,12 @@ export interface SchedulerOptions {
 
 /**
  * Puts tasks onto free slots, least-loaded node first; tracks what each node holds so a lost node's
- * tasks run again elsewhere (bounded), enforces timeouts and cancels. Plain callbacks, no Effect on
- * the hot path: it has to keep up with hundreds of thousands of tasks per second.
+ * tasks run again elsewhere (bounded), enforces timeouts and cancels. The clients of a pool
+ * (`TaskSpec.client`) share its slots fairly (see FairQueue). Plain callbacks, no Effect on the hot
+ * path: it has to keep up with hundreds of thousands of tasks per second.
  */
 export class Scheduler {
-  private readonly queue = new Deque<TaskRecord>()
+  private readonly queue = new FairQueue<TaskRecord>((record) => record.spec.client)
   private readonly tasks = new Map<number, TaskRecord>()
   private readonly nodes = new Map<number, NodeState>()
   private readonly ready = new NodeHeap<NodeState>()
@@ -251,7 +252,10 @@ export class Scheduler {
     this.holders.delete(node)
     const inFlight = [...node.inFlight.values()]
     node.inFlight.clear()
-    for (const record of inFlight) this.endWithdrawal(record)
+    for (const record of inFlight) {
+      this.endWithdrawal(record)
+      this.queue.stopped(record)
+    }
     this.options.events.emit({ _tag: "NodeLost", node: nodeIndex, reason, inFlight: inFlight.map((r) => r.id) })
     for (const record of inFlight.reverse()) {
       record.node = undefined
@@ -296,6 +300,7 @@ export class Scheduler {
       record.started = false
       record.attempts++
       node.inFlight.set(record.id, record)
+      this.queue.started(record)
       if (++node.load > 0) {
         this.overbooked++
         this.holders.add(node)
@@ -330,7 +335,7 @@ export class Scheduler {
     victim.node!.link.sendWithdraw!(victim.id)
   }
 
-  /** Puts a task that never ran back at the head of the queue; the sending is not counted as an attempt. */
+  /** Puts a task that never ran back at the head of its client's queue; the sending is not counted as an attempt. */
   private requeueFirst(record: TaskRecord): void {
     record.attempts--
     record.state = State.Queued
@@ -393,6 +398,7 @@ export class Scheduler {
     const record = node?.inFlight.get(id)
     if (node === undefined || record === undefined) return undefined
     node.inFlight.delete(id)
+    this.queue.stopped(record)
     if (node.load-- > 0) {
       this.overbooked--
       if (node.load === 0) this.holders.delete(node)

@@ -1,7 +1,15 @@
 """skyward_joblib: a joblib backend ("skyward") that runs ``Parallel`` batches on a Skyward pool.
 
-The pool (Node, ``@skyward/plugin-joblib``) exports ``SKYWARD_BRIDGE`` (a Unix socket) and
-``SKYWARD_TOKEN`` to the client process; this package connects to it on first use::
+From Python, open a pool for a block (the ``skyward`` command does the provisioning)::
+
+    from skyward_joblib import JoblibPool, Local
+    with JoblibPool(provider=Local(), nodes=2, concurrency=2) as pool:
+        Parallel(n_jobs=-1)(delayed(f)(x) for x in xs)   # pool.total_slots == 4
+
+or attach to one started with ``skyward up --name NAME``: ``connect("NAME")`` (docs/python-api.md).
+
+Under ``skyward run`` the pool (Node, ``@skyward/plugin-joblib``) exports ``SKYWARD_BRIDGE`` (a Unix
+socket) and ``SKYWARD_TOKEN`` to the client process; this package connects to it on first use::
 
     import skyward_joblib
     skyward_joblib.register()
@@ -13,9 +21,9 @@ The pool (Node, ``@skyward/plugin-joblib``) exports ``SKYWARD_BRIDGE`` (a Unix s
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._bridge import BridgeClient, close_client, configured, get_client
+from ._bridge import BridgeAddress, BridgeClient, close_client, configured, current_bridge, get_client, use_bridge
 from ._errors import (
     BridgeError,
     ProtocolError,
@@ -28,14 +36,41 @@ from ._errors import (
 )
 from ._warnings import sanitize_warning_filters
 
+if TYPE_CHECKING:
+    from ._api import JoblibPool, PoolConnection, ScikitLearnPool, connect, disconnect, sklearn_backend
+    from ._backend import SkywardBackend
+    from ._engine import EngineError, EngineNotFoundError, EngineUsageError, PoolInfo
+    from ._providers import AWS, SSH, Local
+
 BACKEND_NAME = "skyward"
 
+# The pool API, imported on first use: workers import this package without joblib (and need none of it).
+_LAZY = {
+    "JoblibPool": "._api", "ScikitLearnPool": "._api", "PoolConnection": "._api", "connect": "._api",
+    "disconnect": "._api", "sklearn_backend": "._api",
+    "Local": "._providers", "SSH": "._providers", "AWS": "._providers",
+    "EngineError": "._engine", "EngineNotFoundError": "._engine", "EngineUsageError": "._engine",
+    "PoolInfo": "._engine",
+    "SkywardBackend": "._backend",  # imports joblib
+}
+
 __all__ = [
+    "AWS",
     "BACKEND_NAME",
+    "SSH",
+    "BridgeAddress",
     "BridgeClient",
     "BridgeError",
+    "EngineError",
+    "EngineNotFoundError",
+    "EngineUsageError",
+    "JoblibPool",
+    "Local",
+    "PoolConnection",
+    "PoolInfo",
     "ProtocolError",
     "RemoteTaskError",
+    "ScikitLearnPool",
     "SkywardBackend",
     "SkywardError",
     "TaskCancelledError",
@@ -45,21 +80,28 @@ __all__ = [
     "activate_backend",
     "close_client",
     "configured",
+    "connect",
+    "current_bridge",
     "deactivate_backend",
+    "disconnect",
     "get_client",
     "register",
     "sanitize_warning_filters",
+    "sklearn_backend",
     "total_slots",
+    "use_bridge",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    # SkywardBackend imports joblib: only when asked (workers import this package without it).
-    if name == "SkywardBackend":
-        from ._backend import SkywardBackend
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return SkywardBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 def register(make_default: bool = False) -> None:

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional, Protocol, Union
 
 from skyward_wire import (
@@ -95,6 +96,7 @@ class BridgeClient:
 
     def __init__(self, path: str, token: str, *, timeout: float = 30.0) -> None:
         self.pid = os.getpid()
+        self.path = path  # the bridge's socket (which pool this connection belongs to)
         self._lock = threading.Lock()
         self._pending: dict[int, TaskHandle] = {}
         self._next_id = 1
@@ -370,13 +372,49 @@ def _call(fn: Any, *args: Any) -> None:
             pass
 
 
+@dataclass(frozen=True)
+class BridgeAddress:
+    """Where a pool's bridge listens and the token it expects (kept in memory only)."""
+
+    socket: str
+    token: str = field(repr=False)
+
+
 _client: BridgeClient | None = None
 _client_lock = threading.Lock()
+_address: BridgeAddress | None = None  # set by use_bridge(): preferred to the environment
 
 
 def configured() -> bool:
-    """True when this process was given a bridge (``SKYWARD_BRIDGE`` and ``SKYWARD_TOKEN``)."""
-    return bool(os.environ.get(ENV_SOCKET)) and bool(os.environ.get(ENV_TOKEN))
+    """True when this process was given a bridge: by :func:`use_bridge`, or in its environment
+    (``SKYWARD_BRIDGE`` and ``SKYWARD_TOKEN``)."""
+    return _address is not None or (bool(os.environ.get(ENV_SOCKET)) and bool(os.environ.get(ENV_TOKEN)))
+
+
+def use_bridge(address: BridgeAddress | None) -> BridgeAddress | None:
+    """Makes ``address`` the bridge :func:`get_client` connects to (None: back to the environment's
+    ``SKYWARD_BRIDGE`` / ``SKYWARD_TOKEN``); returns the address used before, to restore it later.
+
+    A connection to another bridge is closed (its pending tasks end as lost); the token is only
+    kept in this process's memory.
+    """
+    global _address, _client
+    with _client_lock:
+        previous, _address = _address, address
+        client = _client
+        target = address.socket if address is not None else os.environ.get(ENV_SOCKET)
+        if client is not None and client.path != target:
+            _client = None
+        else:
+            client = None
+    if client is not None and client.pid == os.getpid():
+        client.close("the process switched to another skyward pool")
+    return previous
+
+
+def current_bridge() -> BridgeAddress | None:
+    """The address given to :func:`use_bridge`, if any."""
+    return _address
 
 
 def _usable(client: BridgeClient | None) -> BridgeClient | None:
@@ -386,7 +424,8 @@ def _usable(client: BridgeClient | None) -> BridgeClient | None:
 
 
 def get_client() -> BridgeClient:
-    """The process's bridge connection, connecting (or reconnecting) from the environment."""
+    """The process's bridge connection, connecting (or reconnecting) to the address given to
+    :func:`use_bridge`, else to the one in the environment."""
     global _client
     client = _usable(_client)
     if client is not None:
@@ -395,12 +434,17 @@ def get_client() -> BridgeClient:
         client = _usable(_client)
         if client is not None:
             return client
-        path = os.environ.get(ENV_SOCKET)
-        token = os.environ.get(ENV_TOKEN)
+        if _address is not None:
+            path: str | None = _address.socket
+            token: str | None = _address.token
+        else:
+            path = os.environ.get(ENV_SOCKET)
+            token = os.environ.get(ENV_TOKEN)
         if not path or not token:
             raise BridgeError(
-                f"{ENV_SOCKET} / {ENV_TOKEN} are not set: run the script with `skyward run`, or "
-                "in a process started with the env of a pool that has the joblib or sklearn plugin")
+                f"{ENV_SOCKET} / {ENV_TOKEN} are not set: open a pool (skyward_joblib.JoblibPool, "
+                "connect(name)), run the script with `skyward run`, or run it in a process started "
+                "with the env of a pool that has the joblib or sklearn plugin")
         _client = BridgeClient(path, token)
         return _client
 

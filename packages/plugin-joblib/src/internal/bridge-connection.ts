@@ -13,6 +13,9 @@ const PRE_HELLO_LIMIT = 64 * 1024
 /** Above this many queued output bytes the connection stops reading until the socket drains. */
 const WRITE_HIGH_WATER = 8 * 1024 * 1024
 
+/** The next connection's client id (`TaskSpec.client`): unique in this process. */
+let nextClient = 1
+
 interface PendingTask {
   /** The pool's id for it (-1 until `dispatch` returned). */
   poolId: number
@@ -41,7 +44,8 @@ const tokenMatches = (given: string | undefined, expected: string): boolean => {
  * `pool.dispatch` calls and streams `log` / `result` / `error` back. No `started`: a joblib batch
  * needs only its answer, and a notice per batch would wake the client's reader for nothing.
  * Payload bytes are forwarded untouched. Outgoing frames are batched into one write per burst;
- * when the socket's buffer grows past a high-water mark, reading pauses until it drains.
+ * when the socket's buffer grows past a high-water mark, reading pauses until it drains. Each
+ * connection is one client of the pool: its tasks share the slots fairly with other connections'.
  */
 export class BridgeConnection {
   private readonly decoder = new FrameDecoder()
@@ -55,6 +59,8 @@ export class BridgeConnection {
   private closed = false
   private paused = false
   private lastSlots = -1
+  /** This connection's tasks' `client`, so the pool shares its slots fairly between connections. */
+  readonly client = nextClient++
   private readonly helloTimer: ReturnType<typeof setTimeout>
 
   constructor(
@@ -236,7 +242,8 @@ export class BridgeConnection {
         ...(message.blobs === undefined ? {} : { blobs: message.blobs }),
         calls: message.calls,
         call: message.call,
-        callTotal: message.callTotal
+        callTotal: message.callTotal,
+        client: this.client
       },
       {
         onLog: (node, stream, line) => {

@@ -53,7 +53,8 @@ export const joblibClient = (
     const contribution: ClientContribution = {
       env: { ...bridge.env, [WORKDIR_REPORT_ENV]: report },
       pythonPath: [joblibPythonDir, codecModules().path],
-      imports: [ACTIVATE_MODULE]
+      imports: [ACTIVATE_MODULE],
+      attached: () => bridge.connections
     }
     yield* Effect.acquireRelease(
       Effect.sync(() => bridges.set(pool, contribution)),

@@ -25,6 +25,13 @@ export const connectionOf = (flags: ConnectionFlags) => ({
   ...Option.match(flags.endpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) })
 })
 
+/** Whether an AWS flag was given: EC2 was asked for, and its set-up errors stop the command. */
+export const awsAsked = (flags: ConnectionFlags): boolean => Option.isSome(flags.region) || Option.isSome(flags.profile) || Option.isSome(flags.endpoint)
+
+/** Whether AWS is set up for this command: an AWS flag, or a region or profile in the environment. */
+export const awsConfigured = (flags: ConnectionFlags): boolean =>
+  awsAsked(flags) || Boolean(process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || process.env.AWS_PROFILE)
+
 /** Setup errors (no credentials, no region) are usage errors; API failures are not. */
 export const asCliError = (e: { readonly _tag: string; readonly message: string }) =>
   e._tag === "AwsSetupError" ? new UsageError({ message: e.message }) : e

@@ -156,6 +156,17 @@ export const RUN_OPTION_TABLE = {
     )
   ),
   json: entry("common", Options.boolean("json").pipe(Options.withDescription("Pool events as JSON lines on stderr."))),
+  pool: entry(
+    "common",
+    Options.text("pool").pipe(
+      Options.withDescription(
+        "Run on the named pool skyward up made: no nodes start, the pool stays up after the script. " +
+          "Its nodes, plugins and packages are the pool's: the options that shape a pool do not go with --pool."
+      ),
+      Options.optional
+    ),
+    "NAME"
+  ),
 
   hosts: entry(
     "ssh",
@@ -271,6 +282,57 @@ export const RUN_OPTION_TABLE = {
   ),
   "no-workdir": entry("advanced", Options.boolean("no-workdir").pipe(Options.withDescription("Send no working directory.")))
 }
+
+const { pool: _pool, ...POOL_SHAPE_TABLE } = RUN_OPTION_TABLE
+
+/** The options of `skyward up`: its own, then run's (all but --pool) in run's sections. */
+export const UP_OPTION_TABLE = {
+  name: entry(
+    "common",
+    Options.text("name").pipe(
+      Options.withDescription("The pool's name, for skyward run --pool, connect() in Python, skyward ls and down. Default: pool-1, pool-2, ... (with --provider: local-1, ssh-1, aws-1, ...)."),
+      Options.optional
+    ),
+    "NAME"
+  ),
+  idle: entry(
+    "common",
+    Options.text("idle").pipe(
+      Options.withDescription(
+        "Close the pool after it was not used for this long: no task queued or running, no client attaching (such as 30m, 2h, 90s; off: never). " +
+          "Default 30m for ssh and aws, off for local."
+      ),
+      Options.optional
+    ),
+    "DURATION"
+  ),
+  foreground: entry(
+    "common",
+    Options.boolean("foreground").pipe(
+      Options.withDescription(
+        "Keep the pool in this process instead of the background: it closes with Ctrl-C, skyward down, after --idle, or when standard input " +
+          "is a pipe that closes (how Python's JoblibPool ties a pool to its process). With --json, prints how to reach the pool as one JSON line " +
+          "on stdout, its token included."
+      )
+    )
+  ),
+  ...POOL_SHAPE_TABLE,
+  json: entry(
+    "common",
+    Options.boolean("json").pipe(
+      Options.withDescription(
+        "When the pool is up, say so as one JSON line on stdout: its name, provider, nodes and slots; with --foreground, how to reach it " +
+          "(its bridge's socket and token, as skyward attach prints). Progress on stderr stays as without it."
+      )
+    )
+  )
+}
+
+/** The @effect/cli options of `skyward up`. */
+export const UP_OPTIONS = optionsOf(UP_OPTION_TABLE)
+
+/** What `skyward up` does. */
+export const UP_DESCRIPTION = "Open a named pool that stays up for scripts, Python and notebooks to use, until skyward down."
 
 /** The @effect/cli options of `skyward run`, as `Command.make` takes them. */
 export const RUN_OPTIONS = optionsOf(RUN_OPTION_TABLE)

@@ -1,16 +1,15 @@
 import fs from "node:fs"
+import path from "node:path"
 import { Args, Command } from "@effect/cli"
-import { makeComputePool } from "@skyward/core"
-import { findLocalPython } from "@skyward/host"
-import { prepareLocalEnvironment } from "@skyward/provider-local"
-import { validatePoolOptions } from "@skyward/contracts"
-import { Effect } from "effect"
+import type { PoolError } from "@skyward/contracts"
+import { Effect, Option } from "effect"
 import { runClientScript } from "../client-script.js"
-import { UsageError } from "../errors.js"
-import { poolOptionsFrom, type PoolFlags } from "../pool-options.js"
-import { withProject, type ProjectFlags } from "../project.js"
+import { poolNotFound, UsageError, type PoolNotFound } from "../errors.js"
+import { findPool } from "../named-pools/state.js"
+import { openProjectPool } from "../open-pool.js"
+import type { PoolFlags } from "../pool-options.js"
+import { clientPythonOf, type ProjectFlags } from "../project.js"
 import { makeProgress, type Progress } from "../progress.js"
-import { checkScriptCompiles } from "../script-check.js"
 import { RUN_DESCRIPTION, RUN_OPTIONS, SCRIPT_DESCRIPTION } from "./run-options.js"
 
 /** Where `skyward run` leaves the script's exit code for the process to exit with. */
@@ -19,34 +18,62 @@ export const exitCode = { value: 0 }
 /** Arguments after the script path, passed to the script untouched (set by `main` before parsing). */
 export const scriptArgs = { value: [] as string[] }
 
-/**
- * Opens the pool for the script and its project (checked first: bad options, a working directory
- * over its limit, a script that does not compile are refused before any node is provisioned), runs
- * the script in the client's Python and gives back its exit code.
- */
+/** Opens the pool for the script and its project, runs the script in the client's Python and gives back its exit code. */
 const runScript = (flags: PoolFlags & ProjectFlags & { readonly script: string }, progress: Progress) =>
-  Effect.gen(function* () {
-    const project = yield* withProject(yield* poolOptionsFrom(flags), flags, flags.script, progress.line)
-    for (const note of project.notes) progress.note(note)
-    const validated = yield* validatePoolOptions(project.options)
-    yield* checkScriptCompiles(flags.script, project.mirror?.python ?? (yield* findLocalPython(validated.image.python)).executable)
-    return yield* Effect.scoped(
-      Effect.gen(function* () {
-        // the pool logs nothing itself: `progress` is how the run reports (auto, --quiet, --json)
-        const pool = yield* makeComputePool({ ...validated, log: false }, progress.listener)
-        const python = project.mirror?.python ?? (yield* prepareLocalEnvironment(pool.image, pool.imageHash, -1, () => undefined)).python
-        return yield* runClientScript({
-          python,
-          script: flags.script,
-          args: scriptArgs.value,
-          env: { ...pool.image.env, ...pool.client.env },
-          pythonPath: pool.client.pythonPath,
-          pythonPathLast: project.mirror?.clientPath ?? [],
-          imports: pool.client.imports,
-          mirrored: project.mirror !== undefined
-        })
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { pool, project, python } = yield* openProjectPool(flags, flags.script, progress)
+      return yield* runClientScript({
+        python,
+        script: flags.script,
+        args: scriptArgs.value,
+        env: { ...pool.image.env, ...pool.client.env },
+        pythonPath: pool.client.pythonPath,
+        pythonPathLast: project.mirror?.clientPath ?? [],
+        imports: pool.client.imports,
+        mirrored: project.mirror !== undefined
       })
-    )
+    })
+  )
+
+type RunFlags = Command.Command.ParseConfig<typeof RUN_OPTIONS> & { readonly script: string }
+
+/** The options `--pool` goes with: the rest shape a pool, and the named pool has its shape already. */
+const WITH_POOL = new Set(["script", "pool", "python", "quiet", "json"])
+
+/** The pool-shaping options given on the command line (as `--nodes`), which `--pool` refuses. */
+const shapingFlagsGiven = (flags: RunFlags): string[] =>
+  Object.entries(flags)
+    .filter(([key, value]: [string, unknown]) => !WITH_POOL.has(key) && (Option.isOption(value) ? Option.isSome(value) : Array.isArray(value) ? value.length > 0 : value === true))
+    .map(([key]) => `--${key}`)
+
+/**
+ * Runs the script on the named pool `name` (`skyward up`): in the active virtual environment's
+ * Python (or --python), else the one the pool was made with; the pool stays up after it.
+ */
+const runOnPool = (flags: RunFlags, name: string, progress: Progress) =>
+  Effect.gen(function* () {
+    const given = shapingFlagsGiven(flags)
+    if (given.length > 0)
+      return yield* new UsageError({
+        message: `${given.join(", ")} with --pool: pool ${name} was shaped by skyward up; give these to skyward up (after skyward down ${name}), or run without --pool`
+      })
+    const named = findPool(name)
+    if (named === undefined) return yield* poolNotFound(name)
+    const { record } = named
+    const scriptFolder = path.dirname(path.resolve(flags.script))
+    if (record.workdir !== undefined && path.relative(record.workdir, scriptFolder).startsWith(".."))
+      progress.note(`the script's folder ${scriptFolder} is outside pool ${name}'s working directory ${record.workdir} (sent when it came up): its modules and files are not on the nodes`)
+    return yield* runClientScript({
+      python: clientPythonOf(flags.python) ?? record.python,
+      script: flags.script,
+      args: scriptArgs.value,
+      env: record.connection.env,
+      pythonPath: record.connection.pythonPath,
+      pythonPathLast: record.clientPath,
+      imports: record.connection.imports,
+      mirrored: clientPythonOf(flags.python) !== undefined
+    })
   })
 
 /** `skyward run [options] <script.py> [script args...]` */
@@ -58,6 +85,9 @@ export const runCommand = Command.make(
       if (!fs.existsSync(flags.script) || !fs.statSync(flags.script).isFile())
         return yield* new UsageError({ message: `script not found: ${flags.script}` })
       const progress = makeProgress(flags.json ? "json" : flags.quiet ? "quiet" : "auto")
-      exitCode.value = yield* runScript(flags, progress).pipe(Effect.ensuring(Effect.sync(progress.stop)))
+      const run: Effect.Effect<number, UsageError | PoolNotFound | PoolError> = Option.isSome(flags.pool)
+        ? runOnPool(flags, flags.pool.value, progress)
+        : runScript(flags, progress)
+      exitCode.value = yield* run.pipe(Effect.ensuring(Effect.sync(progress.stop)))
     })
 ).pipe(Command.withDescription(RUN_DESCRIPTION))
