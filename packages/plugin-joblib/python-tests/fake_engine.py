@@ -1,7 +1,8 @@
 """A stand-in for the ``skyward`` command's ``up --foreground --json`` and ``attach NAME``, for the
 pool API's tests that need no real pool: it serves a :class:`FakeBridge` and behaves as the engine's
 contract says (one JSON line on stdout when ready, progress on stderr, closes on stdin EOF or
-SIGTERM). ``FAKE_ENGINE_DIR``: where it writes its argv and environment (``up.json``) and its ready
+SIGTERM). ``FAKE_ENGINE_SOCKETS``: the folder of its bridge's socket.
+``FAKE_ENGINE_DIR``: where it writes its argv and environment (``up.json``) and its ready
 line for ``attach`` (``<name>.ready``). ``FAKE_ENGINE_MODE``: ``ok`` (default), ``fail`` (exit 1
 before ready), ``usage`` (exit 2), ``stubborn`` (ignores stdin EOF and SIGTERM once ready).
 """
@@ -32,7 +33,8 @@ def up(argv: list[str], folder: Path, mode: str) -> int:
     if mode == "usage":
         print("skyward: --nodes must be 1 or more", file=sys.stderr, flush=True)
         return EXIT_USAGE
-    tempfile.tempdir = str(folder)  # its socket's folder too: gone with the test's, even if we are killed
+    # a short folder for its socket (a Unix socket's path has ~100 bytes), made and removed by the test
+    tempfile.tempdir = os.environ["FAKE_ENGINE_SOCKETS"]
     bridge = FakeBridge(slots=SLOTS)
     env = {"SKYWARD_BRIDGE": bridge.path, "SKYWARD_TOKEN": "secret-token", "POOL_VAR": "1",
            "SKYWARD_WORKDIR_REPORT": str(folder / "workdir-report.json")}

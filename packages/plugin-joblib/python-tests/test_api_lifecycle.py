@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,10 +82,17 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fake]:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(PYTHON_DIRS))
     for variable in POOL_VARIABLES:  # conftest's pool (when a test before opened it) is not this one
         monkeypatch.delenv(variable, raising=False)
+    # the fake's socket folder: short (tmp_path can be longer than a Unix socket's path may be), and
+    # removed here even when a test killed the fake
+    sockets = tempfile.mkdtemp(prefix="sky-fake-", dir="/tmp")
+    monkeypatch.setenv("FAKE_ENGINE_SOCKETS", sockets)
     before = _bridge.current_bridge()
-    yield Fake(tmp_path)
-    disconnect()
-    assert _bridge.current_bridge() == before
+    try:
+        yield Fake(tmp_path)
+        disconnect()
+        assert _bridge.current_bridge() == before
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def test_the_block_runs_on_the_pool_and_leaves_nothing(fake: Fake, capfd: pytest.CaptureFixture[str]) -> None:
