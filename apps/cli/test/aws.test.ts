@@ -98,7 +98,7 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
 
     it("gives grid_search.py loky's result on 2 instances, then nothing of the pool is left in moto", async () => {
       const script = path.join(repo, "examples/grid_search.py")
-      const loky = lokyResultLines(script)
+      const loky = await lokyResultLines(script)
       const ours = await skyward([
         "run", "--json", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
         "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn",

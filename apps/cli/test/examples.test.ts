@@ -45,7 +45,7 @@ describe("the examples under skyward run give loky's numbers", () => {
   // above made their environment first): while some pools start, stop or wait, the others compute
   it.concurrent.each(EXAMPLES)("%s", async (example) => {
     const script = path.join(repo, "examples", example)
-    const loky = lokyResultLines(script)
+    const loky = await lokyResultLines(script)
     const ours = await inLane(() => skyward(["run", "--quiet", ...pool, example], { cwd: path.dirname(script) }))
     expect(ours.code, ours.stderr).toBe(0)
     expect(resultLines(ours.stdout).length).toBeGreaterThan(0)

@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import fs from "node:fs"
 import path from "node:path"
+import { promisify } from "node:util"
 import { repo } from "./cli.js"
 
 /** The workspace's Python: the loky baseline runs in it, and the pools get its library versions. */
@@ -37,11 +38,11 @@ const cacheDir = path.join(repo, ".cache/loky-results")
  * script's content and the library versions, so the three test files that compare `grid_search.py`
  * with loky run it under loky once.
  */
-export const lokyResultLines = (script: string): string[] => {
+export const lokyResultLines = async (script: string): Promise<string[]> => {
   const key = createHash("sha256").update(fs.readFileSync(script)).update(pins.join(" ")).digest("hex").slice(0, 32)
   const file = path.join(cacheDir, `${path.basename(script, ".py")}-${key}.json`)
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8")) as string[]
-  const lines = resultLines(execFileSync(python, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }))
+  const lines = resultLines((await promisify(execFile)(python, [script], { encoding: "utf8", maxBuffer: 64 << 20 })).stdout)
   fs.mkdirSync(cacheDir, { recursive: true })
   const partial = `${file}.${process.pid}`
   fs.writeFileSync(partial, JSON.stringify(lines))

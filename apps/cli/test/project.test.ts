@@ -1,20 +1,22 @@
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
+import { promisify } from "node:util"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { skyward } from "./cli.js"
 import { makeProjectCopy, parseProjectRun, type ProjectCopy, type ProjectRun } from "./project.js"
 
 // examples/project as a new user runs it: its own folder, its own virtual environment active
+const exec = promisify(execFile)
 let project: ProjectCopy
 let plain: ProjectRun
 
 const run = (args: ReadonlyArray<string>, env = project.activeEnv) => skyward(["run", ...args], { cwd: project.dir, env })
 
-beforeAll(() => {
-  project = makeProjectCopy()
-  plain = parseProjectRun(execFileSync(project.python, ["main.py"], { cwd: project.dir, encoding: "utf8" }))
+beforeAll(async () => {
+  project = await makeProjectCopy()
+  plain = parseProjectRun((await exec(project.python, ["main.py"], { cwd: project.dir, encoding: "utf8" })).stdout)
   expect(plain.results).toHaveLength(6)
 }, 300_000)
 afterAll(() => project?.remove())
@@ -112,8 +114,8 @@ describe.skipIf(python39 === undefined)("a Python 3.9 client (the oldest support
   it("runs its script under skyward run with its virtual environment active: the bridge in 3.9, the workers on 3.9", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-py39-"))
     try {
-      execFileSync(python39!, ["-m", "venv", path.join(dir, ".venv")])
-      execFileSync(path.join(dir, ".venv/bin/python"), ["-m", "pip", "install", "-q", "--disable-pip-version-check", "joblib"])
+      await exec(python39!, ["-m", "venv", path.join(dir, ".venv")])
+      await exec(path.join(dir, ".venv/bin/python"), ["-m", "pip", "install", "-q", "--disable-pip-version-check", "joblib"])
       fs.writeFileSync(
         path.join(dir, "main.py"),
         "import json, sys\nfrom joblib import Parallel, delayed\n\ndef version(i):\n    return i * i, '%d.%d' % sys.version_info[:2]\n\n" +

@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
+import { promisify } from "node:util"
 import { repo } from "./cli.js"
 
 /** A copy of `examples/project` in a private folder of its own, with its virtual environment, as a new user makes it. */
@@ -26,6 +27,8 @@ export interface ProjectRun {
   readonly tasks: ReadonlyArray<readonly [number, string | null]>
 }
 
+const run = promisify(execFile)
+
 /** Reads what `examples/project/main.py` printed. */
 export const parseProjectRun = (stdout: string): ProjectRun => {
   const where = stdout.split("\n").find((l) => l.startsWith("where: "))
@@ -37,14 +40,15 @@ export const parseProjectRun = (stdout: string): ProjectRun => {
  * Copies `examples/project` into a fresh private folder and makes its virtual environment there as
  * its README says (`python3 -m venv .venv`, `pip install -r requirements.txt`, from the folder).
  */
-export const makeProjectCopy = (): ProjectCopy => {
+export const makeProjectCopy = async (): Promise<ProjectCopy> => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-project-"))
   fs.chmodSync(parent, 0o700)
   const dir = path.join(parent, "project")
   try {
     fs.cpSync(path.join(repo, "examples/project"), dir, { recursive: true })
-    execFileSync("python3", ["-m", "venv", ".venv"], { cwd: dir, stdio: "ignore" })
-    execFileSync(".venv/bin/python", ["-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", "requirements.txt"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] })
+    // asynchronous: a test worker blocked for minutes misses vitest's own heartbeats
+    await run("python3", ["-m", "venv", ".venv"], { cwd: dir })
+    await run(".venv/bin/python", ["-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", "requirements.txt"], { cwd: dir })
   } catch (error) {
     fs.rmSync(parent, { recursive: true, force: true })
     throw error

@@ -1,12 +1,14 @@
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import fs from "node:fs"
 import path from "node:path"
+import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createHosts, leftovers, netnsUnavailable, sshdUnavailable, type TestHosts } from "../../../packages/transport-ssh/test/harness/hosts.js"
 import { repo, skyward } from "./cli.js"
 import { lokyResultLines, pipOptions, resultLines } from "./loky.js"
 import { makeProjectCopy, parseProjectRun } from "./project.js"
 
+const exec = promisify(execFile)
 const noSshd = sshdUnavailable()
 const mode = (noSshd ?? netnsUnavailable()) === undefined ? "netns" : "loopback"
 
@@ -23,7 +25,7 @@ describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode}
 
   it("gives grid_search.py loky's result, with tasks on all 3 hosts", async () => {
     const script = path.join(repo, "examples/grid_search.py")
-    const loky = lokyResultLines(script)
+    const loky = await lokyResultLines(script)
     const list = hosts.hosts.map((h) => `${h.user}@${h.address}:${h.port}`).join(",")
     const ours = await skyward([
       "run", "--json", "--provider", "ssh", "--hosts", list, "--identity", hosts.keys.ed25519.file,
@@ -38,9 +40,9 @@ describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode}
   })
 
   it("runs examples/project from its folder, its virtual environment mirrored on the hosts; a second run sends nothing", async () => {
-    const project = makeProjectCopy()
+    const project = await makeProjectCopy()
     try {
-      const plain = parseProjectRun(execFileSync(project.python, ["main.py"], { cwd: project.dir, encoding: "utf8" }))
+      const plain = parseProjectRun((await exec(project.python, ["main.py"], { cwd: project.dir, encoding: "utf8" })).stdout)
       const list = hosts.hosts.map((h) => `${h.user}@${h.address}:${h.port}`).join(",")
       const args = ["run", "--provider", "ssh", "--hosts", list, "--identity", hosts.keys.ed25519.file, "--known-hosts", hosts.knownHostsFile, "--concurrency", "1", "main.py"]
       const started = Date.now()
@@ -51,8 +53,8 @@ describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode}
       expect(ours.results).toEqual(plain.results)
       expect(new Set(ours.tasks.map(([, node]) => node))).toEqual(new Set(["0", "1", "2"]))
       // the hosts run Debian's python3, the client another 3.11.x: said once per node, before the work
-      const client = execFileSync(project.python, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).trim()
-      const host = execFileSync("/usr/bin/python3", ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" }).trim()
+      const client = (await exec(project.python, ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" })).stdout.trim()
+      const host = (await exec("/usr/bin/python3", ["-c", "import platform; print(platform.python_version())"], { encoding: "utf8" })).stdout.trim()
       if (client !== host) expect(first.stderr).toContain(`Python ${host}, the client runs ${client}`)
       const again = Date.now()
       const second = await skyward(args, { cwd: project.dir, env: project.activeEnv })

@@ -79,6 +79,41 @@ describe("the client bridge", () => {
   })
 })
 
+describe("a named pool (skyward up)", () => {
+  it("keeps its state private: another user can neither list the pools, read a pool's token nor reach its bridge", async () => {
+    // the state goes under a folder other users can pass through, so that only skyward's own
+    // 0700 folders can stop them
+    const shared = sharedTempDir("skyward-pools-test")
+    const state = path.join(shared, "state")
+    fs.mkdirSync(state, { mode: 0o755 })
+    const env = { XDG_STATE_HOME: state }
+    try {
+      const up = await runCli(["up", "--name", "private", "--nodes", "1", "--concurrency", "1", "--quiet"], { env, timeoutMs: 120_000 })
+      runs.push(up)
+      expect(up.code, up.stderr).toBe(0)
+      const pools = path.join(state, "skyward", "pools")
+      const poolFile = path.join(pools, "private", "pool.json")
+      expect(fs.statSync(pools).mode & 0o777).toBe(0o700)
+      expect(fs.statSync(poolFile).mode & 0o777).toBe(0o600)
+      const bridge = JSON.parse(fs.readFileSync(poolFile, "utf8")).connection.env.SKYWARD_BRIDGE as string
+      const unavailable = otherUserUnavailable()
+      let otherUser = `not run (${unavailable})`
+      if (unavailable === undefined) {
+        expect(closedToOthers(state, 0o001), "the other user must be stopped by skyward's folders alone").toBeUndefined()
+        const answer = await runAsOtherUser(path.join(fixtures, "pool-state-probe.mjs"), [pools, poolFile, bridge], shared)
+        expect(answer.map((line) => JSON.parse(line))).toEqual([{ list: "EACCES", read: "EACCES", connect: "EACCES" }])
+        otherUser = `uid ${OTHER_UID}: EACCES on listing the pools, reading pool.json and connecting to the bridge`
+      }
+      const down = await runCli(["down", "private"], { env, timeoutMs: 60_000 })
+      expect(down.code, down.stderr).toBe(0)
+      report({ fault: "a named pool's state seen by another user", happened: `pools folder 0700, pool.json 0600; ${otherUser}`, correct: true, left: [] })
+    } finally {
+      await runCli(["down", "--all"], { env, timeoutMs: 60_000 })
+      fs.rmSync(shared, { recursive: true, force: true })
+    }
+  })
+})
+
 /** Places in source where an SSH host key could be accepted without verification. */
 export const unverifiedHostKeyPaths = (files: ReadonlyArray<{ file: string; text: string }>): string[] => {
   const found: string[] = []
