@@ -82,6 +82,14 @@ describe("FairQueue", () => {
     expect(queue.clientCount).toBe(0)
     queue.stopped({ client: "never seen", n: 0 }) // harmless
   })
+
+  it("drains a million queued items of one client (a pool closed with that many tasks queued)", () => {
+    const queue = fairQueue()
+    for (let n = 0; n < 1_000_000; n++) queue.push({ client: "x", n })
+    const drained = queue.drain()
+    expect(drained).toHaveLength(1_000_000)
+    expect(drained[999_999]).toEqual({ client: "x", n: 999_999 })
+  })
 })
 
 /** A node that records what the scheduler sent it; the test answers for the agent. */

@@ -197,6 +197,48 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     expect(submitted).toHaveLength(2) // its free slot got a task, and nothing waits behind it
   })
 
+  it("lets a node a round trip away hold what its slots finish during one round trip; a near node holds nothing for long tasks", () => {
+    let clock = 0
+    const pool = new Scheduler({ retries: 0, events: new EventHub(), now: () => clock })
+    const far = recordingNode(0, 4)
+    const near = recordingNode(1, 4)
+    pool.addNode(far.link)
+    pool.addNode(near.link)
+    const { callbacks } = collect()
+    for (let i = 0; i < 40; i++) pool.submit({ kind: "pickle", payload: new Uint8Array(100) }, callbacks())
+    expect([far.submitted.length, near.submitted.length]).toEqual([4, 4])
+    // a slot's first start also waits for its process: it times nothing
+    for (const [slot, id] of far.submitted.entries()) pool.started(0, id, slot)
+    for (const [slot, id] of near.submitted.entries()) pool.started(1, id, slot)
+    clock = 100
+    pool.completed(0, far.submitted[0]!, { ...outcome(0), duration: 0.1 })
+    pool.completed(1, near.submitted[0]!, { ...outcome(1), duration: 0.1 })
+    expect([far.submitted.length, near.submitted.length]).toEqual([5, 5]) // nothing known yet: the freed slots' tasks only
+    // the next starts: the near agent's at once, the far one's a 20 ms round trip later
+    clock = 100.2
+    pool.started(1, near.submitted[4]!, 0)
+    clock = 120
+    pool.started(0, far.submitted[4]!, 0)
+    // 100 ms tasks: the far node's 4 slots finish 0.8 tasks per round trip, so it holds one beyond its slots
+    clock = 200
+    pool.completed(0, far.submitted[1]!, { ...outcome(0), duration: 0.1 })
+    expect(far.submitted).toHaveLength(7) // the freed slot's task and one held behind the slots
+    pool.completed(1, near.submitted[1]!, { ...outcome(1), duration: 0.1 })
+    expect(near.submitted).toHaveLength(6) // 0.2 ms away: the freed slot's task only
+    // a task with a large payload does not time the round trip (it measures the bandwidth)
+    const big = new Scheduler({ retries: 0, events: new EventHub(), now: () => clock })
+    const slow = recordingNode(0, 1)
+    big.addNode(slow.link)
+    big.addNode(recordingNode(1, 1).link)
+    for (let i = 0; i < 6; i++) big.submit({ kind: "pickle", payload: new Uint8Array(1 << 20) }, callbacks())
+    big.started(0, slow.submitted[0]!, 0)
+    big.completed(0, slow.submitted[0]!, { ...outcome(0), duration: 0.1 })
+    clock += 500
+    big.started(0, slow.submitted[1]!, 0)
+    big.completed(0, slow.submitted[1]!, { ...outcome(0), duration: 0.1 })
+    expect(slow.submitted).toHaveLength(3) // no round trip known: the freed slot's task only, nothing held
+  })
+
   /** Node a (1 slot) runs task 1 and holds task 2; then node b joins, idle, with nothing queued. */
   const secondNodeJoins = () => {
     const scheduler = new Scheduler({ retries: 0, events: new EventHub() })

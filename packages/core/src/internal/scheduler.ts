@@ -43,6 +43,26 @@ const MAX_BLOB_RESENDS = 3
  */
 const HELD_BY_ONLY_NODE = 1
 
+/**
+ * A node far away (SSH over a real network) also holds what its slots finish during one round trip
+ * (slots x round trip / run time), so a freed slot starts the next task at once instead of waiting for
+ * the answer to reach Node and the next task to come back. Below this many completions per round trip
+ * (each slot idles under ~1% of a task per round trip on 8 slots) holding is not worth a stranded task.
+ */
+const MIN_COMPLETIONS_PER_ROUND_TRIP = 0.1
+
+/** At most this many tasks per slot are held to cover a round trip (very long round trips, very short tasks). */
+const MAX_HELD_PER_SLOT = 4
+
+/**
+ * A node's round trip is the least of its last this many samples: a slot process still starting, or a
+ * busy moment of the client, delays one task's start without the network being any slower.
+ */
+const ROUND_TRIP_SAMPLES = 16
+
+/** Only tasks this small time a round trip: a larger payload (or a blob sent first) measures the bandwidth. */
+const ROUND_TRIP_PROBE_BYTES = 64 * 1024
+
 /** Below this run time on a slot (smoothed over the last tasks) tasks count as short. */
 const SHORT_TASK_SECONDS = 0.025
 
@@ -68,6 +88,8 @@ interface TaskRecord {
   started: boolean
   /** Asked back from its node (`sendWithdraw`), not answered yet. */
   withdrawing: boolean
+  /** When it was sent to a node with a free slot (ms, `now`): its start then times the node's round trip. */
+  sentToFreeSlotAt: number | undefined
   node: NodeState | undefined
   timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -76,12 +98,30 @@ class NodeState implements HeapNode {
   load: number
   heapPos = -1
   alive = true
+  /** Seconds from sending a task to a free slot until the agent said it started: the last samples, oldest overwritten. */
+  private readonly roundTrips: number[] = []
+  private nextRoundTrip = 0
+  /** The node's round trip (see ROUND_TRIP_SAMPLES); 0 until measured. */
+  roundTrip = 0
+  /** Slots that started a task: a slot's first start also waits for its process to come up, so it times nothing. */
+  private readonly slotsStarted = new Set<number>()
   readonly inFlight = new Map<number, TaskRecord>()
   constructor(readonly link: NodeLink) {
     this.load = -link.capacity
   }
   get index(): number {
     return this.link.index
+  }
+
+  /** A task sent to a free slot started on `slot` after `seconds`. */
+  recordRoundTrip(slot: number, seconds: number): void {
+    if (!this.slotsStarted.has(slot)) {
+      this.slotsStarted.add(slot)
+      return
+    }
+    this.roundTrips[this.nextRoundTrip] = seconds
+    this.nextRoundTrip = (this.nextRoundTrip + 1) % ROUND_TRIP_SAMPLES
+    this.roundTrip = Math.min(...this.roundTrips)
   }
 }
 
@@ -92,6 +132,8 @@ export interface SchedulerOptions {
   /** How often a task whose worker was lost runs again. */
   readonly retries: number
   readonly events: EventHub
+  /** Milliseconds on a monotonic clock (tests pass their own); `performance.now` by default. */
+  readonly now?: () => number
 }
 
 /**
@@ -115,8 +157,11 @@ export class Scheduler {
   private closedReason: string | undefined
   /** Run time on a slot of the tasks finished lately (smoothed); unknown (long) before the first. */
   private recentRunSeconds = Infinity
+  private readonly now: () => number
 
-  constructor(private readonly options: SchedulerOptions) {}
+  constructor(private readonly options: SchedulerOptions) {
+    this.now = options.now ?? (() => performance.now())
+  }
 
   /** Slots of the nodes that are alive now. */
   get totalSlots(): number {
@@ -154,6 +199,7 @@ export class Scheduler {
       blobResends: 0,
       started: false,
       withdrawing: false,
+      sentToFreeSlotAt: undefined,
       node: undefined,
       timer: undefined
     }
@@ -185,6 +231,10 @@ export class Scheduler {
     if (record === undefined || record.node?.index !== nodeIndex) return
     record.started = true
     this.endWithdrawal(record) // too late: it runs where it is
+    if (record.sentToFreeSlotAt !== undefined) {
+      record.node.recordRoundTrip(slot, (this.now() - record.sentToFreeSlotAt) / 1000)
+      record.sentToFreeSlotAt = undefined
+    }
     if (this.options.events.active) this.options.events.emit({ _tag: "TaskStarted", task: id, node: nodeIndex, slot })
     // the clock starts on the slot, not in the agent's queue (a prefetched task may wait there)
     const timeout = record.spec.timeout ?? this.options.timeout
@@ -298,6 +348,7 @@ export class Scheduler {
       record.state = State.Running
       record.node = node
       record.started = false
+      record.sentToFreeSlotAt = node.load < 0 && timesRoundTrip(record.spec, node) ? this.now() : undefined
       record.attempts++
       node.inFlight.set(record.id, record)
       this.queue.started(record)
@@ -310,11 +361,20 @@ export class Scheduler {
     }
   }
 
-  /** How many tasks `node` may hold beyond its slots now (see HELD_BY_ONLY_NODE). */
+  /** How many tasks `node` may hold beyond its slots now (see HELD_BY_ONLY_NODE and MIN_COMPLETIONS_PER_ROUND_TRIP). */
   private heldBy(node: NodeState): number {
     const short = this.recentRunSeconds < SHORT_TASK_SECONDS
-    if (this.ready.size === 1) return short ? node.link.capacity : HELD_BY_ONLY_NODE
-    return short && this.queue.length > this.ready.size && node.link.sendWithdraw !== undefined ? node.link.capacity : 0
+    const acrossRoundTrip = this.heldAcrossRoundTrip(node)
+    if (this.ready.size === 1) return Math.max(short ? node.link.capacity : HELD_BY_ONLY_NODE, acrossRoundTrip)
+    if (this.queue.length <= this.ready.size || node.link.sendWithdraw === undefined) return 0
+    return Math.max(short ? node.link.capacity : 0, acrossRoundTrip)
+  }
+
+  /** The tasks `node`'s slots finish during one round trip to it, when that is worth holding. */
+  private heldAcrossRoundTrip(node: NodeState): number {
+    const completions = (node.link.capacity * node.roundTrip) / this.recentRunSeconds
+    if (!(completions >= MIN_COMPLETIONS_PER_ROUND_TRIP)) return 0 // also while nothing is measured yet
+    return Math.min(Math.ceil(completions), node.link.capacity * MAX_HELD_PER_SLOT)
   }
 
   /**
@@ -421,6 +481,10 @@ export class Scheduler {
     }
   }
 }
+
+/** True when sending `spec` to `node` takes about one round trip: a small payload and no blob to send first. */
+const timesRoundTrip = (spec: TaskSpec, node: NodeState): boolean =>
+  (spec.payload === undefined || spec.payload.byteLength < ROUND_TRIP_PROBE_BYTES) && (spec.blobs === undefined || node.link.holds?.(spec.blobs) === true)
 
 /** The `TaskFailed` event of a task that ended with `error`; a cancel (the caller's doing, not the task's) says so. */
 const failedEvent = (task: number, error: TaskError): Extract<PoolEvent, { _tag: "TaskFailed" }> => ({
