@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import dask_hosts
+import latency
+import startup
 import svg_chart
 
 BENCH = Path(__file__).resolve().parent
@@ -42,7 +45,8 @@ SKYWARD_CACHE = BENCH / ".cache" / "skyward"
 
 PEERS = ("loky", "threading", "dask", "ray")
 SSH = "skyward-ssh"  # Skyward over the SSH transport to network-namespace hosts (cases marked ssh=True)
-BACKENDS = ("skyward", SSH) + PEERS
+DASK_HOSTS = dask_hosts.BACKEND  # B9: `dask worker`s on the same namespace hosts (bench/dask_hosts.py)
+BACKENDS = ("skyward", SSH) + PEERS + (DASK_HOSTS,)
 SSH_HOSTS_JS = BENCH / "node" / "ssh_hosts.mjs"
 
 # The Skyward pool runs exactly the peers' versions (bench/requirements.txt): one cached environment for all cases.
@@ -72,6 +76,14 @@ def case_table(quick: bool) -> Dict[str, Dict[str, Any]]:
         "B4": dict(script="b4_data.py", slots=2, args=["--rows", "100000" if q else "400000"], sky=(2, 1, "process"),
                    dask_workers=2, heavy=True, sky_events=True, title="B4 data: GridSearchCV(Ridge) 40 fits + 2nd Parallel over X, 2 slots",
                    metric="wall", unit="s", higher=False),
+        # the seeds' headline (2,000 x sleep(5), 10 nodes x 10) scaled to 0.5 s; loky (100 processes) and ray left out
+        "B7": dict(script="b1_latency.py", slots=100,
+                   args=["--tasks", "1000" if q else "2000", "--duration", "0.5", "--case-id", "B7"],
+                   sky=(10, 10, "thread"), dask_workers=10, ssh=True,
+                   backends=("skyward", SSH, "threading", "dask", DASK_HOSTS),
+                   title="B7 headline: sleep(0.5 s) tasks, 10 nodes x 10 thread slots", metric="efficiency", unit="",
+                   higher=True),
+        "B8": latency.case_entry(q),  # RTT x task length through latency proxies to 4 SSH hosts (bench/latency.py)
     }
 
 
@@ -294,7 +306,7 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 
 
 def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """One row per target of issue 7: measured value, what it is compared with, met or not."""
+    """One row per target of issues 7 and 27: measured value, what it is compared with, met or not."""
     rows: List[Dict[str, Any]] = []
     runs = data["runs"]
 
@@ -310,7 +322,12 @@ def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
 
     if "B1" in runs:
         e = sky("B1", "efficiency")
-        row("B1", "efficiency >= 90%", e, "%", "", None if e is None else e >= 0.90)
+        # issue 27: a ratio to the in-process threading backend of the same run (no IPC at all: the local
+        # ceiling), not an absolute 90% that the noise of a 2-core machine decided
+        te = peer("B1", "threading", "efficiency")
+        r = ratio(e, te)
+        row("B1", "efficiency >= 0.97x threading's", r, "x", f"skyward {fmt(e, '%')} vs threading {fmt(te, '%')}",
+            None if r is None else r >= 0.97)
         ceiling = med([r for rs in runs["B1"].values() for r in rs], "bare_threads_efficiency")
         row("B1", "the same sleeps on 32 bare threads (no target)", ceiling, "%",
             "no scheduler, no IPC: what this machine allows B1 (measured after every B1 run, all backends)", None)
@@ -367,6 +384,18 @@ def evaluate(data: Dict[str, Any]) -> List[Dict[str, Any]]:
         m = med(runs["B6"].get("node", []), "heap_bytes_per_queued_task")
         row("B6", "<= 500 heap bytes per queued task", m, "B/task", f"{b6.get('tasks', 0):,} queued, no nodes, after gc",
             None if m is None else m <= 500)
+    if "B7" in runs:
+        b7_target = 0.99
+        # the seeds' Python Skyward: 2,000 x sleep(5) on 10 nodes x concurrency 10, 102.57 s against an ideal 100 s
+        seeds = "the seeds' Python Skyward: 97.5% (2,000 x sleep(5 s), 10 x 10, 102.57 s vs ideal 100 s)"
+        for b, where in (("skyward", "local nodes"), (SSH, "10 SSH namespace hosts")):
+            e = peer("B7", b, "efficiency")
+            wall, ideal = peer("B7", b, "wall"), peer("B7", b, "ideal")
+            row("B7", f"efficiency >= 99% on {where} ({b})", e, "%",
+                f"{seeds}; here {fmt(wall, 's')} vs ideal {fmt(ideal, 's')}", None if e is None else e >= b7_target)
+    rows.extend(dask_hosts.target_rows(runs))  # B9: skyward-ssh against dask-hosts on the same hosts
+    rows.extend(latency.target_rows(data))  # B8: 100 ms and 1 s tasks at 10 ms RTT
+    rows.extend(startup.target_rows(data))  # B10: 16 SSH hosts ready in <= 1.5x the time of 1, warm and cold
     return rows
 
 
@@ -395,7 +424,7 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
              "backends interleaved in each repetition, their order rotated and, every other repetition, reversed. "
              f"CPU time the hypervisor gave to other guests during the run (steal): {data.get('steal_seconds', 0):.0f} CPU-s "
              f"in {data.get('total_seconds', 0) / 60:.0f} min.",
-             "", "## Targets (issue 7)", "", "| case | target | measured | compared with | met |", "|---|---|---|---|---|"]
+             "", "## Targets (issues 7 and 27)", "", "| case | target | measured | compared with | met |", "|---|---|---|---|---|"]
     for t in targets:
         v = t["value"]
         shown = "n/a" if v is None else (fmt(v, "%") if t["unit"] == "%" else
@@ -430,7 +459,7 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
             if b == "skyward" and cid == "B1" and m is not None:
                 target = f"target 90%: {'met' if m >= 0.9 else 'gap ' + fmt(0.9 - m, '%')}"
             notes = []
-            if cid.startswith("B1") and vals:
+            if cid.startswith(("B1", "B7")) and vals:
                 notes.append(f"wall {fmt(med(rs, 'wall'), 's')} (ideal {fmt(rs[0].get('ideal'), 's')})")
             if cid == "B2" and vals:
                 notes.append(f"wall {fmt(med(rs, 'wall'), 's')}")
@@ -499,9 +528,12 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
             lines += ["", f"Hosts made in {fmt(ssh.get('create_seconds'), 's')}; their cold bootstrap (wheelhouse built here, "
                           f"uploaded to each, venv installed from it) took {fmt(ssh['prepare_seconds'], 's')} before any "
                           "measurement, and is in no number above."]
+    lines += dask_hosts.report_lines(data)  # B9: skyward-ssh beside dask-hosts, same hosts and slots
+    lines += latency.markdown(data)  # B8: efficiency per round trip x task length
+    lines += startup.report_lines(data)  # B10: start-up over 1, 4 and 16 SSH hosts, warm and cold
     lines += ["", "Layouts (same slot count for every backend in a case):", ""]
     for cid, case in cases.items():
-        if case.get("kind") == "node":
+        if case.get("kind") in ("node", latency.KIND):  # B8's layout is in its own section
             continue
         n, c, e = case["sky"]
         lines.append(f"- {cid}: {case['title']}; skyward {n} node(s) x {c} {e} slot(s)"
@@ -551,6 +583,8 @@ def main() -> None:
         data["targets"] = evaluate(data)
         write_markdown(data, data["targets"], out / "latest.md")
         chart(data, out / "efficiency.svg")
+        if (data.get("latency") or {}).get("runs"):
+            latency.chart(data, out / "latency.svg")
         print((out / "latest.md").read_text())
         return
     reps = 1 if args.quick else args.reps
@@ -574,6 +608,8 @@ def main() -> None:
     for cid in ("B5", "B6"):
         if not only or cid in only:
             cases[cid] = {"kind": "node"}
+    if not only or startup.CASE_ID in only:
+        cases[startup.CASE_ID] = {"kind": "node"}  # B10 makes and tears down its own 16 SSH hosts (bench/startup.py)
 
     started = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     data: Dict[str, Any] = {
@@ -591,15 +627,15 @@ def main() -> None:
     # a SIGTERM (as from a CI's cancel) unwinds like Ctrl-C, so the `finally` below tears the SSH hosts down
     signal.signal(signal.SIGTERM, _interrupted)
     try:
-        if SSH in backends and ssh_cases:
+        if {SSH, DASK_HOSTS} & set(backends) and ssh_cases:
             count = max(c["sky"][0] for c in ssh_cases)
-            print(f"bench: making {count} network-namespace SSH hosts for {SSH}...", flush=True)
+            print(f"bench: making {count} network-namespace SSH hosts for {SSH}/{DASK_HOSTS}...", flush=True)
             hosts = SshHosts(log)
             why = hosts.start(count)
             if why is not None:
-                print(f"bench: {SSH} skipped: {why}", flush=True)
+                print(f"bench: {SSH} and {DASK_HOSTS} skipped: {why}", flush=True)
                 data["ssh"] = {"skipped": why}
-                backends = [b for b in backends if b != SSH]
+                backends = [b for b in backends if b not in (SSH, DASK_HOSTS)]
                 hosts = None
             else:
                 assert hosts.info is not None
@@ -607,16 +643,26 @@ def main() -> None:
         if {"skyward", SSH} & set(backends) and any(c.get("kind") != "node" for c in cases.values()):
             print("bench: preparing the Skyward environment (once)...", flush=True)
             prepare_skyward(log)
-        if hosts is not None and hosts.info is not None:
+        if hosts is not None and hosts.info is not None and SSH in backends:
             print(f"bench: preparing the {len(hosts.info['hosts'])} SSH hosts' environments (cold bootstrap, once)...",
                   flush=True)
             data["ssh"]["prepare_seconds"] = prepare_skyward(log, ssh=hosts.info)
 
         for cid, case in cases.items():
+            if case.get("kind") == latency.KIND:  # B8: one run per round trip, each through a fresh latency proxy
+                data["latency"] = latency.run_case(
+                    hosts.info if hosts is not None and SSH in backends else None, heavy_reps,
+                    command=lambda ssh, case=case: python_case_cmd(case, SSH, ssh=ssh),
+                    run=lambda cmd: run_process(cmd, env, args.timeout, log), log=log,
+                    skipped=(data.get("ssh") or {}).get("skipped"))
+                continue
             if case.get("kind") == "node":
                 continue
             n = heavy_reps if case.get("heavy") or case.get("sweep") else noisy_reps if case.get("noisy") else reps
-            case_backends = [b for b in backends if b != SSH or case.get("ssh")]
+            case_backends = [b for b in backends if (b != SSH or case.get("ssh"))
+                             and (b != DASK_HOSTS or cid in dask_hosts.CASES) and b in case.get("backends", BACKENDS)]
+            if not case_backends:
+                continue
             data["runs"][cid] = {b: [] for b in case_backends}
             for rep in range(n):
                 # backends interleaved per repetition, so slow drift of the machine hits all of them alike; their
@@ -625,8 +671,12 @@ def main() -> None:
                 order = case_backends if rep % 2 == 0 else case_backends[::-1]
                 shift = (rep // 2) % len(order)
                 for b in order[shift:] + order[:shift]:
-                    cmd = python_case_cmd(case, b, ssh=hosts.info if hosts is not None else None)
-                    res = run_process(cmd, env, args.timeout, log)
+                    if b == DASK_HOSTS and hosts is not None and hosts.info is not None:
+                        # a fresh scheduler here and `dask worker`s in the namespaces, stopped after the run
+                        res = dask_hosts.run_case(case, hosts.info, env, args.timeout, log, run_process)
+                    else:
+                        cmd = python_case_cmd(case, b, ssh=hosts.info if hosts is not None else None)
+                        res = run_process(cmd, env, args.timeout, log)
                     res["rep"] = rep
                     data["runs"][cid][b].append(res)
                     m = res.get(case["metric"])
@@ -679,6 +729,9 @@ def main() -> None:
             print(f"bench: B6 rep {rep + 1}/{reps}: {res.get('dispatches_per_second', res.get('error'))} dispatches/s, "
                   f"{res.get('heap_bytes_per_queued_task')} B/task", flush=True)
 
+    if startup.CASE_ID in cases and SSH in backends:
+        data["b10"] = startup.run_case(reps, env, args.timeout, log, run_process, SshHosts)
+
     data["total_seconds"] = time.perf_counter() - t_all
     data["steal_seconds"] = round(steal_seconds() - steal_at_start, 1)
     targets = evaluate(data)
@@ -688,6 +741,8 @@ def main() -> None:
     write_markdown(data, targets, out / "latest.md")
     if any(c in data["runs"] for c in ("B1", "B1-1ms", "B1-100ms")):
         chart(data, out / "efficiency.svg")
+    if (data.get("latency") or {}).get("runs"):
+        latency.chart(data, out / "latency.svg")
     print(f"bench: done in {data['total_seconds'] / 60:.1f} min -> {out / 'latest.md'}", flush=True)
     print((out / "latest.md").read_text())
 

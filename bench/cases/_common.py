@@ -18,6 +18,8 @@ import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 BACKENDS = ("skyward", "loky", "threading", "dask", "ray")
+DASK_CONNECT_SECONDS = 60  # a running scheduler (--dask-address) answers at once, unless 2 busy cores delay it
+DASK_WORKERS_SECONDS = 300  # 10 `dask worker` processes importing dask on 2 shared cores: up to minutes
 RESULT_PREFIX = "BENCH_RESULT "
 
 try:  # tasks defined here travel by value: workers cannot import this folder
@@ -35,6 +37,9 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="dask: worker processes (slots are split evenly over them as threads)")
     p.add_argument("--dask-processes", type=int, default=1, help="dask: 1 = worker processes, 0 = threads in the client")
+    p.add_argument("--dask-address", default=None,
+                   help="dask: a running scheduler (bench/dask_hosts.py) instead of a LocalCluster; "
+                        "waits for --workers worker processes")
     return p
 
 
@@ -163,6 +168,21 @@ def backend(args: argparse.Namespace) -> Iterator[Tuple[int, Dict[str, Any]]]:
         with joblib.parallel_config(backend=name):
             info["setup_seconds"] = time.perf_counter() - t0
             yield args.slots, info
+        return
+    if name == "dask" and args.dask_address:
+        from dask.distributed import Client
+
+        # the workers run elsewhere (namespace hosts): wait for all, so the warm-up and timed calls find them
+        client = Client(args.dask_address, timeout=DASK_CONNECT_SECONDS)
+        client.wait_for_workers(args.workers, timeout=DASK_WORKERS_SECONDS)
+        threads = sum(client.nthreads().values())
+        info["dask_layout"] = f"{args.workers} workers, {threads} threads at {args.dask_address}"
+        try:
+            with joblib.parallel_config(backend="dask"):
+                info["setup_seconds"] = time.perf_counter() - t0
+                yield -1, info
+        finally:
+            client.close()
         return
     if name == "dask":
         from dask.distributed import Client, LocalCluster

@@ -35,6 +35,7 @@ def main():
     p = _common.base_parser(__doc__)
     p.add_argument("--tasks", type=int, default=2000)
     p.add_argument("--duration", type=float, default=0.01)
+    p.add_argument("--case-id", default="B1", help="the case this run is (B7 runs this script too)")
     p.add_argument("--bare-threads", action="store_true",
                    help="also time the same sleeps on `slots` plain threads (B1 reports it; the sweep does not)")
     args = p.parse_args()
@@ -47,7 +48,7 @@ def main():
         wall = time.perf_counter() - t0
     assert len(out) == args.tasks and abs(sum(out) - args.tasks * args.duration) < 1e-6
     ideal = args.tasks * args.duration / args.slots
-    info.update(case="B1", tasks=args.tasks, duration=args.duration, wall=wall, ideal=ideal,
+    info.update(case=args.case_id, tasks=args.tasks, duration=args.duration, wall=wall, ideal=ideal,
                 efficiency=ideal / wall)
     if args.bare_threads:
         info["bare_threads_efficiency"] = bare_threads_efficiency(args.tasks, args.duration, args.slots)

@@ -4,7 +4,8 @@
 // reached over a veth pair, with its own Unix user and home directory.
 //   node bench/node/ssh_hosts.mjs [--hosts 4]
 // Prints ONE JSON line on stdout:
-//   {"ok":true,"hosts":["user@10.231.x.y:22",...],"identity":FILE,"known_hosts":FILE,...}
+//   {"ok":true,"hosts":["user@10.231.x.y:22",...],"identity":FILE,"known_hosts":FILE,"namespaces":[NS,...],...}
+// (each host's network namespace, in the order of "hosts": bench/dask_hosts.py runs a `dask worker` in it)
 // or {"ok":false,"unavailable":"why"} (and exits 0) when such hosts cannot be made here.
 // Then keeps the hosts until its stdin closes or it gets SIGTERM/SIGINT/SIGHUP, tears everything
 // down (sshd and every session, namespaces, veths, users, files), prints

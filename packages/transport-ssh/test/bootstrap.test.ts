@@ -59,7 +59,8 @@ describe.skipIf(noSshd !== undefined)("bootstrap over ssh (loopback hosts)", () 
     const p = plan({ files: { "data/shipped.txt": funcs }, env: { SKYTEST: "from-image" } }, [
       `echo "op python: $(command -v python)"`,
       `echo "op env: $SKYTEST"`,
-      `cat data/shipped.txt`
+      `cat data/shipped.txt`,
+      "pip --version"
     ])
     const lines: string[][] = [[], []]
     const [a, b] = await Promise.all([bootstrap(0, p, {}, lines[0]), bootstrap(0, p, {}, lines[1])])
@@ -73,6 +74,8 @@ describe.skipIf(noSshd !== undefined)("bootstrap over ssh (loopback hosts)", () 
       expect(lines[i]).toContain(`op python: ${r.python}`)
       expect(lines[i]).toContain("op env: from-image")
       expect(lines[i]).toContain("shipped with the image")
+      // the environment's pip runs the wheel the client compiled for the host's Python: no node compiles pip
+      expect(lines[i]!.some((l) => /^pip \S+ from .*\/\.cache\/skyward\/wheels\/pip-\S+\.cp3\d+-bytecode\.zip\/pip /.test(l))).toBe(true)
     }
     expect(fs.existsSync(path.join(home, ".cache/skyward/modules"))).toBe(true)
     expect(fs.readdirSync(path.join(home, ".cache/skyward/wheels")).some((f) => f.startsWith("cloudpickle-"))).toBe(true)

@@ -94,30 +94,40 @@ export const bootstrapNode = (
       }, plan.image.mirror?.python)
       const envDir = path.posix.join(facts.root, envTemplate.replace("{pytag}", `${facts.version[0]}${facts.version[1]}`))
       const sftp = yield* openSftp(connection).pipe(Effect.mapError(channelFailure))
-      const env = yield* ensureRemoteEnvironment({ connection, sftp, node, plan, facts, options, envDir, onLine })
-
-      const pythonPath: string[] = []
-      for (const m of modules) {
-        const remote = path.posix.join(facts.root, m.remote)
-        pythonPath.push(remote)
-        if (facts.modules.includes(m.remote)) continue
-        yield* uploadTree(sftp, path.join(m.path, m.name), path.posix.join(remote, m.name)).pipe(Effect.mapError(channelFailure))
-        yield* writeRemoteFile(sftp, path.posix.join(remote, ".skyward-complete"), "").pipe(Effect.mapError(channelFailure))
-      }
-
+      const pythonPath = modules.map((m) => path.posix.join(facts.root, m.remote))
       const workDir = path.posix.join(facts.root, "work", `node${node.index}-${randomBytes(6).toString("hex")}`)
       const store = path.posix.join(facts.root, "files")
-      // copies of the user's project: the login's alone, like the local work folder
-      yield* makePrivateDirs(connection, [path.posix.dirname(workDir), workDir, ...(plan.workdir ? [store] : [])]).pipe(Effect.mapError(channelFailure))
-      onWorkDir(workDir)
-      const workdir = plan.workdir
-        ? yield* shipWorkdir({ connection, sftp, node: node.index, python: plan.image.python, store, workDir, onLine }, plan.workdir)
-        : undefined
+      const files: Array<readonly [source: string, destination: string]> = []
       for (const [target, source] of Object.entries(plan.image.files)) {
         const destination = insideWorkDir(workDir, target)
         if (destination === undefined) return yield* fail(`image.files target ${JSON.stringify(target)} leaves the work folder`)
-        yield* uploadTree(sftp, source, destination).pipe(Effect.mapError((e) => fail(`cannot ship ${source} to node ${node.index} (${where}): ${e.message}`)))
+        files.push([source, destination])
       }
+
+      // the Python modules, the work folder and its files need no environment: they travel while
+      // the host builds it (a cold host's pip run is most of its bootstrap)
+      const shipFiles = Effect.gen(function* () {
+        for (const m of modules) {
+          if (facts.modules.includes(m.remote)) continue
+          const remote = path.posix.join(facts.root, m.remote)
+          yield* uploadTree(sftp, path.join(m.path, m.name), path.posix.join(remote, m.name)).pipe(Effect.mapError(channelFailure))
+          yield* writeRemoteFile(sftp, path.posix.join(remote, ".skyward-complete"), "").pipe(Effect.mapError(channelFailure))
+        }
+        // known before it exists, so the session removes it however far this got
+        onWorkDir(workDir)
+        // copies of the user's project: the login's alone, like the local work folder
+        yield* makePrivateDirs(connection, [path.posix.dirname(workDir), workDir, ...(plan.workdir ? [store] : [])]).pipe(Effect.mapError(channelFailure))
+        const workdir = plan.workdir
+          ? yield* shipWorkdir({ connection, sftp, node: node.index, python: plan.image.python, store, workDir, onLine }, plan.workdir)
+          : undefined
+        for (const [source, destination] of files) {
+          yield* uploadTree(sftp, source, destination).pipe(Effect.mapError((e) => fail(`cannot ship ${source} to node ${node.index} (${where}): ${e.message}`)))
+        }
+        return workdir
+      })
+      const [env, workdir] = yield* Effect.all([ensureRemoteEnvironment({ connection, sftp, node, plan, facts, options, envDir, onLine }), shipFiles], {
+        concurrency: 2
+      })
 
       const python = path.posix.join(envDir, "bin", "python")
       for (const op of plan.ops) {

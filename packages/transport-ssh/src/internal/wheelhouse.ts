@@ -33,7 +33,11 @@ export interface Wheelhouse {
   readonly dir: string
   /** Wheel files to install, exactly, relative to `dir` (a local wheel of the mirror under `local/<hash>/`). */
   readonly files: ReadonlyArray<string>
-  /** The pip wheel that runs the install on the node (`python pip-X.whl/pip install ...`). */
+  /**
+   * What runs the install on the node (`python <runner>/pip install ...`): the pip wheel with its
+   * bytecode when this machine could compile it for the node's Python (see `compiledRunner`), else
+   * the pip wheel itself.
+   */
   readonly runner: string
   /** True when it was already built. */
   readonly cached: boolean
@@ -69,6 +73,96 @@ export const linuxPlatforms = (machine: string, libc: readonly [string, string])
 }
 
 const building = new Map<string, Promise<Wheelhouse>>()
+
+/**
+ * Writes a copy of the pip wheel `argv[1]` as the zip `argv[2]` with every module's bytecode beside
+ * its source (`x.pyc` next to `x.py`, unchecked-hash: the zip never changes), for Python `argv[3]`
+ * ("3.11"); exits 3 when this interpreter is another Python. pip runs from that zip on the nodes,
+ * and zipimport cannot cache the bytecode it compiles: without it, every run of pip on every node
+ * compiles pip's imported modules again (two thirds of a small install's CPU). Where this Python's
+ * bytecode does not fit the node's (another release's magic number), zipimport falls back to the
+ * source.
+ */
+const RUNNER_SCRIPT = String.raw`
+import importlib.util, marshal, sys, zipfile
+src, dst, wanted = sys.argv[1], sys.argv[2], sys.argv[3]
+if sys.implementation.name != "cpython" or "%d.%d" % sys.version_info[:2] != wanted:
+    sys.exit(3)
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+    names = set(zin.namelist())
+    for info in zin.infolist():
+        data = zin.read(info)
+        zout.writestr(info, data)
+        name = info.filename
+        if name.endswith(".py") and name[:-3] + ".pyc" not in names:
+            code = compile(data, name, "exec", dont_inherit=True)
+            header = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(data)
+            zout.writestr(zipfile.ZipInfo(name[:-3] + ".pyc", info.date_time), header + marshal.dumps(code), zipfile.ZIP_DEFLATED)
+`
+
+/** The compiled runner's file name in the wheelhouse, for the pip wheel `runner` and the node's `abi`. */
+export const compiledRunnerName = (runner: string, abi: string): string => `${runner.replace(/\.whl$/, "")}.${abi}-bytecode.zip`
+
+const compiling = new Map<string, Promise<string>>()
+
+const exists = (file: string) => Effect.promise(() => fs.access(file).then(() => true, () => false))
+
+/**
+ * Makes `file` from the pip wheel `wheel` with RUNNER_SCRIPT, once per machine: written to a
+ * temporary name and renamed into place, so a pool starting beside this one reads a whole zip or
+ * none. False when this machine has no CPython of the node's version, or the script failed.
+ */
+const compileRunner = (wheel: string, file: string, platform: WheelPlatform): Effect.Effect<boolean> =>
+  Effect.gen(function* () {
+    if (yield* exists(file)) return true
+    const python = yield* Effect.option(findLocalPython(platform.pythonVersion))
+    if (python._tag === "None") return false
+    yield* Effect.promise(() => fs.mkdir(path.dirname(file), { recursive: true }))
+    const tmp = `${file}.tmp-${randomBytes(4).toString("hex")}`
+    const made = yield* runCommand(python.value.executable, ["-c", RUNNER_SCRIPT, wheel, tmp, platform.pythonVersion])
+    const moved = made.code === 0 && (yield* Effect.promise(() => fs.rename(tmp, file).then(() => true, () => false)))
+    yield* Effect.promise(() => fs.rm(tmp, { force: true }))
+    return moved
+  })
+
+/**
+ * The pip the nodes run the install with: the wheel `runner` with its bytecode (see RUNNER_SCRIPT)
+ * when this machine has a CPython of the node's version, else the wheel itself. Compiled once per
+ * (pip, Python) under `<cache>/runners` for every wheelhouse, every node and every later pool, and
+ * linked into the wheelhouse `dir` (the nodes receive a wheelhouse's files). Never fails: a runner
+ * that cannot be compiled is only slower.
+ */
+export const compiledRunner = (dir: string, runner: string, platform: WheelPlatform): Effect.Effect<string> =>
+  Effect.suspend(() => {
+    const name = compiledRunnerName(runner, platform.abi)
+    const file = path.join(dir, name)
+    let pending = compiling.get(file)
+    if (pending === undefined) {
+      const make = Effect.gen(function* () {
+        if (yield* exists(file)) return name
+        const shared = path.join(cacheRoot(), "runners", name)
+        if (!(yield* compileRunner(path.join(dir, runner), shared, platform))) return runner
+        const tmp = `${file}.tmp-${randomBytes(4).toString("hex")}`
+        const linked = yield* Effect.promise(() =>
+          fs
+            .link(shared, tmp)
+            .catch(() => fs.copyFile(shared, tmp))
+            .then(
+              () => fs.rename(tmp, file).then(() => true, () => false),
+              () => false
+            )
+        ).pipe(Effect.ensuring(Effect.promise(() => fs.rm(tmp, { force: true }))))
+        return linked ? name : runner
+      })
+      pending = Effect.runPromise(make)
+      compiling.set(file, pending)
+      // the next pool looks again (a Python installed since, or the zip removed with the cache)
+      const settled = pending
+      void settled.then(() => compiling.delete(file))
+    }
+    const shared = pending
+    return Effect.promise(() => shared)
+  })
 
 interface Manifest {
   readonly files: ReadonlyArray<string>
@@ -187,9 +281,20 @@ const placeLocalWheels = (dir: string, requirements: ReadonlyArray<string>): Eff
  * The wheelhouse for (Image, Python, platform), built once on the client with `pip download
  * --only-binary=:all:` under `<cache>/wheelhouses/<key>` and reused after (also by other
  * processes: it is built in a temporary folder and renamed into place). Nodes of one pool that
- * ask together share one build.
+ * ask together share one build, and one compiled runner (`compiledRunner`).
  */
 export const ensureWheelhouse = (
+  image: Image,
+  imageHash: string,
+  platform: WheelPlatform,
+  host: string,
+  onLine: (line: string) => void
+): Effect.Effect<Wheelhouse, WheelhouseError> =>
+  Effect.flatMap(wheelhouseOf(image, imageHash, platform, host, onLine), (wheelhouse) =>
+    Effect.map(compiledRunner(wheelhouse.dir, wheelhouse.runner, platform), (runner) => ({ ...wheelhouse, runner }))
+  )
+
+const wheelhouseOf = (
   image: Image,
   imageHash: string,
   platform: WheelPlatform,
