@@ -27,9 +27,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypedDict
+from typing import TYPE_CHECKING, Any, Callable, TypedDict
 
 import svg_chart
+
+if TYPE_CHECKING:  # the case script reports its cells in this shape
+    from cases.b8_network import Cell
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -103,15 +106,6 @@ class ProxyStop(TypedDict):
     exit: int | None
     connections: int | None
     still_listening: list[int]
-
-
-class Cell(TypedDict):
-    """One task length of one run, as cases/b8_network.py reports it."""
-    duration: float
-    tasks: int
-    wall: float
-    ideal: float
-    efficiency: float
 
 
 class CellSummary(TypedDict):

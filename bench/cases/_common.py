@@ -169,37 +169,31 @@ def backend(args: argparse.Namespace) -> Iterator[Tuple[int, Dict[str, Any]]]:
             info["setup_seconds"] = time.perf_counter() - t0
             yield args.slots, info
         return
-    if name == "dask" and args.dask_address:
-        from dask.distributed import Client
-
-        # the workers run elsewhere (namespace hosts): wait for all, so the warm-up and timed calls find them
-        client = Client(args.dask_address, timeout=DASK_CONNECT_SECONDS)
-        client.wait_for_workers(args.workers, timeout=DASK_WORKERS_SECONDS)
-        threads = sum(client.nthreads().values())
-        info["dask_layout"] = f"{args.workers} workers, {threads} threads at {args.dask_address}"
-        try:
-            with joblib.parallel_config(backend="dask"):
-                info["setup_seconds"] = time.perf_counter() - t0
-                yield -1, info
-        finally:
-            client.close()
-        return
     if name == "dask":
         from dask.distributed import Client, LocalCluster
 
-        workers = max(1, args.workers)
-        threads = max(1, args.slots // workers)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=bool(args.dask_processes),
-                               dashboard_address=None, host="127.0.0.1", silence_logs=50)
-        client = Client(cluster)
-        info["dask_layout"] = f"{workers} workers x {threads} threads"
+        cluster = None
+        if args.dask_address:
+            # the workers run elsewhere (namespace hosts): wait for all, so the warm-up and timed calls find them
+            client = Client(args.dask_address, timeout=DASK_CONNECT_SECONDS)
+            client.wait_for_workers(args.workers, timeout=DASK_WORKERS_SECONDS)
+            threads = sum(client.nthreads().values())
+            info["dask_layout"] = f"{args.workers} workers, {threads} threads at {args.dask_address}"
+        else:
+            workers = max(1, args.workers)
+            threads = max(1, args.slots // workers)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=bool(args.dask_processes),
+                                   dashboard_address=None, host="127.0.0.1", silence_logs=50)
+            client = Client(cluster)
+            info["dask_layout"] = f"{workers} workers x {threads} threads"
         try:
             with joblib.parallel_config(backend="dask"):
                 info["setup_seconds"] = time.perf_counter() - t0
                 yield -1, info
         finally:
             client.close()
-            cluster.close()
+            if cluster is not None:
+                cluster.close()
         return
     if name == "ray":
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
