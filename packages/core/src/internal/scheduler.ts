@@ -364,10 +364,9 @@ export class Scheduler {
   /** How many tasks `node` may hold beyond its slots now (see HELD_BY_ONLY_NODE and MIN_COMPLETIONS_PER_ROUND_TRIP). */
   private heldBy(node: NodeState): number {
     const short = this.recentRunSeconds < SHORT_TASK_SECONDS
-    const acrossRoundTrip = this.heldAcrossRoundTrip(node)
-    if (this.ready.size === 1) return Math.max(short ? node.link.capacity : HELD_BY_ONLY_NODE, acrossRoundTrip)
+    if (this.ready.size === 1) return Math.max(short ? node.link.capacity : HELD_BY_ONLY_NODE, this.heldAcrossRoundTrip(node))
     if (this.queue.length <= this.ready.size || node.link.sendWithdraw === undefined) return 0
-    return Math.max(short ? node.link.capacity : 0, acrossRoundTrip)
+    return Math.max(short ? node.link.capacity : 0, this.heldAcrossRoundTrip(node))
   }
 
   /** The tasks `node`'s slots finish during one round trip to it, when that is worth holding. */
