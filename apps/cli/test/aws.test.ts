@@ -1,3 +1,5 @@
+import fs from "node:fs"
+import os from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startEmulator, TEST_POWER_OFF, type Emulator } from "../../../packages/provider-aws/test/support/emulator.js"
@@ -96,27 +98,48 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
       await emulator?.stop()
     })
 
-    it("gives grid_search.py loky's result on 2 instances, then nothing of the pool is left in moto", async () => {
+    it("a named pool on 2 instances: run --pool gives grid_search.py loky's result, ls shows its types and cost, down leaves nothing in moto", async () => {
       const script = path.join(repo, "examples/grid_search.py")
       const loky = await lokyResultLines(script)
-      const ours = await skyward([
-        "run", "--json", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
-        "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn",
-        ...pipOptions, "grid_search.py"
-      ], { cwd: path.dirname(script) }) // from its folder: the working directory sent is examples/, not the repository
-      expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
-      expect(resultLines(ours.stdout)).toEqual(loky)
-      const events = ours.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { _tag: string; node?: number; address?: string })
-      expect(new Set(events.filter((e) => e._tag === "TaskDone").map((e) => e.node))).toEqual(new Set([0, 1]))
-      const addresses = events.filter((e) => e._tag === "NodeProvisioned").map((e) => e.address!)
-      expect(addresses).toHaveLength(2)
-      for (const address of addresses) expect(address.startsWith(emulator.subnetCidr.replace("0/24", ""))).toBe(true)
-      // after exit: nothing of the pool in moto, and the emulator retired its hosts
-      expect(live(await leftInMoto(moto.ec2))).toEqual(NOTHING)
-      await emulator.settle()
-      expect(emulator.problems).toEqual([])
-      expect([...emulator.instances.keys()]).toEqual([])
-      expect(emulator.retired.size).toBe(2)
+      const state = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-aws-pools-"))
+      // from the script's folder: the working directory sent is examples/, not the repository
+      const cli = (args: ReadonlyArray<string>) => skyward(args, { cwd: path.dirname(script), env: { ...process.env, XDG_STATE_HOME: state } })
+      try {
+        const up = await cli([
+          "up", "--name", "ec2", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
+          "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn", ...pipOptions
+        ])
+        expect(up.code, up.stderr.slice(-3000)).toBe(0)
+        // moto's spot price history answers $0.00001 per hour for every type
+        expect(up.stdout).toContain("pool ec2 is up: 2 nodes, 2 slots (aws, $0.0000/hour); it closes after 30m without use")
+
+        const ours = await cli(["run", "--pool", "ec2", "grid_search.py"])
+        expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
+        expect(resultLines(ours.stdout)).toEqual(loky)
+
+        const ls = await cli(["ls", ...connection()])
+        expect(ls.stdout).toMatch(/^NAME\s+PROVIDER\s+NODES\s+SLOTS\s+BUSY\s+CLIENTS\s+AGE\s+IDLE\s+CLOSES AFTER\s+TYPES\s+\$\/HOUR\s+COST SO FAR$/m)
+        expect(ls.stdout).toMatch(/^ec2\s+aws\s+2\s+2\s+0\s+0\s+\S+\s+\S+\s+30m\s+c6i\.large\s+\$0\.0000\s+\$0\.0000$/m)
+        const [pool] = (await cli(["ls", "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>)
+        expect(pool).toMatchObject({ name: "ec2", instanceTypes: ["c6i.large"], usdPerHour: 0.00002 })
+        expect(pool!.priceSource).toMatch(/^spot price in us-east-1[a-f] at launch$/)
+        // since up began: at most the few minutes this test has run, at $0.00002 an hour
+        expect(pool!.costSoFar).toBeGreaterThan(0)
+        expect(pool!.costSoFar).toBeLessThan((0.00002 * 10) / 60)
+        // the pool's instances, group and key pair are listed by EC2 under the pool's id
+        expect(ls.stdout).toMatch(/\d+ resources in 1 pool;/)
+
+        const down = await cli(["down", "ec2"])
+        expect(down.code, down.stderr).toBe(0)
+        expect(live(await leftInMoto(moto.ec2))).toEqual(NOTHING)
+        await emulator.settle()
+        expect(emulator.problems).toEqual([])
+        expect([...emulator.instances.keys()]).toEqual([])
+        expect(emulator.retired.size).toBe(2)
+      } finally {
+        await cli(["down", "--all"])
+        fs.rmSync(state, { recursive: true, force: true })
+      }
     })
   })
 })

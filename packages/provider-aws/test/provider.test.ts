@@ -12,7 +12,9 @@ import { ltsCandidates } from "../src/internal/ami.js"
 import { hostKeyFromConsole } from "../src/internal/console-host-key.js"
 import { generateEd25519 } from "../src/internal/host-keys.js"
 import { defaultClients, type ClientFactory } from "../src/internal/credentials.js"
-import { DEFAULT_AMI_PARAMETER } from "../src/internal/options.js"
+import { ON_DEMAND_PRICES_AS_OF } from "../src/internal/on-demand-prices.js"
+import { checkOptions, DEFAULT_AMI_PARAMETER } from "../src/internal/options.js"
+import { onDemandPrice } from "../src/internal/prices.js"
 import { parseCloudConfig } from "./support/emulator.js"
 import { leftInMoto, live, NOTHING } from "./support/inspect.js"
 import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
@@ -77,6 +79,21 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
   const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
   return failure?._tag === "Some" ? (failure.value as { _tag: string; field?: string; message: string }) : undefined
 }
+
+describe("on-demand prices", () => {
+  it("come from the option first, then the package's dated list; a type or region it lacks has none", () => {
+    expect(onDemandPrice("us-east-1", "m5.large", undefined)).toEqual({ usdPerHour: 0.096, source: `on-demand price list of ${ON_DEMAND_PRICES_AS_OF}` })
+    expect(onDemandPrice("eu-west-1", "m5.large", undefined)?.usdPerHour).toBe(0.107)
+    expect(onDemandPrice("us-east-1", "m5.large", { "m5.large": 0.08 })).toEqual({ usdPerHour: 0.08, source: "onDemandPrices option" })
+    expect(onDemandPrice("ap-south-2", "m5.large", undefined)).toBeUndefined()
+    expect(onDemandPrice("us-east-1", "x9.huge", undefined)).toBeUndefined()
+  })
+
+  it("given as an option must be USD per hour", () => {
+    expect(checkOptions({ onDemandPrices: { "m5.large": 0.08 } })).toBeUndefined()
+    expect(checkOptions({ onDemandPrices: { "m5.large": -1 } })).toEqual(["onDemandPrices", "m5.large: -1 is not a price in USD per hour"])
+  })
+})
 
 describe("the default AMI parameter", () => {
   it("stands for every Ubuntu LTS release, newest first", () => {
@@ -262,16 +279,16 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     expect(none!.message).toMatch(/no Ubuntu LTS \(.*26\.04, 24\.04, 22\.04, 20\.04\)/)
   })
 
-  it("spot-if-available falls back to on-demand when spot has no capacity; spot alone fails cleanly", async () => {
+  it("spot-if-available falls back to on-demand when spot has no capacity, each node priced as it was bought; spot alone fails cleanly", async () => {
     const flaky = spotUnavailable(1)
     const lifecycles = await Effect.runPromise(
       provisioned({ ...base(), allocation: "spot-if-available" }, { ...offline, clients: flaky.factory }, 2, (cluster) =>
         Effect.promise(async () => {
           const all = (await leftInMoto(ec2)).all
           return cluster.nodes.map((node) => {
-            const data = node.data as { instanceId: string; lifecycle: string; spotFallback?: string }
+            const data = node.data as { instanceId: string; lifecycle: string; spotFallback?: string; availabilityZone: string }
             const instance = all.find((i) => i.InstanceId === data.instanceId)!
-            return { ours: data.lifecycle, moto: instance.InstanceLifecycle ?? "on-demand", fellBack: data.spotFallback !== undefined }
+            return { ours: data.lifecycle, moto: instance.InstanceLifecycle ?? "on-demand", fellBack: data.spotFallback !== undefined, price: node.price, zone: data.availabilityZone }
           })
         })
       )
@@ -280,6 +297,11 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     expect(lifecycles.map((l) => l.ours).sort()).toEqual(["on-demand", "spot"])
     for (const l of lifecycles) expect(l.moto).toBe(l.ours)
     expect(lifecycles.filter((l) => l.fellBack)).toHaveLength(1)
+    // on-demand: the package's dated list (c6i.large in us-east-1); spot: EC2's price history (moto answers $0.00001)
+    const onDemand = lifecycles.find((l) => l.ours === "on-demand")!
+    expect(onDemand.price).toEqual({ usdPerHour: 0.085, source: `on-demand price list of ${ON_DEMAND_PRICES_AS_OF}` })
+    const spot = lifecycles.find((l) => l.ours === "spot")!
+    expect(spot.price).toEqual({ usdPerHour: 0.00001, source: `spot price in ${spot.zone} at launch` })
     expect(flaky.seen).toEqual({ spot: 2, onDemand: 1 })
 
     const none = spotUnavailable(99, "SpotMaxPriceTooLow")

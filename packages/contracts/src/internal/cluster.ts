@@ -9,8 +9,17 @@ export interface NodeInfo {
    * machine (the local provider's nodes share one). Omitted: every CPU of the machine.
    */
   readonly cpus?: number
+  /** What the node costs while it runs, when its provider knows (EC2 instances). */
+  readonly price?: NodePrice
   /** Provider-specific facts (instance id, SSH port and user, ...). */
   readonly data: Readonly<Record<string, unknown>>
+}
+
+/** A node's price: USD per hour, and where the figure comes from. */
+export interface NodePrice {
+  readonly usdPerHour: number
+  /** Such as `spot price in us-east-1a at launch` or `on-demand price list of 2026-11-30`. */
+  readonly source: string
 }
 
 /** The machines of one pool. */

@@ -63,6 +63,11 @@ export interface AwsProviderOptions
   readonly pollInterval?: number
   /** Extra tags on everything created. */
   readonly tags?: Readonly<Record<string, string>>
+  /**
+   * USD per hour of on-demand instance types, over the package's dated price list (which has the
+   * common types of us-east-1, us-east-2, us-west-2 and eu-west-1). Spot prices are asked from EC2.
+   */
+  readonly onDemandPrices?: Readonly<Record<string, number>>
 }
 
 /** The options with defaults applied. */
@@ -113,6 +118,8 @@ export const checkOptions = (options: AwsProviderOptions): readonly [string, str
   if (options.powerOffCommand !== undefined && (options.powerOffCommand.trim() === "" || /[\n\r]/.test(options.powerOffCommand)))
     return ["powerOffCommand", "must be one non-empty shell command line"]
   if (options.user !== undefined && !/^[a-z_][a-z0-9_.-]*$/i.test(options.user)) return ["user", `${JSON.stringify(options.user)} is not a login name`]
+  for (const [type, price] of Object.entries(options.onDemandPrices ?? {}))
+    if (!(Number.isFinite(price) && price >= 0)) return ["onDemandPrices", `${type}: ${JSON.stringify(price)} is not a price in USD per hour`]
   return undefined
 }
 

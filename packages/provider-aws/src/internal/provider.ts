@@ -8,6 +8,7 @@ import { consoleHostKeyReader, type HostKeyReader } from "./console-host-key.js"
 import { InstancesFailed, type AwsCallError, type AwsSetupError, type InstanceFailure } from "./errors.js"
 import { instanceSweeper, launchInstance, type Launched } from "./instances.js"
 import { poolKeyPair } from "./key-pair.js"
+import { instancePrices } from "./prices.js"
 import { checkOptions, resolveOptions, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
 import { defaultSshCidr, poolSecurityGroup, resolveNetwork, type Network } from "./security-group.js"
 import { poolTags } from "./tags.js"
@@ -103,6 +104,16 @@ const provisionIn = (
       readHostKey: deps.hostKeyReader(ec2)
     })
     if (failures.length > 0) return yield* new InstancesFailed({ failures, total: nodes, message: describeFailures(failures, nodes) })
+    const prices = yield* instancePrices(
+      ec2,
+      ready.map((instance, index) => ({
+        region: prepared.clients.region,
+        instanceType: resolved.instanceType,
+        lifecycle: launched[index]!.lifecycle,
+        availabilityZone: instance.availabilityZone
+      })),
+      options.onDemandPrices
+    )
 
     const nodeInfos: NodeInfo[] = ready.map((instance, index) => {
       const launch = launched[index]!
@@ -123,7 +134,8 @@ const provisionIn = (
           publicIp: instance.publicIp,
           availabilityZone: instance.availabilityZone,
           hostKey: instance.hostKey
-        }
+        },
+        ...(prices[index] === undefined ? {} : { price: prices[index] })
       }
     })
     return { id: poolId, provider: "aws", nodes: nodeInfos }

@@ -1,6 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import type { UsageError } from "../errors.js"
+import { costSoFar, formatUsd } from "../named-pools/cost.js"
 import { formatDuration } from "../named-pools/duration.js"
 import { listPools, type NamedPool } from "../named-pools/state.js"
 import { entry, optionsOf } from "../option-table.js"
@@ -37,12 +38,15 @@ const poolJson = ({ record, status }: NamedPool, now: number) => ({
   idleSeconds: status === undefined || status.busySlots + status.queued > 0 ? 0 : Math.round((now - Date.parse(status.lastUsed)) / 1000),
   closesAfterIdleSeconds: record.idleMs === undefined ? null : record.idleMs / 1000,
   instanceTypes: record.instanceTypes,
+  usdPerHour: record.price?.usdPerHour ?? null,
+  costSoFar: record.price === undefined ? null : costSoFar(record.price, now),
+  priceSource: record.price?.source ?? null,
   pid: record.pid
 })
 
 const poolsTable = (pools: ReadonlyArray<NamedPool>, now: number): string =>
   table([
-    ["NAME", "PROVIDER", "NODES", "SLOTS", "BUSY", "CLIENTS", "AGE", "IDLE", "CLOSES AFTER", "TYPES"],
+    ["NAME", "PROVIDER", "NODES", "SLOTS", "BUSY", "CLIENTS", "AGE", "IDLE", "CLOSES AFTER", "TYPES", "$/HOUR", "COST SO FAR"],
     ...pools.map((pool) => {
       const p = poolJson(pool, now)
       return [
@@ -55,7 +59,9 @@ const poolsTable = (pools: ReadonlyArray<NamedPool>, now: number): string =>
         age(new Date(p.created), now),
         p.idleSeconds === 0 ? "-" : p.idleSeconds < 60 ? `${p.idleSeconds}s` : age(new Date(now - p.idleSeconds * 1000), now),
         p.closesAfterIdleSeconds === null ? "never" : formatDuration(p.closesAfterIdleSeconds * 1000),
-        p.instanceTypes.join(",") || "-"
+        p.instanceTypes.join(",") || "-",
+        p.usdPerHour === null ? "-" : formatUsd(p.usdPerHour),
+        p.costSoFar === null ? "-" : formatUsd(p.costSoFar)
       ]
     })
   ])

@@ -67,10 +67,11 @@ const foreground = (flags: UpFlags, name: string, idle: number | undefined | "de
       // --json is the ready line on stdout (for programs); progress stays text
       const progress = makeProgress(flags.quiet ? "quiet" : "auto")
       yield* Effect.addFinalizer(() => Effect.sync(progress.stop))
+      const openedAt = new Date().toISOString()
       const opened = yield* openProjectPool(flags, undefined, progress)
       const idleMs = idle === "default" ? (opened.pool.cluster.provider === "local" ? undefined : REMOTE_IDLE_MS) : idle
       ready = true
-      yield* servePool(opened, { name, idleMs, json: flags.json, background }, (line) => void process.stderr.write(`skyward: ${line}\n`))
+      yield* servePool(opened, { name, idleMs, json: flags.json, background, openedAt }, (line) => void process.stderr.write(`skyward: ${line}\n`))
     })
   )
 

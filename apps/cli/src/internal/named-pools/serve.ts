@@ -1,8 +1,9 @@
 import fs from "node:fs"
-import type { PoolEvent } from "@skyward/contracts"
+import type { NodeInfo, NodePrice, PoolEvent } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { ProjectPool } from "../open-pool.js"
 import { formatDuration } from "./duration.js"
+import { formatUsd } from "./cost.js"
 import { writeRecord, writeStatus, type PoolConnection, type PoolRecord, type PoolStatus } from "./state.js"
 
 /** How a pool that stays up is kept (`skyward up --foreground`). */
@@ -14,6 +15,8 @@ export interface ServeSettings {
   readonly json: boolean
   /** Started by `skyward up` in the background: it says that the pool is up, not this process. */
   readonly background: boolean
+  /** When opening began (ISO time): machines cost from their launch, before the pool is ready. */
+  readonly openedAt: string
 }
 
 /** How often the status file is rewritten and the idle time checked. */
@@ -64,6 +67,15 @@ class UseTracker {
   }
 }
 
+/** What the nodes cost together per hour, when each node has a price (EC2's do). */
+const poolPrice = (nodes: ReadonlyArray<NodeInfo>, openedAt: string): Pick<PoolRecord, "price"> => {
+  const prices = nodes.map((n) => n.price)
+  if (nodes.length === 0 || !prices.every((p): p is NodePrice => p !== undefined)) return {}
+  return {
+    price: { usdPerHour: prices.reduce((sum, p) => sum + p.usdPerHour, 0), source: [...new Set(prices.map((p) => p.source))].join("; "), since: openedAt }
+  }
+}
+
 /** Whether standard input is a pipe (or socket) whose end should close the pool: a parent process holding it. */
 const stdinIsPipe = (): boolean => {
   try {
@@ -79,8 +91,9 @@ export const readyText = (record: PoolRecord): string => {
   const { name, nodes, provider, idleMs } = record
   const slots = record.connection.totalSlots
   const closes = idleMs === undefined ? "it stays up until skyward down" : `it closes after ${formatDuration(idleMs)} without use`
+  const price = record.price === undefined ? "" : `, ${formatUsd(record.price.usdPerHour)}/hour`
   return [
-    `pool ${name} is up: ${nodes} node${nodes === 1 ? "" : "s"}, ${slots} slot${slots === 1 ? "" : "s"} (${provider}); ${closes}`,
+    `pool ${name} is up: ${nodes} node${nodes === 1 ? "" : "s"}, ${slots} slot${slots === 1 ? "" : "s"} (${provider}${price}); ${closes}`,
     `  a script on it:      skyward run --pool ${name} script.py`,
     `  Python or Jupyter:   from skyward_joblib import connect; connect("${name}")`,
     `  close it:            skyward down ${name}`
@@ -119,6 +132,7 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       python: opened.python,
       clientPath: opened.project.mirror?.clientPath ?? [],
       instanceTypes: [...new Set(pool.cluster.nodes.map((n) => n.data.instanceType).filter((t): t is string => typeof t === "string"))],
+      ...poolPrice(pool.cluster.nodes, settings.openedAt),
       connection
     }
     writeRecord(record)

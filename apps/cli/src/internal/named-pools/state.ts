@@ -37,7 +37,18 @@ export interface PoolRecord {
   readonly clientPath: ReadonlyArray<string>
   /** EC2 instance types of the nodes (aws only). */
   readonly instanceTypes: ReadonlyArray<string>
+  /** What the nodes cost together, when the provider knows every node's price (aws). */
+  readonly price?: PoolPrice
   readonly connection: PoolConnection
+}
+
+/** What a pool's nodes cost together. */
+export interface PoolPrice {
+  readonly usdPerHour: number
+  /** Where the figures come from (the spot price at launch, the package's on-demand price list). */
+  readonly source: string
+  /** Since when it costs (ISO time): when the pool began opening, before its machines launched. */
+  readonly since: string
 }
 
 /** What a pool is doing, rewritten while it runs. */
