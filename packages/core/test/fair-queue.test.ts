@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import { type ErrorFrame, errorExcTypes, errorTexts } from "@skyward/codec"
 import type { TaskOutcome, TaskSpec } from "@skyward/contracts"
 import { EventHub } from "../src/internal/event-hub.js"
 import { FairQueue, type ClientKey } from "../src/internal/fair-queue.js"
@@ -95,16 +96,20 @@ describe("FairQueue", () => {
 /** A node that records what the scheduler sent it; the test answers for the agent. */
 const recordingNode = (index: number, capacity: number) => {
   const submitted: number[] = []
-  const link: NodeLink = { index, capacity, sendSubmit: (id) => submitted.push(id), sendCancel: () => {}, sendWithdraw: () => {} }
-  return { link, submitted }
+  const withdrawn: number[] = []
+  const link: NodeLink = { index, capacity, sendSubmit: (id) => submitted.push(id), sendCancel: () => {}, sendWithdraw: (id) => withdrawn.push(id) }
+  return { link, submitted, withdrawn }
 }
+
+/** What an agent answers for a task asked back before it started. */
+const handedBack: ErrorFrame = { kind: "cancelled", excType: errorExcTypes.cancelled, message: errorTexts.cancelled("on request"), traceback: "" }
 
 const ignore = { onDone: () => {}, onFailed: () => {} }
 const long = (node: number): TaskOutcome => ({ node, slot: 0, duration: 5, value: "ok" })
 const spec = (client?: string): TaskSpec => ({ kind: "call", fn: "m:f", ...(client === undefined ? {} : { client }) })
 
 describe("Scheduler: several clients on one pool", () => {
-  /** Two nodes of 2 slots; tasks are long (or not measured yet), so nothing is held ahead. */
+  /** Two nodes of 2 slots; tasks are long (or not measured yet). */
   const pool = () => {
     const scheduler = new Scheduler({ retries: 1, events: new EventHub() })
     const a = recordingNode(0, 2)
@@ -120,8 +125,15 @@ describe("Scheduler: several clients on one pool", () => {
     const clientOf = new Map<number, string>()
     const submit = (client: string) => clientOf.set(scheduler.submit(spec(client), ignore), client)
     for (let i = 0; i < 100; i++) submit("many")
+    // alone, it has one task waiting behind each slot
+    expect([a.submitted, b.submitted]).toEqual([[1, 3, 5, 7], [2, 4, 6, 8]])
     for (let i = 0; i < 10; i++) submit("few")
-    const running = new Set([...a.submitted, ...b.submitted])
+    // another client: those waiting are asked back (long tasks: they would keep its tasks from the next free slots)
+    expect([a.withdrawn, b.withdrawn]).toEqual([[5, 7], [6, 8]])
+    for (const id of [5, 7]) scheduler.failed(0, id, handedBack)
+    for (const id of [6, 8]) scheduler.failed(1, id, handedBack)
+    expect([a.submitted, b.submitted]).toEqual([[1, 3, 5, 7], [2, 4, 6, 8]]) // nothing sent for them: no slot is free
+    const running = new Set([1, 2, 3, 4])
     expect([...running].map((id) => clientOf.get(id))).toEqual(["many", "many", "many", "many"])
     const held = () => {
       const counts = { many: 0, few: 0 }
@@ -131,6 +143,7 @@ describe("Scheduler: several clients on one pool", () => {
     const finish = (id: number) => {
       running.delete(id)
       const node = nodeOf(id)
+      expect(node).toBe(a.submitted.includes(id) ? 0 : 1)
       const sent = [a, b][node]!.submitted
       const before = sent.length
       scheduler.completed(node, id, long(node))
@@ -149,16 +162,16 @@ describe("Scheduler: several clients on one pool", () => {
     expect(scheduler.queued).toBe(110 - 14)
   })
 
-  it("schedules one client (named or not) exactly as before: FIFO", () => {
+  it("schedules one client (named or not) exactly as before: FIFO, one task waiting behind each slot", () => {
     for (const client of [undefined, "solo"]) {
       const { scheduler, a, b, nodeOf } = pool()
-      for (let i = 0; i < 8; i++) scheduler.submit(spec(client), ignore)
-      expect(a.submitted).toEqual([1, 3])
-      expect(b.submitted).toEqual([2, 4])
+      for (let i = 0; i < 12; i++) scheduler.submit(spec(client), ignore)
+      expect(a.submitted).toEqual([1, 3, 5, 7])
+      expect(b.submitted).toEqual([2, 4, 6, 8])
       scheduler.completed(nodeOf(3), 3, long(nodeOf(3)))
       scheduler.completed(nodeOf(2), 2, long(nodeOf(2)))
-      expect(a.submitted).toEqual([1, 3, 5])
-      expect(b.submitted).toEqual([2, 4, 6])
+      expect(a.submitted).toEqual([1, 3, 5, 7, 9])
+      expect(b.submitted).toEqual([2, 4, 6, 8, 10])
       expect(scheduler.queued).toBe(2)
     }
   })

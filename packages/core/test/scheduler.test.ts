@@ -1,6 +1,6 @@
 import { type ErrorFrame, errorExcTypes, errorTexts } from "@skyward/codec"
 import { describe, expect, it, vi } from "vitest"
-import { RemoteError, TaskCancelled, TaskTimeout, WorkerLost, type TaskError, type TaskOutcome } from "@skyward/contracts"
+import { RemoteError, TaskCancelled, TaskTimeout, WorkerLost, type TaskError, type TaskOutcome, type TaskSpec } from "@skyward/contracts"
 import { EventHub } from "../src/internal/event-hub.js"
 import { Scheduler, type NodeLink } from "../src/internal/scheduler.js"
 import { BlobStore } from "../src/internal/blob-store.js"
@@ -150,21 +150,31 @@ describe("Scheduler", () => {
 describe("Scheduler: tasks held ahead of a free slot", () => {
   const cancelledAnswer: ErrorFrame = { kind: "cancelled", excType: errorExcTypes.cancelled, message: errorTexts.cancelled("on request"), traceback: "" }
 
-  it("lets the only node hold one task beyond its slots (one per slot once tasks are short); with several nodes none while tasks are long or unknown", () => {
+  it("holds one task behind each slot while one client has work; with several clients and long tasks the only node holds one, several nodes none, and one per slot again once tasks are short", () => {
+    const task = (client?: string): TaskSpec => ({ kind: "call", fn: "m:f", ...(client === undefined ? {} : { client }) })
     const single = new Scheduler({ retries: 0, events: new EventHub() })
     const only = recordingNode(0, 2)
     single.addNode(only.link)
-    const one = collect()
-    for (let i = 0; i < 5; i++) single.submit({ kind: "call", fn: "m:f" }, one.callbacks())
-    expect(only.submitted).toEqual([1, 2, 3]) // 3 waits in the agent and starts the moment a slot frees
-    expect(single.queued).toBe(2)
-    single.completed(0, 1, { ...outcome(0), duration: 0.002 })
-    expect(only.submitted).toEqual([1, 2, 3, 4, 5]) // short tasks: one waits behind each slot
+    for (let i = 0; i < 5; i++) single.submit(task(), collect().callbacks())
+    expect(only.submitted).toEqual([1, 2, 3, 4]) // 3 and 4 wait in the agent and start the moment a slot frees
+    expect(single.queued).toBe(1)
+
+    const { scheduler: onePool, a: a1, b: b1 } = twoNodes(2)
+    for (let i = 0; i < 12; i++) onePool.submit(task(), collect().callbacks())
+    expect([a1.submitted, b1.submitted]).toEqual([[1, 3, 5, 7], [2, 4, 6, 8]])
+
+    // two clients taking turns, nothing known about the tasks yet
+    const shared = new Scheduler({ retries: 0, events: new EventHub() })
+    const node = recordingNode(0, 2)
+    shared.addNode(node.link)
+    for (let i = 0; i < 6; i++) shared.submit(task(i % 2 ? "x" : "y"), collect().callbacks())
+    expect(node.submitted).toEqual([1, 2, 3]) // the only node holds one
+    shared.completed(0, 1, { ...outcome(0), duration: 0.002 })
+    expect(node.submitted).toEqual([1, 2, 3, 4, 5]) // short tasks: one waits behind each slot
 
     const { scheduler: pool, a, b } = twoNodes(2)
-    const two = collect()
-    for (let i = 0; i < 9; i++) pool.submit({ kind: "call", fn: "m:f" }, two.callbacks())
-    expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4]) // nothing known about the tasks yet
+    for (let i = 0; i < 9; i++) pool.submit(task(i % 2 ? "x" : "y"), collect().callbacks())
+    expect([...a.submitted, ...b.submitted].sort()).toEqual([1, 2, 3, 4]) // several nodes: none held
     pool.completed(0, 1, { ...outcome(0), duration: 2 })
     expect(a.submitted).toEqual([1, 3, 5]) // a long task finished: its slot gets one, nothing is held
     expect(pool.queued).toBe(4)
@@ -205,7 +215,8 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     pool.addNode(far.link)
     pool.addNode(near.link)
     const { callbacks } = collect()
-    for (let i = 0; i < 40; i++) pool.submit({ kind: "pickle", payload: new Uint8Array(100) }, callbacks())
+    // two clients taking turns (one alone would have one task held behind each slot anyway)
+    for (let i = 0; i < 40; i++) pool.submit({ kind: "pickle", payload: new Uint8Array(100), client: i % 2 ? "x" : "y" }, callbacks())
     expect([far.submitted.length, near.submitted.length]).toEqual([4, 4])
     // a slot's first start also waits for its process: it times nothing
     for (const [slot, id] of far.submitted.entries()) pool.started(0, id, slot)
@@ -230,7 +241,7 @@ describe("Scheduler: tasks held ahead of a free slot", () => {
     const slow = recordingNode(0, 1)
     big.addNode(slow.link)
     big.addNode(recordingNode(1, 1).link)
-    for (let i = 0; i < 6; i++) big.submit({ kind: "pickle", payload: new Uint8Array(1 << 20) }, callbacks())
+    for (let i = 0; i < 6; i++) big.submit({ kind: "pickle", payload: new Uint8Array(1 << 20), client: i % 2 ? "x" : "y" }, callbacks())
     big.started(0, slow.submitted[0]!, 0)
     big.completed(0, slow.submitted[0]!, { ...outcome(0), duration: 0.1 })
     clock += 500

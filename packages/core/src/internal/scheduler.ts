@@ -34,12 +34,13 @@ const MAX_BLOB_RESENDS = 3
 
 /**
  * Tasks a node may hold beyond its slots, so its agent starts the next one the moment a slot frees,
- * without a round trip through Node. While tasks are short (a round trip is a large part of one), each
- * slot gets one waiting behind it; a held task then waits at most about one short task. Otherwise the
- * only node of a pool holds one, and several nodes hold none: a held task could be stranded behind its
- * node's long ones while another node idles, which costs more than the round trip saves. With several nodes the
- * last queued tasks (no more than there are nodes) are never held, a held task is asked back when
- * another node has a free slot and nothing is queued, and a node that cannot give tasks back holds none.
+ * without a round trip through Node: one per slot while one client has work (equal tasks finish in
+ * waves, so every slot of a node frees at once), and while tasks are short. With several clients and
+ * long tasks the only node of a pool holds one and several nodes hold none (plus what covers their
+ * round trip), so that a client arriving gets the next free slots; what nodes hold beyond that is
+ * asked back when it arrives. With several nodes the last queued tasks (no more than there are nodes)
+ * are never held, a held task is asked back when another node has a free slot and nothing is queued,
+ * and a node that cannot give tasks back holds none.
  */
 const HELD_BY_ONLY_NODE = 1
 
@@ -212,7 +213,9 @@ export class Scheduler {
       const { calls, call, callTotal } = spec
       this.options.events.emit({ _tag: "TaskQueued", task: id, calls, call, callTotal })
     }
+    const clients = this.queue.clientCount
     this.queue.push(record)
+    if (clients > 0 && this.queue.clientCount > clients) this.askBackExcess()
     this.pump()
     return id
   }
@@ -363,10 +366,28 @@ export class Scheduler {
 
   /** How many tasks `node` may hold beyond its slots now (see HELD_BY_ONLY_NODE and MIN_COMPLETIONS_PER_ROUND_TRIP). */
   private heldBy(node: NodeState): number {
-    const short = this.recentRunSeconds < SHORT_TASK_SECONDS
-    if (this.ready.size === 1) return Math.max(short ? node.link.capacity : HELD_BY_ONLY_NODE, this.heldAcrossRoundTrip(node))
-    if (this.queue.length <= this.ready.size || node.link.sendWithdraw === undefined) return 0
-    return Math.max(short ? node.link.capacity : 0, this.heldAcrossRoundTrip(node))
+    const several = this.ready.size > 1
+    if (several && (this.queue.length <= this.ready.size || node.link.sendWithdraw === undefined)) return 0
+    const perSlot = this.queue.clientCount <= 1 || this.recentRunSeconds < SHORT_TASK_SECONDS
+    const held = perSlot ? node.link.capacity : several ? 0 : HELD_BY_ONLY_NODE
+    return Math.max(held, this.heldAcrossRoundTrip(node))
+  }
+
+  /** A second client arrived: tasks the nodes hold beyond what several clients allow are asked back, so its tasks get the next free slots. */
+  private askBackExcess(): void {
+    for (const node of this.holders) {
+      if (node.link.sendWithdraw === undefined) continue
+      const unstarted = [...node.inFlight.values()].filter((r) => !r.started && r.state === State.Running)
+      const kept = unstarted.filter((r) => !r.withdrawing)
+      const excess = node.load - this.heldBy(node) - (unstarted.length - kept.length)
+      if (excess <= 0) continue
+      // the newest: the oldest are the next to start
+      for (const record of kept.slice(-excess)) {
+        record.withdrawing = true
+        this.withdrawals++
+        node.link.sendWithdraw(record.id)
+      }
+    }
   }
 
   /** The tasks `node`'s slots finish during one round trip to it, when that is worth holding. */
