@@ -83,6 +83,13 @@ describe("named pools: skyward up, ls, attach, run --pool, down", () => {
 
       const [listed] = await lsJson(sandbox)
       expect(listed).toMatchObject({ kind: "pool", name: "grid", provider: "local", nodes: 2, slots: 4, busySlots: 0, clients: 0 })
+      // its dashboard: printed by up, shown by ls, on 127.0.0.1 behind its token (the page itself: packages/dashboard's test)
+      const dashboard = String(listed!.dashboard)
+      expect(dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,}$/)
+      expect(up.stdout).toContain(`its dashboard:       ${dashboard}`)
+      expect((await sandbox.cli(["ls"])).stdout).toContain(`dashboard of grid: ${dashboard}`)
+      expect((await fetch(dashboard)).status).toBe(200)
+      expect((await fetch(dashboard.replace(/\?token=.*/, "events"))).status).toBe(403)
       const attach = await sandbox.cli(["attach", "grid"])
       expect(JSON.parse(attach.stdout)).toMatchObject({ name: "grid", totalSlots: 4, env: { SKYWARD_TOKEN: expect.any(String) } })
 
@@ -130,6 +137,7 @@ describe("named pools: skyward up, ls, attach, run --pool, down", () => {
       expect(down.code, down.stderr).toBe(0)
       expect(down.stdout).toContain("closed pool grid")
       expect(processesMarked(sandbox.marker)).toEqual([])
+      await expect(fetch(dashboard)).rejects.toThrow() // nothing listens any more
       expect(fs.readdirSync(path.join(sandbox.dir, "state/skyward/pools"))).toEqual([])
       const gone = await sandbox.cli(["run", "--pool", "grid", "work.py", "x", "0", "1"])
       expect(gone.code).toBe(1)

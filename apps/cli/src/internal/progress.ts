@@ -46,7 +46,9 @@ const reporterFor = (mode: ProgressMode, stream: ProgressStream): Progress => {
       }
     case "json": {
       const json = (event: object) => void stream.write(JSON.stringify(event) + "\n")
-      return { listener: json, line: () => undefined, note: (message) => json({ _tag: "EnvironmentNote", message }), stop: () => undefined }
+      // every event but the nodes' load, which comes with each heartbeat of each node (about once a second)
+      const listener: PoolEventListener = (event) => void (event._tag !== "NodeStats" && json(event))
+      return { listener, line: () => undefined, note: (message) => json({ _tag: "EnvironmentNote", message }), stop: () => undefined }
     }
     default:
       // the pool's log as every ComputePool writes it, less the tasks' output: the script prints that itself

@@ -153,6 +153,12 @@ class Heartbeat(_HeartbeatRequired, total=False):
 
     #: The sender's clock, seconds since the epoch.
     time: float
+    #: Agent: the machine's CPU busy fraction, 0 to 1, since its previous heartbeat.
+    cpu: float
+    #: Agent: bytes of the machine's memory in use, its total less what is available.
+    memUsed: int
+    #: Agent: bytes of the machine's memory.
+    memTotal: int
 
 
 class _LogRequired(TypedDict):
@@ -290,6 +296,9 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
     "heartbeat": (
         ("seq", "uint", True),
         ("time", "float", False),
+        ("cpu", "float", False),
+        ("memUsed", "uint", False),
+        ("memTotal", "uint", False),
     ),
     "log": (
         ("stream", LOG_STREAM_VALUES, True),

@@ -109,6 +109,12 @@ export interface Heartbeat {
   readonly seq: number
   /** The sender's clock, seconds since the epoch. */
   readonly time?: number
+  /** Agent: the machine's CPU busy fraction, 0 to 1, since its previous heartbeat. */
+  readonly cpu?: number
+  /** Agent: bytes of the machine's memory in use, its total less what is available. */
+  readonly memUsed?: number
+  /** Agent: bytes of the machine's memory. */
+  readonly memTotal?: number
 }
 
 /** `log` (agent->node, server->client): one line of output. */
@@ -220,7 +226,10 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
   ],
   heartbeat: [
     ["seq", "uint", true],
-    ["time", "float", false]
+    ["time", "float", false],
+    ["cpu", "float", false],
+    ["memUsed", "uint", false],
+    ["memTotal", "uint", false]
   ],
   log: [
     ["stream", LOG_STREAM_VALUES, true],

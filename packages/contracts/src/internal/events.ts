@@ -16,14 +16,25 @@ export type PoolEvent =
   | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
   | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
   /**
+   * The load of a node's machine (the whole machine, not only the pool's work), as its agent reads it
+   * for each heartbeat: about once a second, on Linux. `cpu`: the fraction of CPU time the machine
+   * spent busy since the agent's previous heartbeat, 0 to 1. `memUsed`: bytes of memory in use (the
+   * total less what is available); `memTotal`: bytes of memory. A figure the agent could not read is
+   * absent (`cpu` on its first heartbeat); a heartbeat with none of them makes no event.
+   */
+  | { readonly _tag: "NodeStats"; readonly node: number; readonly cpu?: number; readonly memUsed?: number; readonly memTotal?: number }
+  /**
    * `calls`: how many of the client's calls the task runs (a joblib batch's size) when the client said;
    * 1 when absent. `call`: the client's joblib call it belongs to, and `callTotal` that call's size, when known.
    */
   | { readonly _tag: "TaskQueued"; readonly task: number; readonly calls?: number; readonly call?: number; readonly callTotal?: number }
   | { readonly _tag: "TaskStarted"; readonly task: number; readonly node: number; readonly slot: number }
   | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
-  /** `cancelled`: the task was cancelled (by its caller, or as its pool closed), not failed by its own doing. */
-  | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string; readonly cancelled?: boolean }
+  /**
+   * `cancelled`: the task was cancelled (by its caller, or as its pool closed), not failed by its own doing.
+   * `traceback`: the remote traceback, when the task raised.
+   */
+  | { readonly _tag: "TaskFailed"; readonly task: number; readonly node?: number; readonly error: string; readonly traceback?: string; readonly cancelled?: boolean }
   | { readonly _tag: "TaskRetried"; readonly task: number; readonly fromNode: number; readonly attempt: number }
   | { readonly _tag: "BlobSent"; readonly node: number; readonly hash: string; readonly bytes: number }
   /**

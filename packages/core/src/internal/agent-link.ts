@@ -10,6 +10,13 @@ export interface AgentHello {
   readonly python: string
 }
 
+/** The load of the agent's machine, as its heartbeat said it (each figure only when the agent read it). */
+export interface AgentStats {
+  readonly cpu?: number
+  readonly memUsed?: number
+  readonly memTotal?: number
+}
+
 /**
  * The Node end of one agent: decodes its frames into scheduler calls, batches outgoing frames
  * into one write per burst, and watches the agent's liveness.
@@ -24,6 +31,7 @@ export class AgentLink implements NodeLink {
   private readonly held = new Set<string>()
   private onBlobSent: ((hash: string, bytes: number) => void) | undefined
   private helloListener: ((hello: AgentHello) => void) | undefined
+  private statsListener: ((stats: AgentStats) => void) | undefined
   private readonly closeListeners: Array<(reason: string) => void> = []
   private closed = false
   /** Milliseconds timestamp of the last bytes received. */
@@ -55,6 +63,11 @@ export class AgentLink implements NodeLink {
   /** Calls `listener` once the agent said hello. */
   onHello(listener: (hello: AgentHello) => void): void {
     this.helloListener = listener
+  }
+
+  /** Calls `listener` with the machine's load each time a heartbeat carries any of it. */
+  onStats(listener: (stats: AgentStats) => void): void {
+    this.statsListener = listener
   }
 
   /** Calls `listener` once when the agent is gone (listeners are called in the order they were added). */
@@ -171,8 +184,20 @@ export class AgentLink implements NodeLink {
       case "log":
         scheduler?.log(this.index, message.id, message.stream, message.line)
         return
+      case "heartbeat":
+        // refreshed lastSeen already; the machine's load, when the agent read it, goes to the listener
+        if (this.statsListener !== undefined && !this.closed) {
+          const { cpu, memUsed, memTotal } = message
+          if (cpu !== undefined || memUsed !== undefined || memTotal !== undefined)
+            this.statsListener({
+              ...(cpu === undefined ? {} : { cpu }),
+              ...(memUsed === undefined ? {} : { memUsed }),
+              ...(memTotal === undefined ? {} : { memTotal })
+            })
+        }
+        return
       default:
-        // heartbeats only refresh lastSeen; other types are not sent by agents
+        // other types are not sent by agents
         return
     }
   }

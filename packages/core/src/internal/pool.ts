@@ -188,6 +188,7 @@ export const makeComputePool = (
     for (const { link, hello } of ready) {
       link.attach(scheduler, hello.slots, blobs, (hash, bytes) => events.emit({ _tag: "BlobSent", node: link.index, hash, bytes }))
       link.onClose((reason) => scheduler.nodeLost(link.index, reason))
+      link.onStats((stats) => events.emit({ _tag: "NodeStats", node: link.index, ...stats }))
       scheduler.addNode(link)
       if (link.isClosed) scheduler.nodeLost(link.index, "the agent exited")
     }

@@ -511,6 +511,7 @@ const failedEvent = (task: number, error: TaskError): Extract<PoolEvent, { _tag:
   _tag: "TaskFailed",
   task,
   error: error.message || error._tag,
+  ...("traceback" in error && error.traceback ? { traceback: error.traceback } : {}),
   ...(error._tag === "TaskCancelled" ? { cancelled: true } : {})
 })
 

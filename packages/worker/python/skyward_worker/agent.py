@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from skyward_wire import PROTOCOL_EXC_TYPE, PROTOCOL_VERSION, Blob, FrameDecoder, Message, Submit, WireError
+from skyward_wire import PROTOCOL_EXC_TYPE, PROTOCOL_VERSION, Blob, FrameDecoder, Heartbeat, Message, Submit, WireError
 
 from .blobs import BlobMissing, BlobStore
 from .channel import Channel, protect_stdin, protect_stdout
@@ -22,6 +22,7 @@ from .executor import Executor, TaskRequest
 from .exit_codes import EXIT_HOOK, EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL
 from .hooks import check_specs
 from .interrupts import interrupt_running_tasks
+from .machine_stats import MachineStatsReader
 from .process_groups import lead_new_group
 from .search_path import apply_sys_path
 
@@ -49,6 +50,7 @@ class Agent:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._seq = 0
+        self._machine_stats = MachineStatsReader()
         self.executor: Executor = self._make_executor()
 
     # -- Host interface ------------------------------------------------------------------
@@ -100,7 +102,15 @@ class Agent:
 
     def _heartbeat(self) -> None:
         self._seq += 1
-        self.channel.send({"type": "heartbeat", "seq": self._seq, "time": time.time()})
+        beat: Heartbeat = {"type": "heartbeat", "seq": self._seq, "time": time.time()}
+        stats = self._machine_stats.read()  # the machine's load, where it can be read (Linux)
+        if stats.cpu is not None:
+            beat["cpu"] = stats.cpu
+        if stats.mem_used is not None:
+            beat["memUsed"] = stats.mem_used
+        if stats.mem_total is not None:
+            beat["memTotal"] = stats.mem_total
+        self.channel.send(beat)
 
     # -- input ---------------------------------------------------------------------------
 

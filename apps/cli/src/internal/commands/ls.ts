@@ -41,6 +41,7 @@ const poolJson = ({ record, status }: NamedPool, now: number) => ({
   usdPerHour: record.price?.usdPerHour ?? null,
   costSoFar: record.price === undefined ? null : costSoFar(record.price, now),
   priceSource: record.price?.source ?? null,
+  dashboard: record.dashboard,
   pid: record.pid
 })
 
@@ -100,7 +101,11 @@ export const lsCommand = Command.make(
       const now = Date.now()
       const pools = listPools()
       if (flags.json) for (const pool of pools) yield* Console.log(JSON.stringify(poolJson(pool, now)))
-      else yield* Console.log(pools.length === 0 ? "no named pools are up (skyward up makes one)" : poolsTable(pools, now))
+      else if (pools.length === 0) yield* Console.log("no named pools are up (skyward up makes one)")
+      else {
+        yield* Console.log(poolsTable(pools, now))
+        for (const { record } of pools) yield* Console.log(`dashboard of ${record.name}: ${record.dashboard}`)
+      }
       if (!awsConfigured(flags)) {
         if (!flags.json) yield* Console.log("\nEC2 not checked: no AWS region set (--region, AWS_REGION or AWS_PROFILE)")
         return

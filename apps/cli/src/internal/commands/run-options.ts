@@ -280,10 +280,21 @@ export const RUN_OPTION_TABLE = {
     ),
     "SIZE"
   ),
-  "no-workdir": entry("advanced", Options.boolean("no-workdir").pipe(Options.withDescription("Send no working directory.")))
+  "no-workdir": entry("advanced", Options.boolean("no-workdir").pipe(Options.withDescription("Send no working directory."))),
+  dashboard: entry(
+    "advanced",
+    Options.boolean("dashboard").pipe(
+      Options.withDescription("Serve a live dashboard of the pool on 127.0.0.1 while the script runs; its URL, with its token, is printed (skyward up always serves one).")
+    )
+  ),
+  "dashboard-port": entry(
+    "advanced",
+    Options.integer("dashboard-port").pipe(Options.withDescription("The dashboard's port on 127.0.0.1 (default: one that is free)."), Options.optional),
+    "PORT"
+  )
 }
 
-const { pool: _pool, ...POOL_SHAPE_TABLE } = RUN_OPTION_TABLE
+const { pool: _pool, dashboard: _dashboard, ...POOL_SHAPE_TABLE } = RUN_OPTION_TABLE
 
 /** The options of `skyward up`: its own, then run's (all but --pool) in run's sections. */
 export const UP_OPTION_TABLE = {

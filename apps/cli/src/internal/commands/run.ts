@@ -4,6 +4,7 @@ import { Args, Command } from "@effect/cli"
 import type { PoolError } from "@skyward/contracts"
 import { Effect, Option } from "effect"
 import { runClientScript } from "../client-script.js"
+import { serveDashboardOf } from "../dashboard.js"
 import { poolNotFound, UsageError, type PoolNotFound } from "../errors.js"
 import { findPool } from "../named-pools/state.js"
 import { openProjectPool } from "../open-pool.js"
@@ -19,10 +20,18 @@ export const exitCode = { value: 0 }
 export const scriptArgs = { value: [] as string[] }
 
 /** Opens the pool for the script and its project, runs the script in the client's Python and gives back its exit code. */
-const runScript = (flags: PoolFlags & ProjectFlags & { readonly script: string }, progress: Progress) =>
+const runScript = (
+  flags: PoolFlags & ProjectFlags & { readonly script: string; readonly dashboard: boolean; readonly "dashboard-port": Option.Option<number> },
+  progress: Progress
+) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const { pool, project, python } = yield* openProjectPool(flags, flags.script, progress)
+      const opened = yield* openProjectPool(flags, flags.script, progress)
+      const { pool, project, python } = opened
+      if (flags.dashboard) {
+        const url = yield* serveDashboardOf(opened, path.basename(flags.script), flags["dashboard-port"])
+        process.stderr.write(`skyward: dashboard of this run: ${url}\n`)
+      }
       return yield* runClientScript({
         python,
         script: flags.script,

@@ -4,6 +4,7 @@ import { Command } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { UsageError } from "../errors.js"
 import { formatDuration, parseIdle } from "../named-pools/duration.js"
+import { serveDashboardOf } from "../dashboard.js"
 import { readyText, servePool } from "../named-pools/serve.js"
 import {
   claimName,
@@ -70,8 +71,9 @@ const foreground = (flags: UpFlags, name: string, idle: number | undefined | "de
       const openedAt = new Date().toISOString()
       const opened = yield* openProjectPool(flags, undefined, progress)
       const idleMs = idle === "default" ? (opened.pool.cluster.provider === "local" ? undefined : REMOTE_IDLE_MS) : idle
+      const dashboard = yield* serveDashboardOf(opened, name, flags["dashboard-port"])
       ready = true
-      yield* servePool(opened, { name, idleMs, json: flags.json, background, openedAt }, (line) => void process.stderr.write(`skyward: ${line}\n`))
+      yield* servePool(opened, { name, idleMs, json: flags.json, background, openedAt, dashboard }, (line) => void process.stderr.write(`skyward: ${line}\n`))
     })
   )
 

@@ -17,6 +17,8 @@ export interface ServeSettings {
   readonly background: boolean
   /** When opening began (ISO time): machines cost from their launch, before the pool is ready. */
   readonly openedAt: string
+  /** The URL of the pool's dashboard, token included. */
+  readonly dashboard: string
 }
 
 /** How often the status file is rewritten and the idle time checked. */
@@ -96,7 +98,8 @@ export const readyText = (record: PoolRecord): string => {
     `pool ${name} is up: ${nodes} node${nodes === 1 ? "" : "s"}, ${slots} slot${slots === 1 ? "" : "s"} (${provider}${price}); ${closes}`,
     `  a script on it:      skyward run --pool ${name} script.py`,
     `  Python or Jupyter:   from skyward_joblib import connect; connect("${name}")`,
-    `  close it:            skyward down ${name}`
+    `  close it:            skyward down ${name}`,
+    `  its dashboard:       ${record.dashboard}`
   ].join("\n")
 }
 
@@ -133,6 +136,7 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       clientPath: opened.project.mirror?.clientPath ?? [],
       instanceTypes: [...new Set(pool.cluster.nodes.map((n) => n.data.instanceType).filter((t): t is string => typeof t === "string"))],
       ...poolPrice(pool.cluster.nodes, settings.openedAt),
+      dashboard: settings.dashboard,
       connection
     }
     writeRecord(record)

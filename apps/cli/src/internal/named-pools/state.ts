@@ -37,6 +37,8 @@ export interface PoolRecord {
   readonly clientPath: ReadonlyArray<string>
   /** EC2 instance types of the nodes (aws only). */
   readonly instanceTypes: ReadonlyArray<string>
+  /** The URL of the pool's live dashboard (on 127.0.0.1), its token included. */
+  readonly dashboard: string
   /** What the nodes cost together, when the provider knows every node's price (aws). */
   readonly price?: PoolPrice
   readonly connection: PoolConnection

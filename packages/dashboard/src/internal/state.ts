@@ -1,0 +1,268 @@
+import type { NodeInfo, PoolEvent } from "@skyward/contracts"
+
+/** Lines of task output kept per node, failures kept, and points of the busy-slots chart. */
+const OUTPUT_LINES_PER_NODE = 20
+const FAILURES_KEPT = 10
+const BUSY_POINTS = 600
+/** The task rate is the tasks finished over this last stretch. */
+const RATE_WINDOW_MS = 5_000
+
+/** One node as the page shows it. */
+export interface NodeView {
+  readonly index: number
+  readonly address: string
+  state: "starting" | "ready" | "lost"
+  lostReason?: string
+  slots: number
+  busy: number
+  done: number
+  failed: number
+  /** Whole-machine CPU busy fraction and memory, from the agent's heartbeat, when it reports them. */
+  cpu?: number
+  memUsed?: number
+  memTotal?: number
+  /** When the last heartbeat with figures arrived (ms since the epoch). */
+  lastHeartbeat?: number
+  output: string[]
+  readonly instanceType?: string
+  readonly lifecycle?: string
+  readonly usdPerHour?: number
+}
+
+/** One `Parallel` call (a joblib call) of a client: its size and progress. */
+export interface CallView {
+  readonly call: number
+  total: number | undefined
+  done: number
+  failed: number
+  /** Calls per second over the last few seconds, and seconds left at that rate. */
+  rate: number
+  eta: number | undefined
+}
+
+/** A task's failure, with the remote traceback the error carries. */
+export interface FailureView {
+  readonly task: number
+  readonly node: number | undefined
+  readonly error: string
+  readonly traceback: string | undefined
+  readonly at: number
+}
+
+/** Everything the page shows; sent whole when it changed (a few KiB). */
+export interface DashboardState {
+  readonly name: string
+  readonly provider: string
+  readonly openedAt: number
+  now: number
+  nodes: NodeView[]
+  queued: number
+  running: number
+  done: number
+  failed: number
+  /** Tasks finished per second over the last few seconds. */
+  rate: number
+  calls: CallView[]
+  failures: FailureView[]
+  /** (time ms, busy slots) samples, oldest first. */
+  busySeries: Array<readonly [number, number]>
+  /** USD per hour of the whole pool, when every node has a price. */
+  usdPerHour: number | undefined
+  priceSource: string | undefined
+}
+
+interface TaskTrack {
+  node: number | undefined
+  readonly calls: number
+  readonly call: number | undefined
+}
+
+/** Folds a pool's events into what the page shows. */
+export class DashboardModel {
+  private readonly tasks = new Map<number, TaskTrack>()
+  private readonly finishedAt: Array<readonly [number, number]> = [] // (time, calls) per task finished
+  private readonly callFinishes = new Map<number, Array<readonly [number, number]>>()
+  readonly state: DashboardState
+  /** Bumped on every change, so the server sends only when something changed. */
+  version = 0
+
+  /** `nodes`: the open pool's, each ready with `slotsPerNode` slots. */
+  constructor(
+    info: { readonly name: string; readonly provider: string; readonly nodes: ReadonlyArray<NodeInfo>; readonly slotsPerNode: number },
+    private readonly now: () => number = Date.now
+  ) {
+    const prices = info.nodes.map((n) => n.price)
+    const allPriced = prices.length > 0 && prices.every((p) => p !== undefined)
+    this.state = {
+      name: info.name,
+      provider: info.provider,
+      openedAt: now(),
+      now: now(),
+      nodes: info.nodes.map((n) => ({
+        index: n.index,
+        address: n.address,
+        state: "ready",
+        slots: info.slotsPerNode,
+        busy: 0,
+        done: 0,
+        failed: 0,
+        output: [],
+        ...(typeof n.data.instanceType === "string" ? { instanceType: n.data.instanceType } : {}),
+        ...(typeof n.data.lifecycle === "string" ? { lifecycle: n.data.lifecycle } : {}),
+        ...(n.price === undefined ? {} : { usdPerHour: n.price.usdPerHour })
+      })),
+      queued: 0,
+      running: 0,
+      done: 0,
+      failed: 0,
+      rate: 0,
+      calls: [],
+      failures: [],
+      busySeries: [],
+      usdPerHour: allPriced ? prices.reduce((sum, p) => sum + p!.usdPerHour, 0) : undefined,
+      priceSource: allPriced ? [...new Set(prices.map((p) => p!.source))].join("; ") : undefined
+    }
+  }
+
+  /** The node `index`, made when an event names one the cluster did not list. */
+  private node(index: number): NodeView {
+    let node = this.state.nodes.find((n) => n.index === index)
+    if (node === undefined) {
+      node = { index, address: "?", state: "starting", slots: 0, busy: 0, done: 0, failed: 0, output: [] }
+      this.state.nodes.push(node)
+      this.state.nodes.sort((a, b) => a.index - b.index)
+    }
+    return node
+  }
+
+  private call(call: number): CallView {
+    let view = this.state.calls.find((c) => c.call === call)
+    if (view === undefined) {
+      view = { call, total: undefined, done: 0, failed: 0, rate: 0, eta: undefined }
+      this.state.calls.push(view)
+    }
+    return view
+  }
+
+  private finished(id: number, ok: boolean): TaskTrack | undefined {
+    const task = this.tasks.get(id)
+    if (task === undefined) return undefined
+    this.tasks.delete(id)
+    if (task.node !== undefined) {
+      const node = this.node(task.node)
+      node.busy = Math.max(0, node.busy - 1)
+      this.state.running--
+    } else this.state.queued--
+    if (task.call !== undefined) {
+      const call = this.call(task.call)
+      if (ok) call.done += task.calls
+      else call.failed += task.calls
+      if (ok) {
+        const finishes = this.callFinishes.get(task.call) ?? []
+        finishes.push([this.now(), task.calls])
+        this.callFinishes.set(task.call, finishes)
+      }
+    }
+    return task
+  }
+
+  /** Applies one pool event. */
+  readonly apply = (event: PoolEvent): void => {
+    switch (event._tag) {
+      case "NodeProvisioned":
+        break
+      case "NodeReady": {
+        const node = this.node(event.node)
+        node.state = "ready"
+        node.slots = event.slots
+        break
+      }
+      case "NodeLost": {
+        const node = this.node(event.node)
+        node.state = "lost"
+        node.lostReason = event.reason
+        break
+      }
+      case "TaskQueued":
+        this.tasks.set(event.task, { node: undefined, calls: event.calls ?? 1, call: event.call })
+        this.state.queued++
+        if (event.call !== undefined && event.callTotal !== undefined) this.call(event.call).total = event.callTotal
+        break
+      case "TaskStarted": {
+        const task = this.tasks.get(event.task)
+        if (task === undefined || task.node !== undefined) break
+        task.node = event.node
+        this.state.queued--
+        this.state.running++
+        this.node(event.node).busy++
+        break
+      }
+      case "TaskRetried": {
+        const task = this.tasks.get(event.task)
+        if (task === undefined || task.node === undefined) break
+        const node = this.node(task.node)
+        node.busy = Math.max(0, node.busy - 1)
+        task.node = undefined
+        this.state.running--
+        this.state.queued++
+        break
+      }
+      case "TaskDone": {
+        const task = this.finished(event.task, true)
+        this.node(event.node).done++
+        this.state.done++
+        this.finishedAt.push([this.now(), task?.calls ?? 1])
+        break
+      }
+      case "TaskFailed": {
+        this.finished(event.task, false)
+        if (event.cancelled) break
+        if (event.node !== undefined) this.node(event.node).failed++
+        this.state.failed++
+        this.state.failures.unshift({ task: event.task, node: event.node, error: event.error, traceback: event.traceback, at: this.now() })
+        this.state.failures.length = Math.min(this.state.failures.length, FAILURES_KEPT)
+        break
+      }
+      case "Log": {
+        if (event.stream === "agent") break
+        const output = this.node(event.node).output
+        output.push(event.line)
+        if (output.length > OUTPUT_LINES_PER_NODE) output.splice(0, output.length - OUTPUT_LINES_PER_NODE)
+        break
+      }
+      case "NodeStats": {
+        const node = this.node(event.node)
+        if (event.cpu !== undefined) node.cpu = event.cpu
+        if (event.memUsed !== undefined) node.memUsed = event.memUsed
+        if (event.memTotal !== undefined) node.memTotal = event.memTotal
+        node.lastHeartbeat = this.now()
+        break
+      }
+      default:
+        return
+    }
+    this.version++
+  }
+
+  /** Brings the time-based figures (rates, ETAs, the busy-slots chart) up to now; called every tick. */
+  tick(): void {
+    const now = this.now()
+    const since = now - RATE_WINDOW_MS
+    while (this.finishedAt.length > 0 && this.finishedAt[0]![0] < since) this.finishedAt.shift()
+    const span = Math.min(RATE_WINDOW_MS, now - this.state.openedAt) / 1000
+    this.state.rate = span > 0 ? this.finishedAt.length / span : 0
+    for (const call of this.state.calls) {
+      const finishes = (this.callFinishes.get(call.call) ?? []).filter(([at]) => at >= since)
+      this.callFinishes.set(call.call, finishes)
+      call.rate = span > 0 ? finishes.reduce((sum, [, n]) => sum + n, 0) / span : 0
+      const left = call.total === undefined ? undefined : call.total - call.done - call.failed
+      call.eta = left === undefined || left <= 0 ? (left === undefined ? undefined : 0) : call.rate > 0 ? left / call.rate : undefined
+    }
+    // calls that ended long ago leave the list
+    this.state.calls = this.state.calls.filter((c) => c.total === undefined || c.done + c.failed < c.total || (this.callFinishes.get(c.call)?.length ?? 0) > 0)
+    this.state.busySeries.push([now, this.state.running])
+    if (this.state.busySeries.length > BUSY_POINTS) this.state.busySeries.shift()
+    this.state.now = now
+    this.version++
+  }
+}

@@ -1,0 +1,3 @@
+import { skywardTestConfig } from "../../vitest.shared"
+
+export default skywardTestConfig({ setupFiles: ["../../vitest.private-tmp.ts"] })
