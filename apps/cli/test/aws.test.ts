@@ -89,6 +89,21 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
     }
   })
 
+  it("--dry-run names the cheapest instance type with --vcpus and --memory, and its price, creating nothing", async () => {
+    const script = path.join(repo, "examples/grid_search.py")
+    const plan = await skyward(["run", "--dry-run", "--provider", "aws", ...connection(), "--vcpus", "4", "--memory", "8", "--allocation", "on-demand", "--nodes", "3", script])
+    expect(plan.code, plan.stderr).toBe(0)
+    expect(plan.stdout).toContain("dry run: nothing was created")
+    expect(plan.stdout).toContain("machine:  c7g.xlarge (4 vCPUs, 8 GiB), on-demand, us-east-1")
+    expect(plan.stdout).toMatch(/price: {4}\$0\.4350\/hour for the pool \(\$0\.1450 per node; on-demand price list of \d{4}-\d\d-\d\d\)/)
+    const up = await skyward(["up", "--dry-run", "--json", "--provider", "aws", ...connection(), "--gpu", "T4"])
+    expect(JSON.parse(up.stdout)).toMatchObject({ dryRun: true, provider: "aws", nodes: 1, machine: expect.stringContaining("g4dn.xlarge (4 vCPUs, 16 GiB, 1x NVIDIA T4)") })
+    const none = await skyward(["run", "--dry-run", "--provider", "aws", ...connection(), "--vcpus", "4000", script])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain("no instance type of us-east-1 has 4000 vCPUs")
+    expect(live(await leftInMoto(moto.ec2))).toEqual(NOTHING)
+  })
+
   describe.skipIf(noHosts !== undefined)("skyward run --provider aws on emulated instances", () => {
     let emulator: Emulator
     beforeAll(async () => {

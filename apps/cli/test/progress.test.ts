@@ -2,7 +2,7 @@ import { Writable } from "node:stream"
 import type { PoolEvent } from "@skyward/contracts"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { interruptedLine, interruption } from "../src/internal/interruption.js"
-import { makeProgress } from "../src/internal/progress.js"
+import { makeProgress, type ProgressMode } from "../src/internal/progress.js"
 
 /** A stream that keeps what is written to it; a terminal of 100 columns when `tty`. */
 const fakeStream = (tty: boolean) => {
@@ -232,5 +232,43 @@ describe("other modes", () => {
     progress.note("pandas 2.2.3: no wheel")
     progress.stop()
     expect(text()).toBe("skyward: note: node 1: Python 3.11.2, the client runs 3.11.7\nskyward: note: pandas 2.2.3: no wheel\n")
+  })
+})
+
+const stats = (node: number, cpu: number): PoolEvent => ({ _tag: "NodeStats", node, cpu, memUsed: 1 << 30, memTotal: 1 << 32 })
+
+describe("NodeStats (each heartbeat of each node) is not progress", () => {
+  it("--json: left out of the JSON lines", () => {
+    const { stream, text } = fakeStream(false)
+    const progress = makeProgress("json", stream)
+    const ready: PoolEvent = { _tag: "NodeReady", node: 0, slots: 2, pid: 1000 }
+    for (const event of [ready, stats(0, 0.5), stats(0, 0.25)]) progress.listener!(event)
+    progress.stop()
+    expect(text().trimEnd().split("\n").map((line) => JSON.parse(line) as unknown)).toEqual([ready])
+  })
+
+  for (const [mode, tty] of [["auto", false], ["auto", true], ["quiet", false]] as const satisfies ReadonlyArray<readonly [ProgressMode, boolean]>)
+    it(`${mode}${tty ? " (terminal)" : ""}: says nothing of it`, () => {
+      const { stream, text } = fakeStream(tty)
+      const progress = makeProgress(mode, stream)
+      for (let i = 0; i < 10; i++) progress.listener?.(stats(i % 2, i / 10))
+      progress.stop()
+      expect(text()).toBe("")
+    })
+})
+
+describe("what a run cost", () => {
+  it("is one line, also when quiet; with --json a RunCost object", () => {
+    for (const mode of ["auto", "quiet"] as const) {
+      const { stream, text } = fakeStream(false)
+      const progress = makeProgress(mode, stream)
+      progress.cost("cost: about $0.0120 ($0.1700/hour for 4.2 min; on-demand price list of 2026-11-30), $0.0001 per task (160 tasks)", { usd: 0.012 })
+      progress.stop()
+      expect(text(), mode).toContain("skyward: cost: about $0.0120 ($0.1700/hour for 4.2 min; on-demand price list of 2026-11-30), $0.0001 per task (160 tasks)\n")
+    }
+    const { stream, text } = fakeStream(false)
+    const progress = makeProgress("json", stream)
+    progress.cost("ignored", { usd: 0.012, tasks: 160 })
+    expect(JSON.parse(text())).toEqual({ _tag: "RunCost", usd: 0.012, tasks: 160 })
   })
 })

@@ -53,7 +53,7 @@ export {
 } from "./internal/options.js"
 export type { Plugin, PluginPython } from "./internal/plugin.js"
 export type { ClientContribution, ComputePoolShape, TaskCallbacks, TaskOptions, TaskOutcome, TaskSpec } from "./internal/pool.js"
-export { Provider, type ProviderDefinition, type ProviderShape, type ProvisionRequest } from "./internal/provider.js"
+export { Provider, type ProviderDefinition, type ProviderPlan, type ProviderShape, type ProvisionRequest } from "./internal/provider.js"
 export {
   Transport,
   uploadDestination,

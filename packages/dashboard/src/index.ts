@@ -16,4 +16,4 @@
 /** Serves the dashboard for as long as its scope lasts; its options, what it gives back, and its error. */
 export { serveDashboard, DashboardError, type Dashboard, type DashboardOptions } from "./internal/server.js"
 /** The state the page shows, folded from a pool's events (for programs that render it themselves). */
-export { DashboardModel, type DashboardState, type NodeView, type CallView, type FailureView } from "./internal/state.js"
+export { DashboardModel, type DashboardState, type NodeView, type ClientView, type CallView, type FailureView } from "./internal/state.js"

@@ -86,11 +86,17 @@ const App = () => {
       <${Figure} id="rate" label="tasks/s" value=${state.rate.toFixed(1)} />
       ${state.usdPerHour === undefined ? null : html`<${Figure} id="price" label="per hour" value=${usd(state.usdPerHour)} /><${Figure} id="cost" label="cost so far" value=${usd(cost)} />`}
     </div>
+    ${state.clients.length === 0
+      ? null
+      : html`<h2>Clients</h2>
+          <table data-testid="clients"><thead><tr><th>client</th><th>queued</th><th>running</th><th>done</th><th>failed</th><th>tasks/s</th><th>ETA</th></tr></thead>
+            <tbody>${state.clients.map((c) => html`<tr><td>${c.client}</td><td>${c.queued}</td><td>${c.running}</td><td>${c.done}</td><td>${c.failed}</td><td>${c.rate.toFixed(1)}</td><td>${c.eta === undefined ? "-" : seconds(c.eta)}</td></tr>`)}</tbody>
+          </table>`}
     ${state.calls.length === 0
       ? null
       : html`<h2>Parallel calls</h2>
-          <table data-testid="calls"><thead><tr><th>call</th><th>done</th><th>failed</th><th>calls/s</th><th>ETA</th></tr></thead>
-            <tbody>${state.calls.map((c) => html`<tr><td>${c.call}</td><td>${c.done}${c.total === undefined ? "" : ` / ${c.total}`}</td><td>${c.failed}</td><td>${c.rate.toFixed(1)}</td><td>${c.eta === undefined ? "-" : seconds(c.eta)}</td></tr>`)}</tbody>
+          <table data-testid="calls"><thead><tr><th>client</th><th>call</th><th>done</th><th>failed</th><th>calls/s</th><th>ETA</th></tr></thead>
+            <tbody>${state.calls.map((c) => html`<tr><td>${c.client}</td><td>${c.call}</td><td>${c.done}${c.total === undefined ? "" : ` / ${c.total}`}</td><td>${c.failed}</td><td>${c.rate.toFixed(1)}</td><td>${c.eta === undefined ? "-" : seconds(c.eta)}</td></tr>`)}</tbody>
           </table>`}
     <h2>Busy slots</h2>
     <${BusyChart} series=${state.busySeries} slots=${slots} />

@@ -241,6 +241,12 @@ describe.skipIf(unavailable !== undefined)("faults on EC2 (moto + namespace SSH 
     const code = await run.exited
     expect(code, run.stderr.slice(-3000)).toBe(0)
     expect(resultLines(run.stdout)).toEqual(resultLines(loky))
+    // the run ends with what it cost: 3 spot instances at moto's $0.00001 an hour
+    const cost = run.stderr.split("\n").filter((l) => l.includes('"_tag":"RunCost"')).map((l) => JSON.parse(l) as { usdPerHour: number; usd: number; tasks: number })
+    expect(cost).toHaveLength(1)
+    expect(cost[0]!.usdPerHour).toBeCloseTo(0.00003, 8)
+    expect(cost[0]!.usd).toBeGreaterThan(0)
+    expect(cost[0]!.tasks).toBeGreaterThan(0)
 
     const left = await everythingLeft(run)
     reportLostNode(run, "EC2 instance terminated (TerminateInstances), 1 of 3, joblib via `skyward run --provider aws`", terminatedAt, left)

@@ -102,13 +102,23 @@ def test_aws_provider_and_the_seeds_machine_and_allocation() -> None:
         AWS(allocation="cheap")
 
 
+def test_the_seeds_cpu_memory_and_accelerator_choose_the_aws_instance_type() -> None:
+    pool = ScikitLearnPool(AWS(), nodes=2, cpu=8, memory="32GB", accelerator="T4")
+    assert flags(pool)[:10] == ["--provider", "aws", "--allocation", "spot-if-available", "--gpu", "T4",
+                                "--vcpus", "8", "--memory", "32"]
+    assert flags(JoblibPool(AWS(), memory="512MiB"))[4:6] == ["--memory", "0.5"]
+    assert flags(JoblibPool(AWS(vcpus=4, memory=7.5)))[4:8] == ["--vcpus", "4", "--memory", "7.5"]
+
+
 @pytest.mark.parametrize(("kwargs", "error", "says"), [
     ({"machine": "c6i.large"}, ValueError, "applies with provider=AWS"),
     ({"allocation": "spot"}, ValueError, "applies with provider=AWS"),
     ({"image": object()}, TypeError, "pip="),
-    ({"accelerator": "A100"}, TypeError, "GPU instance type"),
+    ({"accelerator": "A100"}, TypeError, "apply with provider=AWS"),
     ({"cpu": 8}, TypeError, "concurrency="),
-    ({"memory": "16GB"}, TypeError, "concurrency="),
+    ({"memory": "16GB"}, TypeError, "apply with provider=AWS"),
+    ({"provider": AWS(), "memory": "lots"}, ValueError, "memory must be a size"),
+    ({"provider": AWS(), "cpu": 0}, ValueError, "cpu .vCPUs per node. must be"),
     ({"nodes": 0}, ValueError, "nodes must be"),
     ({"concurrency": 1.5}, ValueError, "concurrency must be"),
     ({"executor": "fork"}, ValueError, "executor must be"),

@@ -10,8 +10,8 @@
  * @packageDocumentation
  */
 
-/** The provider factory (`aws({...})`). */
-export { aws } from "./internal/provider.js"
+/** The provider factory (`aws({...})`), and the plan of a pool without creating anything (`skyward run --dry-run`). */
+export { aws, planAws, type AwsPlan } from "./internal/provider.js"
 /** The provider's options, the connection part it shares with `skyward ls` / `skyward down`, and their check. */
 export { checkOptions, type AwsConnection, type AwsProviderOptions } from "./internal/options.js"
 /** `skyward ls` / `skyward down`: the Skyward-tagged resources of a region, and their removal. */

@@ -14,6 +14,7 @@ import { generateEd25519 } from "../src/internal/host-keys.js"
 import { defaultClients, type ClientFactory } from "../src/internal/credentials.js"
 import { ON_DEMAND_PRICES_AS_OF } from "../src/internal/on-demand-prices.js"
 import { checkOptions, DEFAULT_AMI_PARAMETER } from "../src/internal/options.js"
+import { planAws } from "../src/internal/provider.js"
 import { onDemandPrice } from "../src/internal/prices.js"
 import { parseCloudConfig } from "./support/emulator.js"
 import { leftInMoto, live, NOTHING } from "./support/inspect.js"
@@ -80,7 +81,7 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) => {
   return failure?._tag === "Some" ? (failure.value as { _tag: string; field?: string; message: string }) : undefined
 }
 
-describe("on-demand prices", () => {
+describe("the options of prices and resources", () => {
   it("come from the option first, then the package's dated list; a type or region it lacks has none", () => {
     expect(onDemandPrice("us-east-1", "m5.large", undefined)).toEqual({ usdPerHour: 0.096, source: `on-demand price list of ${ON_DEMAND_PRICES_AS_OF}` })
     expect(onDemandPrice("eu-west-1", "m5.large", undefined)?.usdPerHour).toBe(0.107)
@@ -92,6 +93,14 @@ describe("on-demand prices", () => {
   it("given as an option must be USD per hour", () => {
     expect(checkOptions({ onDemandPrices: { "m5.large": 0.08 } })).toBeUndefined()
     expect(checkOptions({ onDemandPrices: { "m5.large": -1 } })).toEqual(["onDemandPrices", "m5.large: -1 is not a price in USD per hour"])
+  })
+
+  it("asked by resources: whole vCPUs, GiB, and GPUs as TYPE[:count] or a count", () => {
+    expect(checkOptions({ vcpus: 4, memory: 7.5, gpu: "A10G:4" })).toBeUndefined()
+    expect(checkOptions({ gpu: "2" })).toBeUndefined()
+    expect(checkOptions({ vcpus: 2.5 })?.[0]).toBe("vcpus")
+    expect(checkOptions({ memory: 0 })?.[0]).toBe("memory")
+    expect(checkOptions({ gpu: "T4:0" })?.[0]).toBe("gpu")
   })
 })
 
@@ -312,6 +321,37 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     expect(message).toContain("SpotMaxPriceTooLow")
     expect(none.seen.onDemand).toBe(0)
     expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
+  it("picks the cheapest instance type with the vCPUs, memory and GPUs asked for, priced as it is bought; refuses what no type has", async () => {
+    const onDemand = await Effect.runPromise(planAws({ ...base(), vcpus: 4, memory: 8, allocation: "on-demand" }, 2))
+    // of the list's priced types with >= 4 vCPUs and >= 8 GiB, Graviton's c7g.xlarge is the cheapest
+    expect(onDemand).toMatchObject({ instanceType: "c7g.xlarge", vcpus: 4, memoryGiB: 8, allocation: "on-demand", region: "us-east-1", nodes: 2 })
+    expect(onDemand.price).toEqual({ usdPerHour: 0.145, source: `on-demand price list of ${ON_DEMAND_PRICES_AS_OF}` })
+    const gpu = await Effect.runPromise(planAws({ ...base(), gpu: "T4", allocation: "on-demand" }, 1))
+    expect(gpu).toMatchObject({ instanceType: "g4dn.xlarge", gpus: "1x NVIDIA T4", price: { usdPerHour: 0.526 } })
+    // spot: moto prices every type alike, so the smallest fitting one wins
+    const spot = await Effect.runPromise(planAws({ ...base(), vcpus: 2, memory: 16 }, 1))
+    expect(spot.vcpus).toBeGreaterThanOrEqual(2)
+    expect(spot.memoryGiB).toBe(16)
+    expect(spot.price?.source).toMatch(/^spot price in us-east-1[a-f] now$/)
+    // the named type wins, and is priced the same way
+    expect(await Effect.runPromise(planAws({ ...base(), instanceType: "m5.large", vcpus: 64, allocation: "on-demand" }, 1))).toMatchObject({
+      instanceType: "m5.large",
+      price: { usdPerHour: 0.096 }
+    })
+    const none = await Effect.runPromiseExit(planAws({ ...base(), vcpus: 4000 }, 1))
+    expect(Cause.pretty((none as Exit.Failure<unknown, unknown>).cause)).toContain("no instance type of us-east-1 has 4000 vCPUs")
+    expect(live(await leftInMoto(ec2))).toEqual(NOTHING) // a plan creates nothing
+
+    // a pool asked by resources gets that type (Graviton: an arm64 AMI)
+    const arm = await motoAmi(ec2, "arm64")
+    const types = await Effect.runPromise(
+      provisioned({ ...base(), ami: arm, vcpus: 4, memory: 8, allocation: "on-demand" }, offline, 1, (cluster) =>
+        Effect.succeed(cluster.nodes.map((n) => [n.data.instanceType, n.price?.usdPerHour]))
+      )
+    )
+    expect(types).toEqual([["c7g.xlarge", 0.145]])
   })
 
   it("tears everything down when some instances never answer, then says which and why", async () => {

@@ -20,6 +20,9 @@ export interface PoolFlags {
   readonly profile: Option.Option<string>
   readonly endpoint: Option.Option<string>
   readonly "instance-type": Option.Option<string>
+  readonly vcpus: Option.Option<number>
+  readonly memory: Option.Option<number>
+  readonly gpu: Option.Option<string>
   readonly ami: Option.Option<string>
   readonly subnet: Option.Option<string>
   readonly "security-group": ReadonlyArray<string>
@@ -55,6 +58,9 @@ const awsOptionsOf = (flags: PoolFlags) => {
   add("profile", "profile")
   add("endpoint", "endpoint")
   add("instance-type", "instanceType")
+  add("vcpus", "vcpus")
+  add("memory", "memory")
+  add("gpu", "gpu")
   add("ami", "ami")
   add("subnet", "subnetId")
   if (flags["security-group"].length > 0) given.push(["security-group", "securityGroupIds", flags["security-group"]])

@@ -12,6 +12,8 @@ export interface Progress {
   readonly line: (text: string) => void
   /** How the workers differ from the client: shown even when quiet. */
   readonly note: (text: string) => void
+  /** What a run cost (`text` for people, `fields` as JSON): shown even when quiet. */
+  readonly cost: (text: string, fields: object) => void
   readonly stop: () => void
 }
 
@@ -42,17 +44,27 @@ const reporterFor = (mode: ProgressMode, stream: ProgressStream): Progress => {
         listener: (event) => void (event._tag === "EnvironmentNote" && write(noteLine(event.message, event.node))),
         line: () => undefined,
         note: (text) => write(noteLine(text)),
+        cost: (text) => write(text),
         stop: () => undefined
       }
     case "json": {
       const json = (event: object) => void stream.write(JSON.stringify(event) + "\n")
       // every event but the nodes' load, which comes with each heartbeat of each node (about once a second)
       const listener: PoolEventListener = (event) => void (event._tag !== "NodeStats" && json(event))
-      return { listener, line: () => undefined, note: (message) => json({ _tag: "EnvironmentNote", message }), stop: () => undefined }
+      return {
+        listener,
+        line: () => undefined,
+        note: (message) => json({ _tag: "EnvironmentNote", message }),
+        cost: (_, fields) => json({ _tag: "RunCost", ...fields }),
+        stop: () => undefined
+      }
     }
     default:
       // the pool's log as every ComputePool writes it, less the tasks' output: the script prints that itself
-      return makePoolLog(stream, { taskOutput: false, bootstrapSteps: false, muted: () => interruption.signal !== undefined })
+      return {
+        ...makePoolLog(stream, { taskOutput: false, bootstrapSteps: false, muted: () => interruption.signal !== undefined }),
+        cost: (text) => write(text)
+      }
   }
 }
 

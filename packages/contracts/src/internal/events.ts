@@ -26,8 +26,16 @@ export type PoolEvent =
   /**
    * `calls`: how many of the client's calls the task runs (a joblib batch's size) when the client said;
    * 1 when absent. `call`: the client's joblib call it belongs to, and `callTotal` that call's size, when known.
+   * `client`: who submitted it (a script or notebook on a shared pool), when it said.
    */
-  | { readonly _tag: "TaskQueued"; readonly task: number; readonly calls?: number; readonly call?: number; readonly callTotal?: number }
+  | {
+      readonly _tag: "TaskQueued"
+      readonly task: number
+      readonly calls?: number
+      readonly call?: number
+      readonly callTotal?: number
+      readonly client?: string | number
+    }
   | { readonly _tag: "TaskStarted"; readonly task: number; readonly node: number; readonly slot: number }
   | { readonly _tag: "TaskDone"; readonly task: number; readonly node: number; readonly seconds: number }
   /**

@@ -1,5 +1,5 @@
 import { Context, type Effect, type Layer, type Scope } from "effect"
-import type { Cluster, ClusterSpec } from "./cluster.js"
+import type { Cluster, ClusterSpec, NodePrice } from "./cluster.js"
 import type { ConfigError, ProviderError } from "./errors.js"
 import type { Image } from "./image.js"
 import type { Transport } from "./transport.js"
@@ -29,4 +29,14 @@ export class Provider extends Context.Tag("@skyward/contracts/Provider")<Provide
 export interface ProviderDefinition {
   readonly name: string
   readonly layer: Layer.Layer<Provider | Transport, ProviderError | ConfigError>
+  /** What a pool of `nodes` would be, found without creating anything (`skyward run --dry-run`); optional. */
+  readonly plan?: (nodes: number) => Effect.Effect<ProviderPlan, ProviderError | ConfigError>
+}
+
+/** A provider's plan for a pool: its machines and what they cost. */
+export interface ProviderPlan {
+  /** Where and what, for people: `c7g.xlarge (4 vCPUs, 8 GiB), spot-if-available, us-east-1`. */
+  readonly machine: string
+  /** What one node costs per hour, when known. */
+  readonly price?: NodePrice
 }

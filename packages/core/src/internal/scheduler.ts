@@ -210,8 +210,8 @@ export class Scheduler {
     }
     this.tasks.set(id, record)
     if (this.options.events.active) {
-      const { calls, call, callTotal } = spec
-      this.options.events.emit({ _tag: "TaskQueued", task: id, calls, call, callTotal })
+      const { calls, call, callTotal, client } = spec
+      this.options.events.emit({ _tag: "TaskQueued", task: id, calls, call, callTotal, client })
     }
     const clients = this.queue.clientCount
     this.queue.push(record)

@@ -31,11 +31,25 @@ export interface NodeView {
 
 /** One `Parallel` call (a joblib call) of a client: its size and progress. */
 export interface CallView {
+  /** The client that made it (a script or notebook attached to the pool; "-" when it did not say). */
+  readonly client: string
   readonly call: number
   total: number | undefined
   done: number
   failed: number
   /** Calls per second over the last few seconds, and seconds left at that rate. */
+  rate: number
+  eta: number | undefined
+}
+
+/** One client of the pool (a script or notebook): its tasks and how long its work has left. */
+export interface ClientView {
+  readonly client: string
+  queued: number
+  running: number
+  done: number
+  failed: number
+  /** Tasks per second over the last few seconds, and seconds left of its calls of known size at that rate. */
   rate: number
   eta: number | undefined
 }
@@ -62,6 +76,7 @@ export interface DashboardState {
   failed: number
   /** Tasks finished per second over the last few seconds. */
   rate: number
+  clients: ClientView[]
   calls: CallView[]
   failures: FailureView[]
   /** (time ms, busy slots) samples, oldest first. */
@@ -75,13 +90,38 @@ interface TaskTrack {
   node: number | undefined
   readonly calls: number
   readonly call: number | undefined
+  readonly client: string
 }
+
+/** A window of (time ms, amount) finishes, for rates over the last RATE_WINDOW_MS. */
+class Finishes {
+  private readonly entries: Array<readonly [number, number]> = []
+  add(at: number, amount: number): void {
+    this.entries.push([at, amount])
+  }
+  /** Amount per second since `since`, over `span` seconds (older entries are dropped). */
+  rate(since: number, span: number): number {
+    while (this.entries.length > 0 && this.entries[0]![0] < since) this.entries.shift()
+    return span > 0 ? this.entries.reduce((sum, [, n]) => sum + n, 0) / span : 0
+  }
+  get empty(): boolean {
+    return this.entries.length === 0
+  }
+}
+
+const clientName = (client: string | number | undefined): string => (client === undefined ? "-" : String(client))
+
+/** Seconds until `left` more finish at `rate` per second (0 when none is left; unknown without a rate). */
+const secondsLeft = (left: number | undefined, rate: number): number | undefined =>
+  left === undefined ? undefined : left <= 0 ? 0 : rate > 0 ? left / rate : undefined
 
 /** Folds a pool's events into what the page shows. */
 export class DashboardModel {
   private readonly tasks = new Map<number, TaskTrack>()
-  private readonly finishedAt: Array<readonly [number, number]> = [] // (time, calls) per task finished
-  private readonly callFinishes = new Map<number, Array<readonly [number, number]>>()
+  private readonly finishes = new Finishes() // tasks
+  // weak: a call or client dropped from the lists takes its window with it
+  private readonly callFinishes = new WeakMap<CallView, Finishes>() // calls of a joblib call
+  private readonly clientFinishes = new WeakMap<ClientView, Finishes>() // tasks of a client
   readonly state: DashboardState
   /** Bumped on every change, so the server sends only when something changed. */
   version = 0
@@ -116,6 +156,7 @@ export class DashboardModel {
       done: 0,
       failed: 0,
       rate: 0,
+      clients: [],
       calls: [],
       failures: [],
       busySeries: [],
@@ -135,11 +176,22 @@ export class DashboardModel {
     return node
   }
 
-  private call(call: number): CallView {
-    let view = this.state.calls.find((c) => c.call === call)
+  private call(client: string, call: number): CallView {
+    let view = this.state.calls.find((c) => c.client === client && c.call === call)
     if (view === undefined) {
-      view = { call, total: undefined, done: 0, failed: 0, rate: 0, eta: undefined }
+      view = { client, call, total: undefined, done: 0, failed: 0, rate: 0, eta: undefined }
       this.state.calls.push(view)
+      this.callFinishes.set(view, new Finishes())
+    }
+    return view
+  }
+
+  private client(client: string): ClientView {
+    let view = this.state.clients.find((c) => c.client === client)
+    if (view === undefined) {
+      view = { client, queued: 0, running: 0, done: 0, failed: 0, rate: 0, eta: undefined }
+      this.state.clients.push(view)
+      this.clientFinishes.set(view, new Finishes())
     }
     return view
   }
@@ -148,20 +200,26 @@ export class DashboardModel {
     const task = this.tasks.get(id)
     if (task === undefined) return undefined
     this.tasks.delete(id)
+    const client = this.client(task.client)
     if (task.node !== undefined) {
       const node = this.node(task.node)
       node.busy = Math.max(0, node.busy - 1)
       this.state.running--
-    } else this.state.queued--
+      client.running--
+    } else {
+      this.state.queued--
+      client.queued--
+    }
+    if (ok) {
+      client.done++
+      this.clientFinishes.get(client)!.add(this.now(), 1)
+    } else client.failed++
     if (task.call !== undefined) {
-      const call = this.call(task.call)
-      if (ok) call.done += task.calls
-      else call.failed += task.calls
+      const call = this.call(task.client, task.call)
       if (ok) {
-        const finishes = this.callFinishes.get(task.call) ?? []
-        finishes.push([this.now(), task.calls])
-        this.callFinishes.set(task.call, finishes)
-      }
+        call.done += task.calls
+        this.callFinishes.get(call)!.add(this.now(), task.calls)
+      } else call.failed += task.calls
     }
     return task
   }
@@ -183,17 +241,23 @@ export class DashboardModel {
         node.lostReason = event.reason
         break
       }
-      case "TaskQueued":
-        this.tasks.set(event.task, { node: undefined, calls: event.calls ?? 1, call: event.call })
+      case "TaskQueued": {
+        const client = clientName(event.client)
+        this.tasks.set(event.task, { node: undefined, calls: event.calls ?? 1, call: event.call, client })
         this.state.queued++
-        if (event.call !== undefined && event.callTotal !== undefined) this.call(event.call).total = event.callTotal
+        this.client(client).queued++
+        if (event.call !== undefined && event.callTotal !== undefined) this.call(client, event.call).total = event.callTotal
         break
+      }
       case "TaskStarted": {
         const task = this.tasks.get(event.task)
         if (task === undefined || task.node !== undefined) break
         task.node = event.node
         this.state.queued--
         this.state.running++
+        const client = this.client(task.client)
+        client.queued--
+        client.running++
         this.node(event.node).busy++
         break
       }
@@ -205,13 +269,16 @@ export class DashboardModel {
         task.node = undefined
         this.state.running--
         this.state.queued++
+        const client = this.client(task.client)
+        client.running--
+        client.queued++
         break
       }
       case "TaskDone": {
-        const task = this.finished(event.task, true)
+        this.finished(event.task, true)
         this.node(event.node).done++
         this.state.done++
-        this.finishedAt.push([this.now(), task?.calls ?? 1])
+        this.finishes.add(this.now(), 1)
         break
       }
       case "TaskFailed": {
@@ -248,18 +315,22 @@ export class DashboardModel {
   tick(): void {
     const now = this.now()
     const since = now - RATE_WINDOW_MS
-    while (this.finishedAt.length > 0 && this.finishedAt[0]![0] < since) this.finishedAt.shift()
     const span = Math.min(RATE_WINDOW_MS, now - this.state.openedAt) / 1000
-    this.state.rate = span > 0 ? this.finishedAt.length / span : 0
+    this.state.rate = this.finishes.rate(since, span)
     for (const call of this.state.calls) {
-      const finishes = (this.callFinishes.get(call.call) ?? []).filter(([at]) => at >= since)
-      this.callFinishes.set(call.call, finishes)
-      call.rate = span > 0 ? finishes.reduce((sum, [, n]) => sum + n, 0) / span : 0
-      const left = call.total === undefined ? undefined : call.total - call.done - call.failed
-      call.eta = left === undefined || left <= 0 ? (left === undefined ? undefined : 0) : call.rate > 0 ? left / call.rate : undefined
+      call.rate = this.callFinishes.get(call)!.rate(since, span)
+      call.eta = secondsLeft(call.total === undefined ? undefined : call.total - call.done - call.failed, call.rate)
     }
-    // calls that ended long ago leave the list
-    this.state.calls = this.state.calls.filter((c) => c.total === undefined || c.done + c.failed < c.total || (this.callFinishes.get(c.call)?.length ?? 0) > 0)
+    for (const client of this.state.clients) {
+      client.rate = this.clientFinishes.get(client)!.rate(since, span)
+      client.eta = secondsLeft(client.queued + client.running, client.rate)
+    }
+    // calls and clients that finished a while ago leave the lists
+    this.state.clients = this.state.clients.filter((c) => c.queued + c.running > 0 || !this.clientFinishes.get(c)!.empty)
+    const busy = new Set(this.state.clients.filter((c) => c.queued + c.running > 0).map((c) => c.client))
+    this.state.calls = this.state.calls.filter(
+      (c) => !this.callFinishes.get(c)!.empty || (c.total === undefined ? busy.has(c.client) : c.done + c.failed < c.total)
+    )
     this.state.busySeries.push([now, this.state.running])
     if (this.state.busySeries.length > BUSY_POINTS) this.state.busySeries.shift()
     this.state.now = now

@@ -127,22 +127,44 @@ def _duration(value: Duration | None, what: str) -> str | None:
     return f"{_number(value)}s"
 
 
-def _unsupported(image: Any, accelerator: Any, cpu: Any, memory: Any, provider: Provider) -> None:
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(|[GMT]i?B?)\s*$", re.IGNORECASE)
+_GIB_PER_UNIT = {"": 1.0, "G": 1.0, "M": 1 / 1024, "T": 1024.0}
+
+
+def _gib(memory: Any) -> float:
+    """The seeds' ``memory=`` ("32GB", "512MiB", 16) as GiB."""
+    if isinstance(memory, (int, float)) and not isinstance(memory, bool) and memory > 0:
+        return float(memory)
+    match = _MEMORY.match(memory) if isinstance(memory, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f'memory must be a size such as "32GB" or a number of GiB; got {memory!r}')
+    return float(match.group(1)) * _GIB_PER_UNIT[match.group(2)[:1].upper()]
+
+
+def _resources(provider: Provider, accelerator: Any, cpu: Any, memory: Any) -> Provider:
+    """The seeds' ``cpu=``, ``memory=`` and ``accelerator=``: on AWS, what the instance type is chosen by."""
+    if accelerator is None and cpu is None and memory is None:
+        return provider
+    if not isinstance(provider, AWS):
+        asked = (("cpu=", cpu), ("memory=", memory), ("accelerator=", accelerator))
+        given = ", ".join(name for name, value in asked if value is not None)
+        raise TypeError(f"{given} apply with provider=AWS() only (they choose its instance type): a "
+                        f"{provider.name} node is the machine it runs on; set concurrency= (task slots per node)")
+    if accelerator is not None and not isinstance(accelerator, str):
+        raise TypeError(f'accelerator must be a GPU as EC2 names it, such as "T4" or "A10G:4"; got {accelerator!r}')
+    if cpu is not None:
+        _positive_int(cpu, "cpu (vCPUs per node)")
+    return provider.with_resources(cpu, None if memory is None else _gib(memory), accelerator)
+
+
+def _unsupported(image: Any) -> None:
     """The Python Skyward's parameters that this engine has no meaning for: a TypeError saying what
     to use instead."""
-    size = ("machine=/AWS(instance_type=...) for the machine size" if isinstance(provider, AWS)
-            else "a bigger machine (AWS(instance_type=...) or your own SSH hosts)")
     if image is not None:
         raise TypeError("image= is not supported: the workers' environment is joblib (scikit-learn with "
                         "ScikitLearnPool) plus pip=[...] requirements, env={...} variables, or a mirror "
                         "of your virtual environment (the default when this Python runs in one; "
                         "python=PATH for another)")
-    if accelerator is not None:
-        raise TypeError(f"accelerator= is not supported: choose a GPU instance type with {size}")
-    if cpu is not None:
-        raise TypeError(f"cpu= is not supported: set concurrency= (task slots per node), and use {size}")
-    if memory is not None:
-        raise TypeError(f"memory= is not supported: use {size}, or a lower concurrency= for memory-bound work")
 
 
 def _provider(provider: Provider | None, machine: str | None, allocation: str | None) -> Provider:
@@ -178,8 +200,8 @@ def pool_options(*, provider: Provider | None, nodes: int | None, concurrency: i
                  extra_args: Sequence[str] = ()) -> PoolOptions:
     """Checks a pool's parameters (see :class:`~skyward_joblib.JoblibPool`); ``plugin`` is the
     pool's own plugin, ``requirements`` its version pins."""
-    provider = _provider(provider, machine, allocation)
-    _unsupported(image, accelerator, cpu, memory, provider)
+    provider = _resources(_provider(provider, machine, allocation), accelerator, cpu, memory)
+    _unsupported(image)
     if executor is not None and executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))

@@ -123,7 +123,9 @@ class AWS:
     """EC2 instances made for the pool and removed with it (``--provider aws``). Credentials and
     region are found as the aws CLI finds them (``AWS_PROFILE``, ``AWS_REGION``, ``~/.aws``).
 
-    ``instance_type``: default c6i.large. ``allocation``: spot, on-demand or spot-if-available.
+    ``instance_type``: default c6i.large, or the region's cheapest type with ``vcpus``, ``memory`` (GiB)
+    and ``gpu`` (``"T4"``, ``"A10G:4"``) when any is given. ``allocation``: spot, on-demand or
+    spot-if-available.
     ``ttl``: minutes an idle instance lives before powering off (0: never; the engine's default 30).
     ``ami``/``user``: the image and its login user (default: the latest Ubuntu LTS, ``ubuntu``).
     ``endpoint``: an EC2/SSM endpoint URL instead of AWS's (an emulator's, a VPC endpoint).
@@ -144,6 +146,9 @@ class AWS:
     security_groups: str | Sequence[str] | None = None
     ssh_cidr: str | None = None
     power_off_command: str | None = None
+    vcpus: int | None = None
+    memory: float | None = None
+    gpu: str | None = None
 
     name: ClassVar[str] = "aws"
 
@@ -153,8 +158,12 @@ class AWS:
         if self.address is not None and self.address not in ADDRESSES:
             raise ValueError(f"AWS address must be one of {', '.join(ADDRESSES)}; got {self.address!r}")
         _positive(self.ttl, "AWS ttl (minutes)", zero=True)
+        _positive(self.vcpus, "AWS vcpus")
+        if self.memory is not None and (isinstance(self.memory, bool) or not isinstance(self.memory, (int, float))
+                                        or not self.memory > 0):
+            raise ValueError(f"AWS memory must be GiB, more than 0; got {self.memory!r}")
         for what in ("region", "instance_type", "profile", "ami", "endpoint", "user", "subnet", "ssh_cidr",
-                     "power_off_command"):
+                     "power_off_command", "gpu"):
             value = getattr(self, what)
             if value is not None:
                 _text(value, f"AWS {what}")
@@ -163,6 +172,12 @@ class AWS:
     def with_instance_type(self, instance_type: str) -> AWS:
         """This provider with ``instance_type`` (the pools' ``machine=``)."""
         return replace(self, instance_type=instance_type)
+
+    def with_resources(self, vcpus: int | None, memory: float | None, gpu: str | None) -> AWS:
+        """This provider asking for machines with ``vcpus``, ``memory`` GiB and ``gpu`` (the pools'
+        ``cpu=``, ``memory=`` and ``accelerator=``; None keeps what it has)."""
+        return replace(self, vcpus=self.vcpus if vcpus is None else vcpus,
+                       memory=self.memory if memory is None else memory, gpu=self.gpu if gpu is None else gpu)
 
     def with_allocation(self, allocation: str) -> AWS:
         """This provider with ``allocation`` (the pools' ``allocation=``)."""
@@ -174,9 +189,14 @@ class AWS:
         for flag, value in (("--region", self.region), ("--instance-type", self.instance_type),
                             ("--profile", self.profile), ("--ami", self.ami), ("--endpoint", self.endpoint),
                             ("--user", self.user), ("--address", self.address), ("--subnet", self.subnet),
-                            ("--ssh-cidr", self.ssh_cidr), ("--power-off-command", self.power_off_command)):
+                            ("--ssh-cidr", self.ssh_cidr), ("--power-off-command", self.power_off_command),
+                            ("--gpu", self.gpu)):
             if value is not None:
                 flags += [flag, value]
+        if self.vcpus is not None:
+            flags += ["--vcpus", str(self.vcpus)]
+        if self.memory is not None:
+            flags += ["--memory", f"{self.memory:g}"]
         if self.ttl is not None:
             flags += ["--ttl", str(self.ttl)]
         for group in _texts(self.security_groups, "AWS security_groups"):

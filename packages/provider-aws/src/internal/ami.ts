@@ -1,4 +1,4 @@
-import { DescribeImagesCommand, DescribeInstanceTypesCommand, type _InstanceType, type EC2Client } from "@aws-sdk/client-ec2"
+import { DescribeImagesCommand, DescribeInstanceTypesCommand, type _InstanceType, type EC2Client, type InstanceTypeInfo } from "@aws-sdk/client-ec2"
 import { GetParametersCommand, type Parameter, type SSMClient } from "@aws-sdk/client-ssm"
 import { Effect } from "effect"
 import { AwsSetupError, toCallError, type AwsCallError } from "./errors.js"
@@ -10,8 +10,8 @@ export interface InstanceTypeFacts {
   readonly architecture: "x86_64" | "arm64"
 }
 
-/** Looks the instance type up: its architecture (for the AMI); an unknown type is a setup error. */
-export const describeInstanceType = (ec2: EC2Client, instanceType: string): Effect.Effect<InstanceTypeFacts, AwsSetupError | AwsCallError> =>
+/** The catalog's entry of `instanceType`; an unknown type is a setup error. */
+export const instanceTypeInfo = (ec2: EC2Client, instanceType: string): Effect.Effect<InstanceTypeInfo, AwsSetupError | AwsCallError> =>
   Effect.tryPromise({
     try: () => ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] })),
     catch: toCallError("DescribeInstanceTypes")
@@ -23,11 +23,19 @@ export const describeInstanceType = (ec2: EC2Client, instanceType: string): Effe
     ),
     Effect.flatMap((out) => {
       const info = out.InstanceTypes?.[0]
-      if (info === undefined)
-        return Effect.fail(new AwsSetupError({ field: "provider.instanceType", message: `instanceType: ${instanceType} is not offered in this region` }))
+      return info === undefined
+        ? Effect.fail(new AwsSetupError({ field: "provider.instanceType", message: `instanceType: ${instanceType} is not offered in this region` }))
+        : Effect.succeed(info)
+    })
+  )
+
+/** Looks the instance type up: its architecture (for the AMI); an unknown type is a setup error. */
+export const describeInstanceType = (ec2: EC2Client, instanceType: string): Effect.Effect<InstanceTypeFacts, AwsSetupError | AwsCallError> =>
+  instanceTypeInfo(ec2, instanceType).pipe(
+    Effect.map((info) => {
       const archs = info.ProcessorInfo?.SupportedArchitectures ?? []
       const architecture = archs.includes("arm64") && !archs.includes("x86_64") ? "arm64" : "x86_64"
-      return Effect.succeed({ instanceType, architecture } as const)
+      return { instanceType, architecture } as const
     })
   )
 

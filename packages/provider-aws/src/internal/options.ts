@@ -1,4 +1,5 @@
 import type { SshTransportOptions } from "@skyward/transport-ssh"
+import { parseGpu } from "./gpu.js"
 
 /** How instances are bought. */
 export type Allocation = "spot" | "on-demand" | "spot-if-available"
@@ -20,8 +21,14 @@ export interface AwsConnection {
 export interface AwsProviderOptions
   extends AwsConnection,
     Omit<SshTransportOptions, "targetOf" | "knownHostsFiles" | "trustOnFirstUse" | "knownHostsRecordFile"> {
-  /** Default `c6i.large`. */
+  /** Default `c6i.large`, or the cheapest type with `vcpus`, `memory` and `gpu` when any is given (this wins over them). */
   readonly instanceType?: string
+  /** vCPUs each machine needs at least: with `memory` and `gpu`, picks the cheapest fitting instance type of the region. */
+  readonly vcpus?: number
+  /** GiB of memory each machine needs at least. */
+  readonly memory?: number
+  /** GPUs each machine needs: `TYPE[:count]` as EC2 names them (`T4`, `A10G:4`), or a count of any (`1`). */
+  readonly gpu?: string
   /** An AMI id; default: the latest Ubuntu LTS for the instance type's architecture, from `amiParameter`. */
   readonly ami?: string
   /**
@@ -72,7 +79,8 @@ export interface AwsProviderOptions
 
 /** The options with defaults applied. */
 export interface ResolvedAwsOptions {
-  readonly instanceType: string
+  /** Undefined: chosen from `vcpus`, `memory` and `gpu` when the pool prepares. */
+  readonly instanceType: string | undefined
   readonly amiParameter: string
   readonly allocation: Allocation
   readonly ttl: number
@@ -91,9 +99,13 @@ export const POOL_TAG = "skyward:pool"
 /** Tag marking a resource as Skyward's. */
 export const MANAGED_TAG = "skyward:managed"
 
+/** Whether the options ask for machines by what they have (`vcpus`, `memory`, `gpu`). */
+export const wantsResources = (options: AwsProviderOptions): boolean =>
+  options.vcpus !== undefined || options.memory !== undefined || options.gpu !== undefined
+
 /** Applies the defaults. */
 export const resolveOptions = (options: AwsProviderOptions): ResolvedAwsOptions => ({
-  instanceType: options.instanceType ?? "c6i.large",
+  instanceType: options.instanceType ?? (wantsResources(options) ? undefined : "c6i.large"),
   amiParameter: options.amiParameter ?? DEFAULT_AMI_PARAMETER,
   allocation: options.allocation ?? "spot-if-available",
   ttl: options.ttl ?? 30,
@@ -118,6 +130,10 @@ export const checkOptions = (options: AwsProviderOptions): readonly [string, str
   if (options.powerOffCommand !== undefined && (options.powerOffCommand.trim() === "" || /[\n\r]/.test(options.powerOffCommand)))
     return ["powerOffCommand", "must be one non-empty shell command line"]
   if (options.user !== undefined && !/^[a-z_][a-z0-9_.-]*$/i.test(options.user)) return ["user", `${JSON.stringify(options.user)} is not a login name`]
+  if (options.vcpus !== undefined && !(Number.isInteger(options.vcpus) && options.vcpus > 0)) return ["vcpus", "must be a whole number of vCPUs > 0"]
+  if (options.memory !== undefined && !(Number.isFinite(options.memory) && options.memory > 0)) return ["memory", "must be a number of GiB > 0"]
+  if (options.gpu !== undefined && parseGpu(options.gpu) === undefined)
+    return ["gpu", `${JSON.stringify(options.gpu)}: expected TYPE[:count] as EC2 names GPUs (T4, A10G:4) or a count of any GPU (1)`]
   for (const [type, price] of Object.entries(options.onDemandPrices ?? {}))
     if (!(Number.isFinite(price) && price >= 0)) return ["onDemandPrices", `${type}: ${JSON.stringify(price)} is not a price in USD per hour`]
   return undefined

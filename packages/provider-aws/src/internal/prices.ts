@@ -1,4 +1,4 @@
-import { DescribeSpotPriceHistoryCommand, type EC2Client } from "@aws-sdk/client-ec2"
+import { DescribeSpotPriceHistoryCommand, type _InstanceType, type EC2Client, type SpotPrice } from "@aws-sdk/client-ec2"
 import type { NodePrice } from "@skyward/contracts"
 import { Effect } from "effect"
 import { ON_DEMAND_PRICES, ON_DEMAND_PRICES_AS_OF } from "./on-demand-prices.js"
@@ -23,19 +23,33 @@ export const onDemandPrice = (
   return listed === undefined ? undefined : { usdPerHour: listed, source: `on-demand price list of ${ON_DEMAND_PRICES_AS_OF}` }
 }
 
+/** The current spot offers for Linux instances of `types`, every zone of the region (zero prices left out). */
+const spotOffers = (ec2: EC2Client, types: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const offers: SpotPrice[] = []
+    let token: string | undefined
+    do {
+      const out = yield* Effect.tryPromise(() =>
+        ec2.send(
+          new DescribeSpotPriceHistoryCommand({
+            InstanceTypes: types as _InstanceType[],
+            ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
+            StartTime: new Date(),
+            ...(token === undefined ? {} : { NextToken: token })
+          })
+        )
+      )
+      offers.push(...(out.SpotPriceHistory ?? []).filter((o) => Number(o.SpotPrice) > 0))
+      token = out.NextToken
+    } while (token)
+    return offers
+  })
+
 /** The current spot price of a Linux `instanceType` in `zone` (the region's lowest when the zone has none). */
 const spotPrice = (ec2: EC2Client, instanceType: string, zone: string | undefined): Effect.Effect<NodePrice | undefined> =>
-  Effect.tryPromise(() =>
-    ec2.send(
-      new DescribeSpotPriceHistoryCommand({
-        InstanceTypes: [instanceType as never],
-        ProductDescriptions: ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
-        StartTime: new Date()
-      })
-    )
-  ).pipe(
-    Effect.map((out) => {
-      const offers = (out.SpotPriceHistory ?? []).filter((o) => o.InstanceType === instanceType && Number(o.SpotPrice) > 0)
+  spotOffers(ec2, [instanceType]).pipe(
+    Effect.map((all) => {
+      const offers = all.filter((o) => o.InstanceType === instanceType)
       const inZone = offers.filter((o) => o.AvailabilityZone === zone)
       const prices = (inZone.length > 0 ? inZone : offers).map((o) => Number(o.SpotPrice))
       if (prices.length === 0) return undefined
@@ -43,6 +57,21 @@ const spotPrice = (ec2: EC2Client, instanceType: string, zone: string | undefine
     }),
     // a price is for showing: a refused or failed lookup leaves it unknown, never fails the pool
     Effect.orElseSucceed(() => undefined)
+  )
+
+/** The lowest current spot price of each of `types` in the region (types without one are left out). */
+export const spotPrices = (ec2: EC2Client, types: ReadonlyArray<string>): Effect.Effect<Map<string, NodePrice>> =>
+  spotOffers(ec2, types).pipe(
+    Effect.map((offers) => {
+      const lowest = new Map<string, NodePrice>()
+      for (const o of offers) {
+        const usd = Number(o.SpotPrice)
+        const known = lowest.get(o.InstanceType!)
+        if (known === undefined || usd < known.usdPerHour) lowest.set(o.InstanceType!, { usdPerHour: usd, source: `spot price in ${o.AvailabilityZone} now` })
+      }
+      return lowest
+    }),
+    Effect.orElseSucceed(() => new Map<string, NodePrice>())
   )
 
 /**

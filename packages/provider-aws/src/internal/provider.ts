@@ -8,8 +8,9 @@ import { consoleHostKeyReader, type HostKeyReader } from "./console-host-key.js"
 import { InstancesFailed, type AwsCallError, type AwsSetupError, type InstanceFailure } from "./errors.js"
 import { instanceSweeper, launchInstance, type Launched } from "./instances.js"
 import { poolKeyPair } from "./key-pair.js"
+import { chooseInstanceType, describeChoice, type InstanceChoice } from "./instance-choice.js"
 import { instancePrices } from "./prices.js"
-import { checkOptions, resolveOptions, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
+import { checkOptions, resolveOptions, type Allocation, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
 import { defaultSshCidr, poolSecurityGroup, resolveNetwork, type Network } from "./security-group.js"
 import { poolTags } from "./tags.js"
 import { buildUserData } from "./user-data.js"
@@ -31,6 +32,8 @@ export interface AwsProviderDeps {
 /** What `prepare` learnt, for `provision`. */
 interface Prepared {
   readonly clients: AwsClients
+  /** The instance type named, or the one chosen for `vcpus`, `memory` and `gpu`. */
+  readonly instanceType: string
   readonly ami: string
   readonly network: Network
   readonly sshCidr: string | undefined
@@ -72,7 +75,7 @@ const provisionIn = (
           poolId,
           index,
           ami: prepared.ami,
-          instanceType: resolved.instanceType,
+          instanceType: prepared.instanceType,
           keyName: keyPair.name,
           securityGroupIds: groups,
           subnetId: prepared.network.subnetId,
@@ -108,7 +111,7 @@ const provisionIn = (
       ec2,
       ready.map((instance, index) => ({
         region: prepared.clients.region,
-        instanceType: resolved.instanceType,
+        instanceType: prepared.instanceType,
         lifecycle: launched[index]!.lifecycle,
         availabilityZone: instance.availabilityZone
       })),
@@ -126,7 +129,7 @@ const provisionIn = (
           port: 22,
           user: resolved.user,
           instanceId: instance.instanceId,
-          instanceType: resolved.instanceType,
+          instanceType: prepared.instanceType,
           lifecycle: launch.lifecycle,
           ...(launch.fallbackReason === undefined ? {} : { spotFallback: launch.fallbackReason }),
           region: prepared.clients.region,
@@ -141,6 +144,38 @@ const provisionIn = (
     return { id: poolId, provider: "aws", nodes: nodeInfos }
   })
 
+/** The first invalid option as a `ConfigError` naming it. */
+const refuseInvalid = (options: AwsProviderOptions): Effect.Effect<void, ConfigError> => {
+  const invalid = checkOptions(options)
+  return invalid === undefined ? Effect.void : Effect.fail(new ConfigError({ field: `provider.${invalid[0]}`, message: `provider.${invalid[0]}: ${invalid[1]}` }))
+}
+
+/** What a pool of `nodes` would be on EC2, found without creating anything (`--dry-run`). */
+export interface AwsPlan extends InstanceChoice {
+  readonly region: string
+  readonly allocation: Allocation
+  readonly nodes: number
+}
+
+/**
+ * The plan of a pool of `nodes`: the instance type (named, or the cheapest with `vcpus`, `memory`
+ * and `gpu`), its size, how it is bought and its price per hour. Reads EC2's catalog and spot prices;
+ * creates nothing.
+ */
+export const planAws = (options: AwsProviderOptions, nodes: number, deps: Pick<AwsProviderDeps, "clients"> = {}): Effect.Effect<AwsPlan, ConfigError | ProviderError> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      yield* refuseInvalid(options)
+      const resolved = resolveOptions(options)
+      const { ec2, region } = yield* acquireClients(options, deps.clients ?? defaultClients)
+      const choice =
+        resolved.instanceType === undefined
+          ? yield* chooseInstanceType(ec2, region, options, resolved.allocation, options.onDemandPrices)
+          : yield* describeChoice(ec2, region, resolved.instanceType, resolved.allocation, options.onDemandPrices)
+      return { ...choice, region, allocation: resolved.allocation, nodes }
+    }).pipe(Effect.mapError((e) => (e._tag === "ConfigError" ? e : toPoolError(e))))
+  )
+
 /** The provider service; `prepare` must run before `provision` (the pool does so). */
 export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDeps = {}): ProviderShape => {
   const resolved = resolveOptions(options)
@@ -150,15 +185,15 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
     name: "aws",
     prepare: () =>
       Effect.gen(function* () {
-        const invalid = checkOptions(options)
-        if (invalid) return yield* new ConfigError({ field: `provider.${invalid[0]}`, message: `provider.${invalid[0]}: ${invalid[1]}` })
+        yield* refuseInvalid(options)
         const clients = yield* acquireClients(options, deps.clients ?? defaultClients)
-        const facts = yield* describeInstanceType(clients.ec2, resolved.instanceType)
+        const instanceType = resolved.instanceType ?? (yield* chooseInstanceType(clients.ec2, clients.region, options, resolved.allocation, options.onDemandPrices)).instanceType
+        const facts = yield* describeInstanceType(clients.ec2, instanceType)
         const ami = yield* resolveAmi(clients, options.ami, resolved.amiParameter, facts)
         const network = yield* resolveNetwork(clients.ec2, options.subnetId)
         const ownGroup = options.securityGroupIds === undefined || options.securityGroupIds.length === 0
         const sshCidr = ownGroup ? (options.sshCidr ?? (yield* defaultSshCidr(resolved.address, network, deps.checkIpUrl))) : undefined
-        prepared = { clients, ami, network, sshCidr }
+        prepared = { clients, instanceType, ami, network, sshCidr }
       }).pipe(Effect.mapError(toPoolError)),
     provision: ({ spec }) =>
       Effect.gen(function* () {
@@ -213,4 +248,16 @@ export const awsLayer = (options: AwsProviderOptions, deps: AwsProviderDeps = {}
  * )
  * ```
  */
-export const aws = (options: AwsProviderOptions = {}): ProviderDefinition => ({ name: "aws", layer: awsLayer(options) })
+export const aws = (options: AwsProviderOptions = {}): ProviderDefinition => ({
+  name: "aws",
+  layer: awsLayer(options),
+  plan: (nodes) =>
+    planAws(options, nodes).pipe(
+      Effect.map((plan) => ({
+        machine:
+          `${plan.instanceType} (${plan.vcpus} vCPUs, ${plan.memoryGiB} GiB${plan.gpus === undefined ? "" : `, ${plan.gpus}`}), ` +
+          `${plan.allocation}, ${plan.region}`,
+        ...(plan.price === undefined ? {} : { price: plan.price })
+      }))
+    )
+})

@@ -91,11 +91,13 @@ export const ssh = (options: SshProviderOptions): ProviderDefinition => {
   }
   const providerLayer = Layer.succeed(Provider, makeProvider(options, targets))
   const transportLayer = SshTransportLayer(options)
+  const hostsError = new ConfigError({ field: "provider.hosts", message: `provider.hosts: ${parseError}` })
   return {
     name: "ssh",
-    layer:
+    layer: parseError === undefined ? Layer.merge(providerLayer, transportLayer) : Layer.fail(hostsError),
+    plan: (nodes) =>
       parseError === undefined
-        ? Layer.merge(providerLayer, transportLayer)
-        : Layer.fail(new ConfigError({ field: "provider.hosts", message: `provider.hosts: ${parseError}` }))
+        ? Effect.succeed({ machine: `your hosts ${targets.slice(0, nodes).map((t) => `${t.user ?? ""}${t.user ? "@" : ""}${t.host}:${t.port ?? 22}`).join(", ")}` })
+        : Effect.fail(hostsError)
   }
 }

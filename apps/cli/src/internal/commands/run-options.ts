@@ -80,7 +80,7 @@ export const RUN_OPTION_TABLE = {
     "common",
     Options.text("plugin").pipe(
       Options.withDescription(
-        "A plugin: joblib, sklearn, a file, a package folder or an npm package. A file is .js, .mjs or .ts. " +
+        "A plugin: joblib, sklearn, a file, a folder or an npm package. A file is .js, .mjs or .ts. " +
           "NAME:key=value,key=value passes options to its factory (values are JSON when they parse, else text), " +
           "such as ./run-label.mjs:label=nightly. sklearn adds scikit-learn to the pool's Image."
       ),
@@ -160,7 +160,7 @@ export const RUN_OPTION_TABLE = {
     "common",
     Options.text("pool").pipe(
       Options.withDescription(
-        "Run on the named pool skyward up made: no nodes start, the pool stays up after the script. " +
+        "Run on a pool made by skyward up: no start-up; it stays up. " +
           "Its nodes, plugins and packages are the pool's: the options that shape a pool do not go with --pool."
       ),
       Options.optional
@@ -198,12 +198,26 @@ export const RUN_OPTION_TABLE = {
     Options.text("instance-type").pipe(Options.withDescription("The EC2 instance type (default c6i.large)."), Options.optional),
     "TYPE"
   ),
+  vcpus: entry(
+    "aws",
+    Options.integer("vcpus").pipe(
+      Options.withDescription("The cheapest type with N vCPUs or more (and --memory, --gpu). --instance-type wins."),
+      Options.optional
+    ),
+    "N"
+  ),
+  memory: entry("aws", Options.float("memory").pipe(Options.withDescription("GiB of memory per instance, for the type --vcpus picks."), Options.optional), "GIB"),
+  gpu: entry(
+    "aws",
+    Options.text("gpu").pipe(Options.withDescription("GPUs per instance, such as T4, A10G:4 or 1 (see --vcpus)."), Options.optional),
+    "TYPE[:N]"
+  ),
   region: AWS_CONNECTION_TABLE.region,
   profile: AWS_CONNECTION_TABLE.profile,
   allocation: entry(
     "aws",
     Options.choice("allocation", ["spot", "on-demand", "spot-if-available"]).pipe(
-      Options.withDescription("Spot or on-demand instances: spot, on-demand or spot-if-available. The default, spot-if-available, takes spot, else on-demand."),
+      Options.withDescription("spot, on-demand or spot-if-available (the default). spot-if-available takes spot, else on-demand."),
       Options.optional
     ),
     "KIND"
@@ -281,6 +295,12 @@ export const RUN_OPTION_TABLE = {
     "SIZE"
   ),
   "no-workdir": entry("advanced", Options.boolean("no-workdir").pipe(Options.withDescription("Send no working directory."))),
+  "dry-run": entry(
+    "advanced",
+    Options.boolean("dry-run").pipe(
+      Options.withDescription("Print what the pool would be (nodes, slots; on EC2 the instance type, how it is bought, $/hour) and create nothing.")
+    )
+  ),
   dashboard: entry(
     "advanced",
     Options.boolean("dashboard").pipe(

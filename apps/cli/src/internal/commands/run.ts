@@ -5,7 +5,9 @@ import type { PoolError } from "@skyward/contracts"
 import { Effect, Option } from "effect"
 import { runClientScript } from "../client-script.js"
 import { serveDashboardOf } from "../dashboard.js"
+import { printDryRun } from "../dry-run.js"
 import { poolNotFound, UsageError, type PoolNotFound } from "../errors.js"
+import { nodesPrice, runCostReport } from "../named-pools/cost.js"
 import { findPool } from "../named-pools/state.js"
 import { openProjectPool } from "../open-pool.js"
 import type { PoolFlags } from "../pool-options.js"
@@ -26,13 +28,19 @@ const runScript = (
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
+      const openedAt = new Date().toISOString()
       const opened = yield* openProjectPool(flags, flags.script, progress)
       const { pool, project, python } = opened
+      let tasks = 0
+      yield* Effect.acquireRelease(
+        Effect.sync(() => pool.subscribe((event) => void (event._tag === "TaskDone" && tasks++))),
+        (unsubscribe) => Effect.sync(unsubscribe)
+      )
       if (flags.dashboard) {
         const url = yield* serveDashboardOf(opened, path.basename(flags.script), flags["dashboard-port"])
         process.stderr.write(`skyward: dashboard of this run: ${url}\n`)
       }
-      return yield* runClientScript({
+      const code = yield* runClientScript({
         python,
         script: flags.script,
         args: scriptArgs.value,
@@ -42,6 +50,12 @@ const runScript = (
         imports: pool.client.imports,
         mirrored: project.mirror !== undefined
       })
+      const price = nodesPrice(pool.cluster.nodes)
+      if (price !== undefined) {
+        const { text, fields } = runCostReport({ ...price, since: openedAt }, Date.now(), tasks)
+        progress.cost(text, fields)
+      }
+      return code
     })
   )
 
@@ -93,6 +107,7 @@ export const runCommand = Command.make(
     Effect.gen(function* () {
       if (!fs.existsSync(flags.script) || !fs.statSync(flags.script).isFile())
         return yield* new UsageError({ message: `script not found: ${flags.script}` })
+      if (flags["dry-run"] && Option.isNone(flags.pool)) return yield* printDryRun(flags, flags.json)
       const progress = makeProgress(flags.json ? "json" : flags.quiet ? "quiet" : "auto")
       const run: Effect.Effect<number, UsageError | PoolNotFound | PoolError> = Option.isSome(flags.pool)
         ? runOnPool(flags, flags.pool.value, progress)

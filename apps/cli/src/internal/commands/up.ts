@@ -5,6 +5,7 @@ import { Effect, Option } from "effect"
 import { UsageError } from "../errors.js"
 import { formatDuration, parseIdle } from "../named-pools/duration.js"
 import { serveDashboardOf } from "../dashboard.js"
+import { printDryRun } from "../dry-run.js"
 import { readyText, servePool } from "../named-pools/serve.js"
 import {
   claimName,
@@ -144,6 +145,7 @@ const background = (flags: UpFlags, name: string) =>
 /** `skyward up [options]`: a named pool in the background (or, with --foreground, in this process). */
 export const upCommand = Command.make("up", UP_OPTIONS, (flags) =>
   Effect.gen(function* () {
+    if (flags["dry-run"]) return yield* printDryRun(flags, flags.json)
     const started = process.env[BACKGROUND_ENV] === "1"
     delete process.env[BACKGROUND_ENV]
     const idle = yield* idleOf(flags)

@@ -1,9 +1,9 @@
 import fs from "node:fs"
-import type { NodeInfo, NodePrice, PoolEvent } from "@skyward/contracts"
+import type { PoolEvent } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { ProjectPool } from "../open-pool.js"
 import { formatDuration } from "./duration.js"
-import { formatUsd } from "./cost.js"
+import { formatUsd, nodesPrice } from "./cost.js"
 import { writeRecord, writeStatus, type PoolConnection, type PoolRecord, type PoolStatus } from "./state.js"
 
 /** How a pool that stays up is kept (`skyward up --foreground`). */
@@ -69,15 +69,6 @@ class UseTracker {
   }
 }
 
-/** What the nodes cost together per hour, when each node has a price (EC2's do). */
-const poolPrice = (nodes: ReadonlyArray<NodeInfo>, openedAt: string): Pick<PoolRecord, "price"> => {
-  const prices = nodes.map((n) => n.price)
-  if (nodes.length === 0 || !prices.every((p): p is NodePrice => p !== undefined)) return {}
-  return {
-    price: { usdPerHour: prices.reduce((sum, p) => sum + p.usdPerHour, 0), source: [...new Set(prices.map((p) => p.source))].join("; "), since: openedAt }
-  }
-}
-
 /** Whether standard input is a pipe (or socket) whose end should close the pool: a parent process holding it. */
 const stdinIsPipe = (): boolean => {
   try {
@@ -124,6 +115,7 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       pythonPath: pool.client.pythonPath,
       imports: pool.client.imports
     }
+    const price = nodesPrice(pool.cluster.nodes)
     const record: PoolRecord = {
       name: settings.name,
       pid: process.pid,
@@ -135,7 +127,7 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       python: opened.python,
       clientPath: opened.project.mirror?.clientPath ?? [],
       instanceTypes: [...new Set(pool.cluster.nodes.map((n) => n.data.instanceType).filter((t): t is string => typeof t === "string"))],
-      ...poolPrice(pool.cluster.nodes, settings.openedAt),
+      ...(price === undefined ? {} : { price: { ...price, since: settings.openedAt } }),
       dashboard: settings.dashboard,
       connection
     }
