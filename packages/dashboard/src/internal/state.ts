@@ -196,7 +196,8 @@ export class DashboardModel {
     return view
   }
 
-  private finished(id: number, ok: boolean): TaskTrack | undefined {
+  /** A task left: done (`ok`), failed, or cancelled (counted as neither). */
+  private finished(id: number, ok: boolean, cancelled = false): TaskTrack | undefined {
     const task = this.tasks.get(id)
     if (task === undefined) return undefined
     this.tasks.delete(id)
@@ -210,6 +211,7 @@ export class DashboardModel {
       this.state.queued--
       client.queued--
     }
+    if (cancelled) return task
     if (ok) {
       client.done++
       this.clientFinishes.get(client)!.add(this.now(), 1)
@@ -282,7 +284,7 @@ export class DashboardModel {
         break
       }
       case "TaskFailed": {
-        this.finished(event.task, false)
+        this.finished(event.task, false, event.cancelled === true)
         if (event.cancelled) break
         if (event.node !== undefined) this.node(event.node).failed++
         this.state.failed++
@@ -328,9 +330,7 @@ export class DashboardModel {
     // calls and clients that finished a while ago leave the lists
     this.state.clients = this.state.clients.filter((c) => c.queued + c.running > 0 || !this.clientFinishes.get(c)!.empty)
     const busy = new Set(this.state.clients.filter((c) => c.queued + c.running > 0).map((c) => c.client))
-    this.state.calls = this.state.calls.filter(
-      (c) => !this.callFinishes.get(c)!.empty || (c.total === undefined ? busy.has(c.client) : c.done + c.failed < c.total)
-    )
+    this.state.calls = this.state.calls.filter((c) => !this.callFinishes.get(c)!.empty || busy.has(c.client))
     this.state.busySeries.push([now, this.state.running])
     if (this.state.busySeries.length > BUSY_POINTS) this.state.busySeries.shift()
     this.state.now = now
