@@ -1,5 +1,5 @@
 import { skywardTestConfig } from "../../vitest.shared"
 
-// Two files at a time: each file works in folders of its own (its projects, state, hosts, moto) and
+// Three files at a time: each file works in folders of its own (its projects, state, hosts, moto) and
 // most of a file's time is its pools starting, stopping and waiting, not computing.
-export default skywardTestConfig({ testTimeout: 300_000, fileParallelism: true, maxWorkers: 2, minWorkers: 1 })
+export default skywardTestConfig({ testTimeout: 300_000, fileParallelism: true, maxWorkers: 3, minWorkers: 1 })
