@@ -11,7 +11,7 @@
  */
 export { formatBytes } from "./internal/bytes.js"
 export { DEFAULT_ARGUMENT_LIMIT, MAX_ARGUMENT_LIMIT } from "./internal/argument-limit.js"
-export type { Cluster, ClusterSpec, NodeInfo, NodePrice } from "./internal/cluster.js"
+export { nodesPrice, type Cluster, type ClusterSpec, type NodeInfo, type NodePrice } from "./internal/cluster.js"
 export { definePlugin, isDefinedPlugin, PLUGIN_BRAND, PLUGIN_SPECIFICATION_VERSION, type DefinedPlugin } from "./internal/define-plugin.js"
 export {
   BootstrapError,

@@ -22,6 +22,13 @@ export interface NodePrice {
   readonly source: string
 }
 
+/** What `nodes` cost together per hour, when every one has a price (EC2's do); undefined otherwise. */
+export const nodesPrice = (nodes: ReadonlyArray<NodeInfo>): NodePrice | undefined => {
+  const prices = nodes.map((n) => n.price)
+  if (nodes.length === 0 || !prices.every((p): p is NodePrice => p !== undefined)) return undefined
+  return { usdPerHour: prices.reduce((sum, p) => sum + p.usdPerHour, 0), source: [...new Set(prices.map((p) => p.source))].join("; ") }
+}
+
 /** The machines of one pool. */
 export interface Cluster {
   /** Unique per pool, used to tag remote resources. */

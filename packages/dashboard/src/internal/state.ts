@@ -1,4 +1,4 @@
-import type { NodeInfo, PoolEvent } from "@skyward/contracts"
+import { nodesPrice, type NodeInfo, type PoolEvent } from "@skyward/contracts"
 
 /** Lines of task output kept per node, failures kept, and points of the busy-slots chart. */
 const OUTPUT_LINES_PER_NODE = 20
@@ -131,8 +131,7 @@ export class DashboardModel {
     info: { readonly name: string; readonly provider: string; readonly nodes: ReadonlyArray<NodeInfo>; readonly slotsPerNode: number },
     private readonly now: () => number = Date.now
   ) {
-    const prices = info.nodes.map((n) => n.price)
-    const allPriced = prices.length > 0 && prices.every((p) => p !== undefined)
+    const price = nodesPrice(info.nodes)
     this.state = {
       name: info.name,
       provider: info.provider,
@@ -160,8 +159,8 @@ export class DashboardModel {
       calls: [],
       failures: [],
       busySeries: [],
-      usdPerHour: allPriced ? prices.reduce((sum, p) => sum + p!.usdPerHour, 0) : undefined,
-      priceSource: allPriced ? [...new Set(prices.map((p) => p!.source))].join("; ") : undefined
+      usdPerHour: price?.usdPerHour,
+      priceSource: price?.source
     }
   }
 

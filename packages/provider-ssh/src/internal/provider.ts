@@ -97,7 +97,7 @@ export const ssh = (options: SshProviderOptions): ProviderDefinition => {
     layer: parseError === undefined ? Layer.merge(providerLayer, transportLayer) : Layer.fail(hostsError),
     plan: (nodes) =>
       parseError === undefined
-        ? Effect.succeed({ machine: `your hosts ${targets.slice(0, nodes).map((t) => `${t.user ?? ""}${t.user ? "@" : ""}${t.host}:${t.port ?? 22}`).join(", ")}` })
+        ? Effect.succeed({ machine: `your hosts ${targets.slice(0, nodes).map((t) => `${t.user ? `${t.user}@` : ""}${t.host}:${t.port ?? 22}`).join(", ")}` })
         : Effect.fail(hostsError)
   }
 }

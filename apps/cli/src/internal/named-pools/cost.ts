@@ -1,4 +1,3 @@
-import type { NodeInfo, NodePrice } from "@skyward/contracts"
 import type { PoolPrice } from "./state.js"
 
 /** Dollars as people read them: `$0.0850`, `$1.23`, `$412`. */
@@ -6,13 +5,6 @@ export const formatUsd = (usd: number): string => `$${usd.toFixed(usd >= 100 ? 0
 
 /** What a pool has cost from `price.since` to `now` (ms), in USD. */
 export const costSoFar = (price: PoolPrice, now: number): number => (price.usdPerHour * Math.max(0, now - Date.parse(price.since))) / 3_600_000
-
-/** What the nodes cost together per hour, when each has a price (EC2's do); undefined otherwise. */
-export const nodesPrice = (nodes: ReadonlyArray<NodeInfo>): Omit<PoolPrice, "since"> | undefined => {
-  const prices = nodes.map((n) => n.price)
-  if (nodes.length === 0 || !prices.every((p): p is NodePrice => p !== undefined)) return undefined
-  return { usdPerHour: prices.reduce((sum, p) => sum + p.usdPerHour, 0), source: [...new Set(prices.map((p) => p.source))].join("; ") }
-}
 
 /** The line (and JSON fields) `skyward run` ends with on priced nodes: the total and the cost per task. */
 export const runCostReport = (price: PoolPrice, now: number, tasks: number): { readonly text: string; readonly fields: object } => {

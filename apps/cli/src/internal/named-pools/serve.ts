@@ -1,9 +1,9 @@
 import fs from "node:fs"
-import type { PoolEvent } from "@skyward/contracts"
+import { nodesPrice, type PoolEvent } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { ProjectPool } from "../open-pool.js"
 import { formatDuration } from "./duration.js"
-import { formatUsd, nodesPrice } from "./cost.js"
+import { formatUsd } from "./cost.js"
 import { writeRecord, writeStatus, type PoolConnection, type PoolRecord, type PoolStatus } from "./state.js"
 
 /** How a pool that stays up is kept (`skyward up --foreground`). */

@@ -1,6 +1,7 @@
 import fs from "node:fs"
 import os from "node:os"
 import path from "node:path"
+import type { NodePrice } from "@skyward/contracts"
 import { processExists } from "@skyward/host"
 
 /**
@@ -44,11 +45,8 @@ export interface PoolRecord {
   readonly connection: PoolConnection
 }
 
-/** What a pool's nodes cost together. */
-export interface PoolPrice {
-  readonly usdPerHour: number
-  /** Where the figures come from (the spot price at launch, the package's on-demand price list). */
-  readonly source: string
+/** What a pool's nodes cost together (`nodesPrice`), and since when. */
+export interface PoolPrice extends NodePrice {
   /** Since when it costs (ISO time): when the pool began opening, before its machines launched. */
   readonly since: string
 }
