@@ -16,12 +16,14 @@ export const resultLines = (stdout: string): string[] => stdout.split("\n").filt
  * workers match the baseline. plugin-joblib's and plugin-sklearn's pool tests pin the same five:
  * every test pool with scikit-learn shares one cached environment.
  */
+// read from the installed distributions' metadata: importing scikit-learn and scipy here would block
+// the test worker's event loop for seconds on a loaded machine
 const pins: ReadonlyArray<string> = execFileSync(
   python,
   [
     "-c",
-    "import joblib, numpy, scipy, sklearn, cloudpickle as c; " +
-      "print(f'joblib=={joblib.__version__} numpy=={numpy.__version__} scipy=={scipy.__version__} scikit-learn=={sklearn.__version__} cloudpickle=={c.__version__}')"
+    "from importlib.metadata import version; " +
+      "print(' '.join(f'{name}=={version(name)}' for name in ('joblib', 'numpy', 'scipy', 'scikit-learn', 'cloudpickle')))"
   ],
   { encoding: "utf8" }
 )

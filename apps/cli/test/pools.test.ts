@@ -26,6 +26,18 @@ pids = Parallel(n_jobs=-1)(delayed(f)(i, sys.argv[1], float(sys.argv[2])) for i 
 print(sys.argv[1], "done", len(pids), "tasks in", len(set(pids)), "processes; client", os.getpid(), "at", time.time())
 `
 
+const ELASTIC = `
+import time
+from joblib import Parallel, delayed, effective_n_jobs
+def f(i):
+    time.sleep(0.2)
+    return i * i
+first = effective_n_jobs(-1)
+out = Parallel(n_jobs=-1)(delayed(f)(i) for i in range(400))
+second = effective_n_jobs(-1)
+print("exact", out == [i * i for i in range(400)], "n_jobs=-1 at the first call", first, "at the second", second)
+`
+
 interface Sandbox {
   readonly dir: string
   readonly env: NodeJS.ProcessEnv
@@ -40,6 +52,7 @@ const withSandbox = async (body: (sandbox: Sandbox) => Promise<void>): Promise<v
   const env = { ...process.env, XDG_STATE_HOME: path.join(dir, "state"), SKYWARD_POOLS_TEST: path.basename(dir), VIRTUAL_ENV: "", AWS_REGION: "", AWS_DEFAULT_REGION: "", AWS_PROFILE: "" }
   fs.mkdirSync(path.join(dir, "project"))
   fs.writeFileSync(path.join(dir, "project", "work.py"), SCRIPT)
+  fs.writeFileSync(path.join(dir, "project", "elastic.py"), ELASTIC)
   const cli = (args: ReadonlyArray<string>) => skyward(args, { cwd: path.join(dir, "project"), env })
   try {
     await body({ dir, env, marker, cli })
@@ -142,6 +155,44 @@ describe("named pools: skyward up, ls, attach, run --pool, down", () => {
       const gone = await sandbox.cli(["run", "--pool", "grid", "work.py", "x", "0", "1"])
       expect(gone.code).toBe(1)
       expect(gone.stderr).toContain("no pool named grid is up")
+    })
+  })
+
+  it("--nodes 1..4: grows to 4 while 400 tasks of 0.2 s wait, n_jobs=-1 follows, then shrinks to 1 after --scale-down-after; the dashboard shows why", async () => {
+    await withSandbox(async (sandbox) => {
+      const elastic = ["--nodes", "1..4", "--scale-down-after", "3s", ...shape.filter((_, i) => i > 1)]
+      const up = await sandbox.cli(["up", "--name", "elastic", ...elastic])
+      expect(up.code, up.stderr).toBe(0)
+      expect((await lsJson(sandbox))[0]).toMatchObject({ nodes: 1, slots: 2 })
+      const run = await sandbox.cli(["run", "--pool", "elastic", "elastic.py"])
+      expect(run.code, run.stderr).toBe(0)
+      // the first call began on the one node's 2 slots; the next one sees the 4 nodes' 8
+      expect(run.stdout).toContain("exact True n_jobs=-1 at the first call 2 at the second 8")
+      const shrunk = await waitFor(
+        "the pool back at 1 node",
+        () => {
+          const status = JSON.parse(fs.readFileSync(path.join(sandbox.dir, "state/skyward/pools/elastic/status.json"), "utf8")) as { nodes: number; totalSlots: number }
+          return status.nodes === 1 ? status : undefined
+        },
+        30_000
+      )
+      expect(shrunk.totalSlots).toBe(2)
+      const [listed] = await lsJson(sandbox)
+      expect(listed).toMatchObject({ nodes: 1, slots: 2 })
+      // the dashboard's state: each decision with its reason
+      const events = await fetch(String(listed!.dashboard).replace("/?", "/events?"))
+      const reader = events.body!.getReader()
+      let text = ""
+      while (!text.includes("\n\n")) text += new TextDecoder().decode((await reader.read()).value)
+      await reader.cancel()
+      const state = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as { scaling: Array<{ direction: string; nodes: number[]; reason: string }>; nodes: Array<{ index: number; state: string }> }
+      expect(state.scaling.filter((d) => d.direction === "up").flatMap((d) => d.nodes).sort()).toEqual([1, 2, 3])
+      expect(state.scaling.filter((d) => d.direction === "down").flatMap((d) => d.nodes).sort()).toEqual([1, 2, 3])
+      expect(state.scaling.at(-1)!.reason).toMatch(/^\d+ tasks queued: ~\d+s of work on 2 slots; a node gets ready in/)
+      expect(state.nodes.map((n) => n.state)).toEqual(["ready", "removed", "removed", "removed"])
+      const down = await sandbox.cli(["down", "elastic"])
+      expect(down.code, down.stderr).toBe(0)
+      expect(processesMarked(sandbox.marker)).toEqual([])
     })
   })
 

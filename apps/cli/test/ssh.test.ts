@@ -18,8 +18,8 @@ describe.skipIf(noSshd !== undefined)(`skyward run --provider ssh over 3 ${mode}
   beforeAll(async () => {
     hosts = await createHosts(3, mode)
   })
-  afterAll(() => {
-    hosts?.teardown()
+  afterAll(async () => {
+    await hosts?.teardown()
     if (hosts) expect(leftovers(hosts)).toEqual([])
   })
 

@@ -11,7 +11,7 @@
  */
 export { formatBytes } from "./internal/bytes.js"
 export { DEFAULT_ARGUMENT_LIMIT, MAX_ARGUMENT_LIMIT } from "./internal/argument-limit.js"
-export { nodesPrice, type Cluster, type ClusterSpec, type NodeInfo, type NodePrice } from "./internal/cluster.js"
+export { CostMeter, nodesPrice, type Cluster, type ClusterSpec, type NodeInfo, type NodePrice } from "./internal/cluster.js"
 export { definePlugin, isDefinedPlugin, PLUGIN_BRAND, PLUGIN_SPECIFICATION_VERSION, type DefinedPlugin } from "./internal/define-plugin.js"
 export {
   BootstrapError,
@@ -43,9 +43,11 @@ export {
   type Mirror
 } from "./internal/image.js"
 export {
+  nodeRange,
   PoolOptionsSchema,
   validatePoolOptions,
   WorkerSchema,
+  type NodeCount,
   type PoolOptions,
   type PoolLogStream,
   type PoolOptionsInput,
@@ -53,7 +55,7 @@ export {
 } from "./internal/options.js"
 export type { Plugin, PluginPython } from "./internal/plugin.js"
 export type { ClientContribution, ComputePoolShape, TaskCallbacks, TaskOptions, TaskOutcome, TaskSpec } from "./internal/pool.js"
-export { Provider, type ProviderDefinition, type ProviderPlan, type ProviderShape, type ProvisionRequest } from "./internal/provider.js"
+export { Provider, type AddNodeRequest, type ProviderDefinition, type ProviderPlan, type ProviderShape, type ProvisionRequest } from "./internal/provider.js"
 export {
   Transport,
   uploadDestination,

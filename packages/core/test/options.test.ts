@@ -29,6 +29,17 @@ describe("pool options", () => {
     expect(fieldOf(input)).toBe(field)
   })
 
+  it("take an elastic node range, and say what is wrong with a bad one", () => {
+    const message = (nodes: unknown) => {
+      const result = validatePoolOptions({ nodes })
+      return Either.isLeft(result) ? result.left.message : result.right.nodes
+    }
+    expect(message({ min: 1, max: 4 })).toEqual({ min: 1, max: 4 })
+    expect(message({ min: 3, max: 1 })).toBe("nodes: min (3) must not be above max (1)")
+    expect(message({ min: 0, max: 2 })).toBe("nodes: must be a positive integer, or { min, max } of positive integers")
+    expect(message(0)).toBe("nodes: must be a positive integer")
+  })
+
   it("name both executors when the executor is unknown", () => {
     const result = validatePoolOptions({ worker: { executor: "fork" } })
     expect(Either.isLeft(result) && result.left.message).toBe('worker.executor: must be "process" or "thread", got "fork"')

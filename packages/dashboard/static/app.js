@@ -13,6 +13,9 @@ const usd = (value) => `$${value.toFixed(value >= 100 ? 0 : value >= 1 ? 2 : 4)}
 const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(1)} GiB`
 const seconds = (s) => (s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`)
 
+const DECISION_VERBS = { up: "added", down: "removed", replace: "added for lost ones:" }
+const decisionText = (d) => `${DECISION_VERBS[d.direction]} node${d.nodes.length === 1 ? "" : "s"} ${d.nodes.join(", ")}`
+
 const Figure = ({ label, value, id }) => html`<div class="figure"><b data-testid=${id}>${value}</b><span>${label}</span></div>`
 
 const Slots = ({ busy, slots }) =>
@@ -71,20 +74,20 @@ const App = () => {
     return () => source.close()
   }, [])
   if (state === undefined) return html`<p class="muted">connecting to the pool…</p>`
-  const slots = state.nodes.reduce((sum, n) => sum + (n.state === "lost" ? 0 : n.slots), 0)
-  const busy = state.nodes.reduce((sum, n) => sum + (n.state === "lost" ? 0 : n.busy), 0)
-  const cost = state.usdPerHour === undefined ? undefined : (state.usdPerHour * (state.now - state.openedAt)) / 3_600_000
+  const inPool = state.nodes.filter((n) => n.state === "ready" || n.state === "starting")
+  const slots = inPool.reduce((sum, n) => sum + n.slots, 0)
+  const busy = inPool.reduce((sum, n) => sum + n.busy, 0)
   return html`
     <h1>Pool <span data-testid="pool-name">${state.name}</span> <span class="muted">(${state.provider})</span></h1>
     <div class="muted" data-testid="connection">${connected ? "live" : "reconnecting…"}</div>
     <div class="figures">
-      <${Figure} id="nodes" label="nodes up" value=${`${state.nodes.filter((n) => n.state === "ready").length}/${state.nodes.length}`} />
+      <${Figure} id="nodes" label="nodes up" value=${`${state.nodes.filter((n) => n.state === "ready").length}/${state.nodes.filter((n) => n.state !== "removed").length}`} />
       <${Figure} id="busy" label="busy slots" value=${`${busy}/${slots}`} />
       <${Figure} id="queued" label="queued" value=${state.queued} />
       <${Figure} id="done" label="tasks done" value=${state.done} />
       <${Figure} id="failed" label="tasks failed" value=${state.failed} />
       <${Figure} id="rate" label="tasks/s" value=${state.rate.toFixed(1)} />
-      ${state.usdPerHour === undefined ? null : html`<${Figure} id="price" label="per hour" value=${usd(state.usdPerHour)} /><${Figure} id="cost" label="cost so far" value=${usd(cost)} />`}
+      ${state.usdPerHour === undefined ? null : html`<${Figure} id="price" label="per hour" value=${usd(state.usdPerHour)} /><${Figure} id="cost" label="cost so far" value=${usd(state.costSoFar)} />`}
     </div>
     ${state.clients.length === 0
       ? null
@@ -97,6 +100,12 @@ const App = () => {
       : html`<h2>Parallel calls</h2>
           <table data-testid="calls"><thead><tr><th>client</th><th>call</th><th>done</th><th>failed</th><th>calls/s</th><th>ETA</th></tr></thead>
             <tbody>${state.calls.map((c) => html`<tr><td>${c.client}</td><td>${c.call}</td><td>${c.done}${c.total === undefined ? "" : ` / ${c.total}`}</td><td>${c.failed}</td><td>${c.rate.toFixed(1)}</td><td>${c.eta === undefined ? "-" : seconds(c.eta)}</td></tr>`)}</tbody>
+          </table>`}
+    ${state.scaling.length === 0
+      ? null
+      : html`<h2>Scaling</h2>
+          <table data-testid="scaling"><thead><tr><th>when</th><th>decision</th><th>nodes after</th><th>why</th></tr></thead>
+            <tbody>${state.scaling.map((d) => html`<tr data-testid="scaling-decision" data-direction=${d.direction}><td>${seconds((state.now - d.at) / 1000)} ago</td><td>${decisionText(d)}</td><td>${d.live}</td><td>${d.reason}</td></tr>`)}</tbody>
           </table>`}
     <h2>Busy slots</h2>
     <${BusyChart} series=${state.busySeries} slots=${slots} />

@@ -47,4 +47,28 @@ describe("the dashboard's state, folded from a pool's events", () => {
       ["lost", undefined, undefined]
     ])
   })
+
+  it("shows an elastic pool's decisions, its added and removed nodes, and what each node cost while it was in the pool", () => {
+    let clock = 0
+    const added: NodeInfo = { index: 2, address: "10.0.0.3", data: { instanceType: "c6i.xlarge", lifecycle: "on-demand" }, price: { usdPerHour: 0.17, source: "list" } }
+    const model = new DashboardModel({ name: "demo", provider: "aws", nodes, slotsPerNode: 2, nodeInfo: (index) => (index === 2 ? added : undefined) }, () => clock)
+    const reason = "400 tasks queued, ~40s of work for 4 slots; a node gets ready in ~3.0s"
+    clock = 3_600_000 // an hour at $0.06
+    model.apply({ _tag: "PoolScaled", direction: "up", nodes: [2], live: 3, reason })
+    model.apply({ _tag: "NodeProvisioned", node: 2, address: "10.0.0.3" })
+    model.apply({ _tag: "NodeReady", node: 2, slots: 4, pid: 1 })
+    expect(model.state.nodes[2]).toMatchObject({ state: "ready", address: "10.0.0.3", slots: 4, instanceType: "c6i.xlarge", usdPerHour: 0.17 })
+    expect(model.state.usdPerHour).toBeCloseTo(0.23)
+    clock = 5_400_000 // half an hour at $0.23
+    model.apply({ _tag: "PoolScaled", direction: "down", nodes: [2], live: 2, reason: "idle for 2m" })
+    clock = 9_000_000 // an hour at $0.06
+    model.tick()
+    expect(model.state.nodes[2]!.state).toBe("removed")
+    expect(model.state.usdPerHour).toBeCloseTo(0.06)
+    expect(model.state.costSoFar).toBeCloseTo(0.06 + 0.115 + 0.06)
+    expect(model.state.scaling.map((d) => [d.direction, d.nodes, d.live, d.reason])).toEqual([
+      ["down", [2], 2, "idle for 2m"],
+      ["up", [2], 3, reason]
+    ])
+  })
 })

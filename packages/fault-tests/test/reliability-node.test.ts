@@ -123,7 +123,7 @@ describe("a node lost for missing heartbeats is ended with its slots (even when 
       })
       await expectLostAgentEnded({ provider }, () => agentProcesses(hosts.hosts[1]!))
     } finally {
-      hosts.teardown()
+      await hosts.teardown()
     }
     expect(leftovers(hosts)).toEqual([])
   })

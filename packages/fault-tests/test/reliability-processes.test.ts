@@ -100,9 +100,9 @@ describe.skipIf(sshUnavailable !== undefined)("item 1 over SSH (a network-namesp
     }
     await ComputePool.use(options("process"), async () => undefined) // bootstraps the host once (cold)
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     sshHostProcesses = () => []
     expect(leftovers(hosts)).toEqual([])
   })

@@ -125,9 +125,9 @@ describe.skipIf(sshUnavailable !== undefined)("secrets over SSH (a network-names
       process.env.TMPDIR = tmp
     }
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 

@@ -51,9 +51,9 @@ describe.skipIf(unavailable !== undefined)("faults on 3 network-namespace SSH ho
     runs = []
     expect(await settle(noAgents, 25_000)).toEqual([])
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 

@@ -17,13 +17,15 @@ class FakeBridge:
     given); passes submits to ``on_submit``."""
 
     def __init__(self, slots: int = 2, on_submit: Handler | None = None,
-                 accept_hello: bool = True, max_blob_bytes: int | None = None) -> None:
+                 accept_hello: bool = True, max_blob_bytes: int | None = None,
+                 max_slots: int | None = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="fake-bridge-")
         self.path = os.path.join(self.dir, "bridge.sock")
         self.slots = slots
         self.on_submit = on_submit
         self.accept_hello = accept_hello
         self.max_blob_bytes = max_blob_bytes
+        self.max_slots = max_slots  # an elastic pool's most slots
         self.received: list[dict[str, Any]] = []
         self.connections: list[socket.socket] = []
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -57,6 +59,8 @@ class FakeBridge:
                         hello = {"type": "hello", "protocol": 1, "role": "server", "slots": self.slots}
                         if self.max_blob_bytes is not None:
                             hello["maxBlobBytes"] = self.max_blob_bytes
+                        if self.max_slots is not None:
+                            hello["maxSlots"] = self.max_slots
                         conn.sendall(encode_frame(hello))
                     elif message["type"] == "submit" and self.on_submit is not None:
                         self.on_submit(self, conn, message)

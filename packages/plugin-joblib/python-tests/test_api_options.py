@@ -60,6 +60,12 @@ def test_pool_parameters_become_flags() -> None:
         "--timeout", "1.5", "--no-workdir", "--idle", "90s"]
 
 
+def test_an_elastic_pool_is_nodes_min_max() -> None:
+    assert flags(JoblibPool(Local(), (1, 4), scale_down_after=90))[2:6] == [
+        "--nodes", "1..4", "--scale-down-after", "90s"]
+    assert flags(ScikitLearnPool(nodes={"min": 2, "max": 2}))[2:4] == ["--nodes", "2..2"]
+
+
 def test_sklearn_version_and_joblib_version_pin_the_workers() -> None:
     pool = ScikitLearnPool(sklearn_version="1.7.2", joblib_version="1.5.2", pip="numpy==2.3.4")
     assert flags(pool) == ["--provider", "local", "--plugin", "sklearn", "--pip", "joblib==1.5.2",
@@ -120,6 +126,10 @@ def test_the_seeds_cpu_memory_and_accelerator_choose_the_aws_instance_type() -> 
     ({"provider": AWS(), "memory": "lots"}, ValueError, "memory must be a size"),
     ({"provider": AWS(), "cpu": 0}, ValueError, "cpu .vCPUs per node. must be"),
     ({"nodes": 0}, ValueError, "nodes must be"),
+    ({"nodes": (3, 2)}, ValueError, "min .3. must not be above max .2."),
+    ({"nodes": (0, 2)}, ValueError, "nodes' min must be"),
+    ({"nodes": {"min": 1}}, ValueError, "nodes must be a count, .min, max."),
+    ({"scale_down_after": "soon"}, ValueError, "scale_down_after must be"),
     ({"concurrency": 1.5}, ValueError, "concurrency must be"),
     ({"executor": "fork"}, ValueError, "executor must be"),
     ({"timeout": -1}, ValueError, "timeout must be"),

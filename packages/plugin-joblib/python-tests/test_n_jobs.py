@@ -138,3 +138,57 @@ def test_the_pools_timeout_applies_on_a_one_slot_pool(fake_pool) -> None:  # typ
     with parallel_config(backend="skyward", task_timeout=0.5), pytest.raises(TaskTimeoutError):
         Parallel(n_jobs=-1)(delayed(where)(i) for i in range(TASKS))
     assert pool.submits and all(m.get("timeout") == 0.5 for m in pool.submits)
+
+
+class HoldingPool:
+    """A fake elastic (``max_slots``) or fixed pool that answers no batch until ``hold`` arrived, or
+    a second passed: how many the backend sends before any answers is what the pool can see."""
+
+    def __init__(self, slots: int, max_slots: int | None, hold: int) -> None:
+        self.hold = hold
+        self.held: list[tuple[Any, dict[str, Any]]] = []
+        self.sent_before_an_answer: int | None = None
+        self.lock = threading.Lock()
+        self.bridge = FakeBridge(slots=slots, on_submit=self._hold, max_slots=max_slots)
+        self.timer = threading.Timer(1.0, self._answer_all)
+        self.timer.start()
+
+    def _hold(self, bridge: FakeBridge, conn: Any, message: dict[str, Any]) -> None:
+        with self.lock:
+            if self.sent_before_an_answer is not None:
+                return self._answer(conn, message)
+            self.held.append((conn, message))
+            full = len(self.held) == self.hold
+        if full:
+            self._answer_all()
+
+    def _answer_all(self) -> None:
+        with self.lock:
+            if self.sent_before_an_answer is None:
+                self.sent_before_an_answer = len(self.held)
+            for conn, message in self.held:
+                self._answer(conn, message)
+            self.held.clear()
+
+    @staticmethod
+    def _answer(conn: Any, message: dict[str, Any]) -> None:
+        reply = {"type": "result", "id": message["id"], "payload": cloudpickle.dumps(loads(message["payload"])())}
+        conn.sendall(encode_frame(reply))
+
+
+@pytest.mark.parametrize("max_slots, pre_dispatch, sent", [
+    (None, "2 * n_jobs", 4),  # a fixed pool: joblib's pace, twice the slots ahead
+    (8, "2 * n_jobs", 12),  # an elastic pool sees the whole call, so it can grow for it
+    (8, "3", 3),  # a pre_dispatch the script set is kept
+])
+def test_an_elastic_pool_gets_a_calls_batches_at_once(monkeypatch, max_slots, pre_dispatch, sent) -> None:  # type: ignore[no-untyped-def]
+    pool = HoldingPool(slots=2, max_slots=max_slots, hold=12)
+    monkeypatch.setattr(_bridge, "_client", BridgeClient(pool.bridge.path, "token"))
+    try:
+        with parallel_config(backend="skyward"):
+            out = Parallel(n_jobs=-1, batch_size=1, pre_dispatch=pre_dispatch)(delayed(where)(i) for i in range(12))
+        assert [i for i, _ in out] == list(range(12))
+        assert pool.sent_before_an_answer == sent
+    finally:
+        pool.timer.cancel()
+        pool.bridge.close()

@@ -1,9 +1,10 @@
+import { execFileSync } from "node:child_process"
 import { once } from "node:events"
 import fs from "node:fs"
 import net from "node:net"
 import path from "node:path"
 import { fileURLToPath } from "node:url"
-import { DescribeInstanceAttributeCommand } from "@aws-sdk/client-ec2"
+import { DescribeInstanceAttributeCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2"
 import { ComputePool } from "@skyward/core"
 import type { Cluster, PoolEvent } from "@skyward/contracts"
 import { Effect, Exit } from "effect"
@@ -18,6 +19,7 @@ import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
 import { motoAmi, poolId, provisioned } from "./support/pool.js"
 
 const funcs = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "skyaws_funcs.py")
+const slow = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "skyaws_slow.py")
 const unavailable = motoUnavailable() ?? sshdUnavailable() ?? netnsUnavailable()
 if (unavailable) console.warn(`skipping the EC2 emulator tests: ${unavailable}`)
 
@@ -63,6 +65,30 @@ interface AwsNodeData {
   readonly ssh: { readonly host: string; readonly user: string; readonly key: { readonly data: string }; readonly hostKey: string }
 }
 const dataOf = (cluster: Cluster): AwsNodeData => cluster.nodes[0]!.data as unknown as AwsNodeData
+
+/** The live processes (pid and command line; zombies left out) of `user` (the emulated instances' agents run as the emulator's login). */
+const processesOf = (user: string): string[] => {
+  try {
+    return execFileSync("ps", ["-u", user, "-o", "pid=,stat=,args="], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter((fields) => fields.length > 1 && !fields[1]!.startsWith("Z"))
+      .map((fields) => [fields[0], ...fields.slice(2)].join(" "))
+  } catch {
+    return [] // ps exits 1 when there are none
+  }
+}
+
+/** Resolves once `test` holds (checked every 100 ms); rejects after `ms`, or as soon as `fail` says why not. */
+const eventually = async (what: string, test: () => boolean, ms: number, fail: () => string | undefined = () => undefined) => {
+  const until = Date.now() + ms
+  while (!test()) {
+    const failed = fail()
+    if (failed !== undefined) throw new Error(`${what}: ${failed}`)
+    if (Date.now() > until) throw new Error(`not within ${ms / 1000}s: ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
 
 describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's instances backed by namespace SSH hosts", () => {
   let moto: Moto
@@ -134,6 +160,70 @@ describe.skipIf(unavailable !== undefined)("pools on EC2, emulated: moto's insta
     expect(live(await leftInMoto(moto.ec2, poolIdSeen))).toEqual(NOTHING)
     await emulator.settle()
     for (const instance of instances) expect(emulator.retired.has(instance.InstanceId!)).toBe(true)
+  })
+
+  it("a reclaimed spot instance is replaced, its tasks re-run", async () => {
+    const events: PoolEvent[] = []
+    const inputs = Array.from({ length: 6 }, (_, i) => i)
+    let id = ""
+    let reclaimed = ""
+    let open = 0
+    const results = await ComputePool.use(
+      {
+        provider: aws(options()),
+        nodes: { min: 2, max: 2 },
+        heartbeatTimeout: 3,
+        worker: { concurrency: 2 },
+        image: { files: { "skyaws_funcs.py": funcs, "skyaws_slow.py": slow } }
+      },
+      async (pool) => {
+        id = pool.cluster.id
+        const node1 = pool.cluster.nodes.find((n) => n.index === 1)!
+        expect(node1.data["lifecycle"]).toBe("spot")
+        reclaimed = (node1.data as unknown as AwsNodeData).instanceId
+        const mapped = pool.map<Where>("skyaws_slow:slow_where", inputs)
+        // as EC2 reclaims a spot instance: terminated under the pool while node 1 runs tasks
+        await eventually("node 1 runs a task", () => events.some((e) => e._tag === "TaskStarted" && e.node === 1), 30_000)
+        await moto.ec2.send(new TerminateInstancesCommand({ InstanceIds: [reclaimed] }))
+        const results = await mapped
+        await eventually(
+          "a replacement node is ready",
+          () => events.some((e) => e._tag === "NodeReady" && e.node >= 2),
+          90_000,
+          () => events.flatMap((e) => (e._tag === "NodeAddFailed" ? [`node ${e.node} could not be added: ${e.reason}`] : []))[0]
+        )
+        open = events.length
+        return results
+      },
+      (event) => void events.push(event)
+    )
+    // every task's result, exactly once, though node 1 was lost with tasks on it
+    expect(results.map((r) => r.x)).toEqual(inputs)
+    expect(results.map((r) => r.square)).toEqual(inputs.map((x) => x * x))
+    const lost = events.find((e) => e._tag === "NodeLost")
+    expect(lost).toMatchObject({ node: 1 })
+    const inFlight = lost?._tag === "NodeLost" ? lost.inFlight : []
+    expect(inFlight.length).toBeGreaterThan(0)
+    const retried = events.flatMap((e) => (e._tag === "TaskRetried" ? [e.task] : []))
+    for (const task of inFlight) expect(retried).toContain(task)
+    // the pool replaced it with a new node (a new index), which got ready
+    const scaled = events.slice(0, open).filter((e) => e._tag === "PoolScaled")
+    expect(scaled).toEqual([expect.objectContaining({ direction: "replace", nodes: [2], live: 2 })])
+    expect(events.some((e) => e._tag === "NodeProvisioned" && e.node === 2)).toBe(true)
+    expect(events.some((e) => e._tag === "NodeReady" && e.node === 2)).toBe(true)
+    expect(events.filter((e) => e._tag === "NodeAddFailed")).toEqual([])
+    // each task done once; those node 1 had in flight, done elsewhere
+    const done = events.flatMap((e) => (e._tag === "TaskDone" ? [e] : []))
+    expect(done).toHaveLength(inputs.length)
+    expect(new Set(done.map((e) => e.task)).size).toBe(inputs.length)
+    for (const task of inFlight) expect(done.find((e) => e.task === task)?.node).not.toBe(1)
+    // after the pool: nothing in moto, the emulator retired every host, no process is left
+    expect(live(await leftInMoto(moto.ec2, id))).toEqual(NOTHING)
+    await emulator.settle()
+    expect(emulator.retired.has(reclaimed)).toBe(true)
+    expect(processesOf(emulator.login)).toEqual([])
+    // the nodes ended as the pool closes are not lost ones to replace
+    expect(events.slice(open).filter((e) => e._tag === "PoolScaled" || e._tag === "NodeProvisioned")).toEqual([])
   })
 
   it("puts no private key in the user-data: each instance makes its host key, and the pool pins the one its console shows", async () => {

@@ -6,7 +6,8 @@ import os from "node:os"
 import path from "node:path"
 import { DescribeImagesCommand, DescribeInstanceAttributeCommand, DescribeSecurityGroupsCommand, type EC2Client } from "@aws-sdk/client-ec2"
 import { PutParameterCommand } from "@aws-sdk/client-ssm"
-import { Cause, Effect, Exit, Fiber } from "effect"
+import { emptyImage, type NodeInfo } from "@skyward/contracts"
+import { Cause, Effect, Exit, Fiber, Scope } from "effect"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { ltsCandidates } from "../src/internal/ami.js"
 import { hostKeyFromConsole } from "../src/internal/console-host-key.js"
@@ -14,12 +15,12 @@ import { generateEd25519 } from "../src/internal/host-keys.js"
 import { defaultClients, type ClientFactory } from "../src/internal/credentials.js"
 import { ON_DEMAND_PRICES_AS_OF } from "../src/internal/on-demand-prices.js"
 import { checkOptions, DEFAULT_AMI_PARAMETER } from "../src/internal/options.js"
-import { planAws } from "../src/internal/provider.js"
+import { makeAwsProvider, planAws } from "../src/internal/provider.js"
 import { onDemandPrice } from "../src/internal/prices.js"
 import { parseCloudConfig } from "./support/emulator.js"
 import { leftInMoto, live, NOTHING } from "./support/inspect.js"
 import { motoUnavailable, startMoto, type Moto } from "./support/moto.js"
-import { answering, consoleKeyOf, motoAmi, offline, poolId, provisioned } from "./support/pool.js"
+import { answering, consoleKeyOf, motoAmi, offline, poolId, provisioned, type ProvisionedPool } from "./support/pool.js"
 
 const noMoto = motoUnavailable()
 
@@ -237,6 +238,70 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
     }
     expect(hostKeys.size).toBe(2)
     expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+  })
+
+  it("addNode launches one more tagged, priced instance with the next index; closing its scope terminates it alone, the pool's close the rest", async () => {
+    const id = poolId()
+    let opened: ProvisionedPool | undefined
+    const seen = await Effect.runPromise(
+      provisioned({ ...base(), allocation: "spot-if-available" }, offline, 2, (cluster, pool) =>
+        Effect.gen(function* () {
+          opened = pool
+          const scope = yield* Scope.make()
+          const added = yield* pool.provider.addNode!({ spec: pool.spec, image: emptyImage, index: 2, nodes: cluster.nodes }).pipe(Scope.extend(scope))
+          const during = yield* Effect.promise(() => leftInMoto(ec2, id))
+          yield* Scope.close(scope, Exit.void)
+          const after = yield* Effect.promise(() => leftInMoto(ec2, id))
+          return { cluster, added, during, after }
+        }),
+        id
+      )
+    )
+    type Data = { instanceId: string; hostKey: string; lifecycle: string; availabilityZone: string; ssh: { host: string; hostKey: string; key: { data: string } } }
+    const dataOf = (node: NodeInfo) => node.data as unknown as Data
+    const { cluster, added, during, after } = seen
+    const first = cluster.nodes.map((n) => dataOf(n).instanceId)
+    const addedData = dataOf(added)
+    expect(added.index).toBe(2)
+    expect(during.instances.sort()).toEqual([...first, addedData.instanceId].sort())
+    const instance = during.all.find((i) => i.InstanceId === addedData.instanceId)!
+    const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]))
+    expect(tags).toMatchObject({ "skyward:pool": id, "skyward:managed": "true", "skyward:node": "2", Name: `skyward-${id}-2` })
+    // the pool's key pair and group, as the first nodes
+    const firstInstance = during.all.find((i) => i.InstanceId === first[0])!
+    expect(instance.KeyName).toBe(`skyward-${id}`)
+    expect(instance.NetworkInterfaces?.[0]?.Groups?.map((g) => g.GroupId)).toEqual(firstInstance.NetworkInterfaces?.[0]?.Groups?.map((g) => g.GroupId))
+    expect(during.keys).toEqual([`skyward-${id}`])
+    expect(during.groups).toHaveLength(1)
+    // node data and price as provision makes them
+    expect(addedData.ssh.hostKey).toBe(consoleKeyOf(addedData.instanceId))
+    expect(addedData.hostKey).toBe(addedData.ssh.hostKey)
+    expect(addedData.ssh.key.data).toBe(dataOf(cluster.nodes[0]!).ssh.key.data)
+    expect(added.address).toBe(instance.PublicIpAddress)
+    expect(Object.keys(addedData).sort()).toEqual(Object.keys(dataOf(cluster.nodes[0]!)).sort())
+    expect(addedData.lifecycle).toBe("spot")
+    expect(added.price).toEqual({ usdPerHour: 0.00001, source: `spot price in ${addedData.availabilityZone} at launch` })
+    // its scope closed: that instance alone is gone
+    expect(after.instances.sort()).toEqual([...first].sort())
+    expect(after.keys).toHaveLength(1)
+    expect(after.groups).toHaveLength(1)
+    expect(live(await leftInMoto(ec2, id))).toEqual(NOTHING)
+    // a closed pool takes no node
+    const late = await Effect.runPromiseExit(
+      Effect.scoped(opened!.provider.addNode!({ spec: opened!.spec, image: emptyImage, index: 3, nodes: [] }))
+    )
+    expect(failureOf(late)).toMatchObject({ _tag: "ProviderError", message: expect.stringMatching(/addNode before provision/) })
+  })
+
+  it("addNode before provision is a ProviderError, and creates nothing", async () => {
+    const provider = makeAwsProvider({ ...base() }, offline)
+    const spec = { id: poolId(), provider: "aws", nodes: 1, maxNodes: 2, concurrency: undefined, executor: "process" as const }
+    const exit = await Effect.runPromiseExit(Effect.scoped(provider.addNode!({ spec, image: emptyImage, index: 1, nodes: [] })))
+    expect(failureOf(exit)).toMatchObject({ _tag: "ProviderError", message: expect.stringMatching(/addNode before provision/) })
+    await Effect.runPromise(Effect.scoped(provider.prepare({ spec, image: emptyImage })))
+    const prepared = await Effect.runPromiseExit(Effect.scoped(provider.addNode!({ spec, image: emptyImage, index: 1, nodes: [] })))
+    expect(failureOf(prepared)?._tag).toBe("ProviderError")
+    expect(live(await leftInMoto(ec2, spec.id))).toEqual(NOTHING)
   })
 
   it("finds the AMI through the SSM parameter for the instance type's architecture", async () => {

@@ -87,9 +87,9 @@ describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts
     // every pool closed: no agent is left on any host
     await waitFor("the agents to exit", () => hosts.hosts.every((h) => agentProcesses(h).length === 0), 20_000)
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 
@@ -172,6 +172,59 @@ describe.skipIf(noSshd !== undefined)(`ComputePool over ssh() on 3 ${mode} hosts
     const error = await ComputePool.use(options({ nodes: 4 }), async () => undefined, traced()).catch((e) => e)
     expect(error).toBeInstanceOf(ConfigError)
     expect(error.message).toMatch(/nodes: 4 asked, but the ssh provider has only 3 hosts/)
+  })
+
+  it("elastic (nodes 1..3): grows onto the hosts it is not using while tasks wait, gives them back when idle; refuses more than the hosts", async () => {
+    const events: PoolEvent[] = []
+    const inputs = Array.from({ length: 90 }, (_, i) => i)
+    await ComputePool.use(
+      options({ nodes: { min: 1, max: 3 }, scaleDownAfter: 2 }),
+      async (pool) => {
+        expect(pool.totalSlots).toBe(2)
+        expect((await pool.map<Where>("skyssh_funcs:where_slowly", inputs)).map((r) => r.x)).toEqual(inputs)
+        await waitFor("the pool back at 1 node", () => pool.totalSlots === 2 && pool.cluster.nodes.length === 1, 30_000)
+      },
+      traced((event) => events.push(event))
+    )
+    const added = events.flatMap((e) => (e._tag === "PoolScaled" && e.direction === "up" ? e.nodes : []))
+    expect(added).toEqual([1, 2])
+    const addresses = events.flatMap((e) => (e._tag === "NodeProvisioned" ? [e.address] : []))
+    expect(addresses.sort()).toEqual(hosts.hosts.map((h) => h.address).sort())
+    expect(new Set(events.flatMap((e) => (e._tag === "TaskDone" ? [e.node] : []))).size).toBe(3)
+    expect(events.flatMap((e) => (e._tag === "PoolScaled" && e.direction === "down" ? e.nodes : [])).sort()).toEqual([1, 2])
+    expect(events.filter((e) => e._tag === "NodeLost")).toEqual([])
+
+    const error = await ComputePool.use(options({ nodes: { min: 1, max: 4 } }), async () => undefined, traced()).catch((e) => e)
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error.message).toMatch(/nodes: up to 4 asked, but the ssh provider has only 3 hosts/)
+  })
+
+  it("elastic (nodes 2..3): a lost node is replaced on a free host, and its tasks run again", async () => {
+    const events: PoolEvent[] = []
+    const victim = hosts.hosts[1]!
+    const inputs = Array.from({ length: 40 }, (_, i) => i)
+    let killed = false
+    try {
+      const results = await ComputePool.use(
+        options({ nodes: { min: 2, max: 3 }, heartbeatTimeout: 5 }),
+        (pool) => pool.map<Where>("skyssh_funcs:where_slowly", inputs),
+        traced((event) => {
+          events.push(event)
+          if (event._tag === "TaskDone" && event.node === 1 && !killed) {
+            killed = true
+            victim.killSshd()
+          }
+        })
+      )
+      expect(results.map((r) => r.x)).toEqual(inputs)
+    } finally {
+      await victim.start()
+    }
+    expect(events.flatMap((e) => (e._tag === "NodeLost" ? [e.node] : []))).toEqual([1])
+    const replaced = events.find((e): e is Extract<PoolEvent, { _tag: "PoolScaled" }> => e._tag === "PoolScaled" && e.direction === "replace")
+    expect(replaced).toMatchObject({ nodes: [2], live: 2, reason: "1 of at least 2 nodes alive" })
+    expect(events.find((e) => e._tag === "NodeProvisioned" && e.node === 2)).toMatchObject({ address: hosts.hosts[2]!.address })
+    expect(events.some((e) => e._tag === "TaskDone" && e.node === 2)).toBe(true)
   })
 
   it("completes the map when one host's sshd is killed mid-run, and reports that node lost", async () => {

@@ -47,9 +47,9 @@ describe.skipIf(noSshd !== undefined)("bootstrap over ssh (loopback hosts)", () 
       }
     })
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 

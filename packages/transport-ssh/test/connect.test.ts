@@ -52,9 +52,9 @@ const suite = (mode: HostMode, skip: string | undefined) =>
       hosts = await createHosts(2, mode)
       options = { knownHostsFiles: [hosts.knownHostsFile], knownHostsRecordFile: path.join(hosts.dir, "tofu_known_hosts"), connectTimeout: 5 }
     })
-    afterAll(() => {
+    afterAll(async () => {
       if (!hosts) return
-      hosts.teardown()
+      await hosts.teardown()
       expect(leftovers(hosts)).toEqual([])
     })
     afterEach(async () => {

@@ -60,10 +60,10 @@ describe.skipIf(noSshd !== undefined)("a mirrored client environment over ssh (a
     platforms = linuxPlatforms(machine!, ["glibc", glibc!])
     localWheel = probeWheel(hosts.dir)
   })
-  afterAll(() => {
+  afterAll(async () => {
     for (const hash of hashes) forgetWheelhouses(hash)
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 

@@ -24,10 +24,10 @@ describe.skipIf(unavailable !== undefined)("the remote work folder (a namespace 
     fs.writeFileSync(path.join(project, "main.py"), "print('main')\n")
     fs.writeFileSync(path.join(project, "pkg", "data.csv"), "a,b\n1,2\n")
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (project) forgetSnapshot(project)
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 

@@ -68,11 +68,11 @@ describe.skipIf(noSshd !== undefined)("the working directory over ssh (a loopbac
     write(".git/HEAD", "ref: refs/heads/main\n") // left out by default
     write("__pycache__/main.cpython-311.pyc", "bytecode")
   })
-  afterAll(() => {
+  afterAll(async () => {
     if (project) forgetSnapshot(project)
     fs.rmSync(remoteRoot, { recursive: true, force: true })
     if (!hosts) return
-    hosts.teardown()
+    await hosts.teardown()
     expect(leftovers(hosts)).toEqual([])
   })
 

@@ -1,4 +1,4 @@
-import { validatePoolOptions, type PoolOptions } from "@skyward/contracts"
+import { nodeRange, validatePoolOptions, type NodeCount, type PoolOptions } from "@skyward/contracts"
 import { local } from "@skyward/core"
 import { Console, Effect } from "effect"
 import { UsageError } from "./errors.js"
@@ -8,7 +8,8 @@ import { poolOptionsFrom, type PoolFlags } from "./pool-options.js"
 /** What `--dry-run` prints: the pool the flags (and config file) describe, found without creating anything. */
 export interface DryRun {
   readonly provider: string
-  readonly nodes: number
+  /** A count, or `{ min, max }` for an elastic pool. */
+  readonly nodes: NodeCount
   readonly slotsPerNode: number | "cpus"
   readonly executor: string
   readonly machine: string | undefined
@@ -23,7 +24,7 @@ export const dryRun = (flags: PoolFlags): Effect.Effect<DryRun, UsageError> =>
   Effect.gen(function* () {
     const options = yield* validatePoolOptions(yield* poolOptionsFrom(flags)).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     const provider = options.provider ?? local()
-    const plan = provider.plan === undefined ? undefined : yield* provider.plan(options.nodes).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    const plan = provider.plan === undefined ? undefined : yield* provider.plan(nodeRange(options.nodes).max).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     return {
       provider: provider.name,
       nodes: options.nodes,
@@ -35,6 +36,12 @@ export const dryRun = (flags: PoolFlags): Effect.Effect<DryRun, UsageError> =>
     }
   })
 
+/** What the pool costs per hour: one figure, or from its fewest to its most nodes. */
+const poolPrice = (perNode: number, nodes: NodeCount): string => {
+  const { min, max } = nodeRange(nodes)
+  return min === max ? `${formatUsd(perNode * min)}/hour for the pool` : `${formatUsd(perNode * min)} to ${formatUsd(perNode * max)}/hour for the pool`
+}
+
 /** The dry run for people (`--json`: one JSON object). */
 export const dryRunText = (plan: DryRun): string => {
   const slots = plan.slotsPerNode === "cpus" ? "one slot per CPU" : `${plan.slotsPerNode} ${plan.executor} slot${plan.slotsPerNode === 1 ? "" : "s"} each`
@@ -43,11 +50,12 @@ export const dryRunText = (plan: DryRun): string => {
       ? plan.provider === "aws"
         ? "unknown (no price found for this type: see docs/pools.md)"
         : undefined
-      : `${formatUsd(plan.usdPerHourPerNode * plan.nodes)}/hour for the pool (${formatUsd(plan.usdPerHourPerNode)} per node; ${plan.priceSource})`
+      : `${poolPrice(plan.usdPerHourPerNode, plan.nodes)} (${formatUsd(plan.usdPerHourPerNode)} per node; ${plan.priceSource})`
+  const nodes = typeof plan.nodes === "number" ? String(plan.nodes) : `${plan.nodes.min} to ${plan.nodes.max} (elastic)`
   return [
     "dry run: nothing was created",
     `  provider: ${plan.provider}`,
-    `  nodes:    ${plan.nodes}, ${slots}`,
+    `  nodes:    ${nodes}, ${slots}`,
     ...(plan.machine === undefined ? [] : [`  machine:  ${plan.machine}`]),
     ...(price === undefined ? [] : [`  price:    ${price}`])
   ].join("\n")

@@ -1,10 +1,11 @@
 import { local } from "@skyward/core"
-import type { Plugin, PoolOptionsInput } from "@skyward/contracts"
+import type { NodeCount, Plugin, PoolOptionsInput } from "@skyward/contracts"
 import { Effect, Option } from "effect"
 import { envOf } from "./env-flags.js"
 import { CONFIG_SOURCE, configSourceOf, loadConfigFile } from "./config-file.js"
 import { configPlugins } from "./config-plugins.js"
 import { UsageError } from "./errors.js"
+import { parseIdle } from "./named-pools/duration.js"
 import { parsePluginSpec } from "./plugin-spec.js"
 import { resolvePlugin } from "./plugins.js"
 import { parseSize } from "./project.js"
@@ -32,7 +33,8 @@ export interface PoolFlags {
   readonly address: Option.Option<"public" | "private">
   readonly user: Option.Option<string>
   readonly "power-off-command": Option.Option<string>
-  readonly nodes: Option.Option<number>
+  readonly nodes: Option.Option<string>
+  readonly "scale-down-after": Option.Option<string>
   readonly concurrency: Option.Option<number>
   readonly executor: Option.Option<"process" | "thread">
   readonly plugin: ReadonlyArray<string>
@@ -46,6 +48,28 @@ export interface PoolFlags {
 }
 
 type Loose = Record<string, unknown>
+
+/** `--nodes 4` or `--nodes 1..4` (an elastic pool); undefined when not given. */
+const nodesOf = (flags: PoolFlags): Effect.Effect<NodeCount | undefined, UsageError> => {
+  if (Option.isNone(flags.nodes)) return Effect.succeed(undefined)
+  const text = flags.nodes.value.trim()
+  const match = /^(\d+)(?:\.\.(\d+))?$/.exec(text)
+  const [min, max] = [Number(match?.[1]), Number(match?.[2] ?? match?.[1])]
+  if (match === null || min < 1 || max < min)
+    return Effect.fail(
+      new UsageError({ message: `--nodes ${JSON.stringify(text)}: expected a count such as 4, or MIN..MAX such as 1..4 (MIN at least 1, MAX at least MIN)` })
+    )
+  return Effect.succeed(match[2] === undefined ? min : { min, max })
+}
+
+/** `--scale-down-after 90s` in seconds; undefined when not given. */
+const scaleDownAfterOf = (flags: PoolFlags): Effect.Effect<number | undefined, UsageError> => {
+  if (Option.isNone(flags["scale-down-after"])) return Effect.succeed(undefined)
+  const ms = parseIdle(flags["scale-down-after"].value)
+  return typeof ms === "number"
+    ? Effect.succeed(ms / 1000)
+    : Effect.fail(new UsageError({ message: `--scale-down-after ${JSON.stringify(flags["scale-down-after"].value)}: expected a duration such as 90s, 2m or 1h` }))
+}
 
 /** The `--provider aws` flags that were given, as `aws()` options (CLI flag name → option). */
 const awsOptionsOf = (flags: PoolFlags) => {
@@ -167,10 +191,13 @@ export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInpu
     const { env, files: envFiles } = yield* envOf({ config: source?.file, envFile, envFiles: flags["env-file"], env: flags.env })
     const provider = yield* providerFrom(flags, base)
     const argumentLimit = yield* argumentLimitOf(flags)
+    const nodes = yield* nodesOf(flags)
+    const scaleDownAfter = yield* scaleDownAfterOf(flags)
     const merged: Loose = {
       ...base,
       ...provider,
-      ...Option.match(flags.nodes, { onNone: () => ({}), onSome: (nodes) => ({ nodes }) }),
+      ...(nodes === undefined ? {} : { nodes }),
+      ...(scaleDownAfter === undefined ? {} : { scaleDownAfter }),
       ...Option.match(flags.timeout, { onNone: () => ({}), onSome: (timeout) => ({ timeout }) }),
       ...Option.match(flags.retries, { onNone: () => ({}), onSome: (retries) => ({ retries }) }),
       ...(argumentLimit === undefined ? {} : { argumentLimit }),

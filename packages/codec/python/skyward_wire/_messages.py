@@ -42,6 +42,8 @@ class Hello(_HelloRequired, total=False):
     python: str
     #: Server: the most bytes of blobs one task may refer to, the pool's argumentLimit.
     maxBlobBytes: int
+    #: Server: the most slots an elastic pool may grow to (absent for a fixed node count).
+    maxSlots: int
 
 
 class _SubmitRequired(TypedDict):
@@ -250,6 +252,7 @@ MESSAGE_FIELDS: Final[dict[str, tuple[FieldSpec, ...]]] = {
         ("node", "uint", False),
         ("python", "text", False),
         ("maxBlobBytes", "uint", False),
+        ("maxSlots", "uint", False),
     ),
     "submit": (
         ("id", "uint", True),

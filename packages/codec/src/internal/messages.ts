@@ -29,6 +29,8 @@ export interface Hello {
   readonly python?: string
   /** Server: the most bytes of blobs one task may refer to, the pool's argumentLimit. */
   readonly maxBlobBytes?: number
+  /** Server: the most slots an elastic pool may grow to (absent for a fixed node count). */
+  readonly maxSlots?: number
 }
 
 /** `submit` (node->agent, client->server): run a task. */
@@ -180,7 +182,8 @@ export const MESSAGE_FIELDS: { readonly [T in MessageType]: readonly FieldSpec[]
     ["slots", "uint", false],
     ["node", "uint", false],
     ["python", "text", false],
-    ["maxBlobBytes", "uint", false]
+    ["maxBlobBytes", "uint", false],
+    ["maxSlots", "uint", false]
   ],
   submit: [
     ["id", "uint", true],

@@ -1,6 +1,6 @@
 /** One provisioned machine of the pool. */
 export interface NodeInfo {
-  /** 0..nodes-1; the agent's `SKYWARD_NODE_INDEX`. */
+  /** 0..nodes-1 for the nodes a pool opens with, then counting on for nodes added later; the agent's `SKYWARD_NODE_INDEX`. */
   readonly index: number
   /** Where the node is reached: a hostname or IP, or "localhost". */
   readonly address: string
@@ -35,6 +35,7 @@ export interface Cluster {
   readonly id: string
   /** Name of the provider that made it ("local", "ssh", "aws"). */
   readonly provider: string
+  /** Its nodes: those it opened with, and, in an elastic pool, those it has now. */
   readonly nodes: ReadonlyArray<NodeInfo>
 }
 
@@ -42,8 +43,38 @@ export interface Cluster {
 export interface ClusterSpec {
   readonly id: string
   readonly provider: string
+  /** Nodes the pool opens with (an elastic pool's `min`). */
   readonly nodes: number
+  /** The most nodes it may have at once (`nodes` unless the pool is elastic). */
+  readonly maxNodes: number
   /** Slots per node, when the user set it (else each node uses its CPU count). */
   readonly concurrency: number | undefined
   readonly executor: "process" | "thread"
+}
+
+/**
+ * What a pool has cost while its price changed (an elastic pool's nodes come and go): each price
+ * for as long as it held. Times in ms since the epoch.
+ */
+export class CostMeter {
+  private counted = 0
+  private since: number
+  private usdPerHour: number | undefined
+
+  constructor(since: number, usdPerHour: number | undefined) {
+    this.since = since
+    this.usdPerHour = usdPerHour
+  }
+
+  /** The pool costs `usdPerHour` from `now` on (undefined: unknown, counted as nothing). */
+  price(now: number, usdPerHour: number | undefined): void {
+    this.counted = this.total(now)
+    this.since = now
+    this.usdPerHour = usdPerHour
+  }
+
+  /** USD from the start until `now`. */
+  total(now: number): number {
+    return this.counted + ((this.usdPerHour ?? 0) * Math.max(0, now - this.since)) / 3_600_000
+  }
 }

@@ -16,6 +16,20 @@ export type PoolEvent =
   | { readonly _tag: "NodeReady"; readonly node: number; readonly slots: number; readonly pid: number }
   | { readonly _tag: "NodeLost"; readonly node: number; readonly reason: string; readonly inFlight: ReadonlyArray<number> }
   /**
+   * An elastic pool's decision and why: `up` adds the nodes `nodes` (their new indices) because tasks
+   * wait, `replace` adds them for lost nodes (to keep `min`), `down` removes the idle nodes `nodes`
+   * (they had no task, so none is lost or run twice). `live`: the nodes the pool has, or is getting, after it.
+   */
+  | {
+      readonly _tag: "PoolScaled"
+      readonly direction: "up" | "down" | "replace"
+      readonly nodes: ReadonlyArray<number>
+      readonly live: number
+      readonly reason: string
+    }
+  /** A node an elastic pool was adding did not come up; the pool tries again later. */
+  | { readonly _tag: "NodeAddFailed"; readonly node: number; readonly reason: string }
+  /**
    * The load of a node's machine (the whole machine, not only the pool's work), as its agent reads it
    * for each heartbeat: about once a second, on Linux. `cpu`: the fraction of CPU time the machine
    * spent busy since the agent's previous heartbeat, 0 to 1. `memUsed`: bytes of memory in use (the

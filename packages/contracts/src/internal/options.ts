@@ -48,12 +48,44 @@ export const WorkerSchema = Schema.Struct({
 /** A node's worker settings. */
 export type Worker = typeof WorkerSchema.Type
 
+/** An elastic node count: the pool opens with `min` nodes and grows to `max` while tasks wait. */
+const NodeRangeSchema = Schema.Struct({ min: PositiveInt, max: PositiveInt }).pipe(Schema.filter((range) => range.min <= range.max))
+
+const isPositiveInt = (u: unknown) => Number.isInteger(u) && (u as number) > 0
+
+/** What is wrong with a `nodes` that is neither a count nor a range. */
+const nodesProblem = (actual: unknown): string => {
+  if (typeof actual !== "object" || actual === null) return "must be a positive integer"
+  const { min, max } = actual as { min?: unknown; max?: unknown }
+  if (!isPositiveInt(min) || !isPositiveInt(max)) return "must be a positive integer, or { min, max } of positive integers"
+  return `min (${String(min)}) must not be above max (${String(max)})`
+}
+
+const NodesSchema = Schema.Union(PositiveInt, NodeRangeSchema).annotations({
+  message: (issue) => ({ message: nodesProblem(issue.actual), override: true })
+})
+
+/** A pool's node count: fixed, or elastic between `min` and `max`. */
+export type NodeCount = number | { readonly min: number; readonly max: number }
+
+/** The fewest and the most nodes of a pool (`min` = `max` for a fixed count). */
+export const nodeRange = (nodes: NodeCount): { readonly min: number; readonly max: number } =>
+  typeof nodes === "number" ? { min: nodes, max: nodes } : nodes
+
 /** Schema of the options of `ComputePool`. */
 export const PoolOptionsSchema = Schema.Struct({
   provider: Schema.optional(
     Schema.declare(isProviderDefinition, { message: () => "must be a provider such as local() or ssh({...})" })
   ),
-  nodes: Schema.optionalWith(PositiveInt, { default: () => 1 }),
+  /**
+   * How many nodes: a count, or `{ min, max }` for an elastic pool that opens with `min` nodes, adds
+   * nodes (up to `max`) while its queue would wait longer than a node takes to get ready, and removes
+   * nodes idle for `scaleDownAfter` (never below `min`). Elastic pools need a provider that can add
+   * nodes to an open pool (local, ssh, aws).
+   */
+  nodes: Schema.optionalWith(NodesSchema, { default: () => 1 }),
+  /** Seconds a node added to an elastic pool may stay idle before it is removed (default 120). */
+  scaleDownAfter: Schema.optionalWith(PositiveSeconds, { default: () => 120 }),
   worker: Schema.optionalWith(WorkerSchema, { default: () => ({ executor: "process" as const }) }),
   image: Schema.optionalWith(ImageSchema, { default: () => Schema.decodeSync(ImageSchema)({}) }),
   plugins: Schema.optionalWith(

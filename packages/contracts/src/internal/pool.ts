@@ -72,6 +72,8 @@ export interface ComputePoolShape {
   readonly cluster: Cluster
   /** Slots of the nodes alive now: what joblib's `n_jobs=-1` resolves to. */
   readonly totalSlots: number
+  /** An elastic pool's fewest and most nodes (`nodes: { min, max }`); undefined for a fixed count. */
+  readonly elastic: { readonly min: number; readonly max: number } | undefined
   /** The Image every node runs (after plugins), and its hash. */
   readonly image: Image
   readonly imageHash: string

@@ -1,5 +1,5 @@
 import { Context, type Effect, type Layer, type Scope } from "effect"
-import type { Cluster, ClusterSpec, NodePrice } from "./cluster.js"
+import type { Cluster, ClusterSpec, NodeInfo, NodePrice } from "./cluster.js"
 import type { ConfigError, ProviderError } from "./errors.js"
 import type { Image } from "./image.js"
 import type { Transport } from "./transport.js"
@@ -10,6 +10,14 @@ export interface ProvisionRequest {
   readonly image: Image
 }
 
+/** What an open pool asks a provider for when it adds a node (an elastic pool growing, a lost node replaced). */
+export interface AddNodeRequest extends ProvisionRequest {
+  /** The new node's index: one no node of the pool had before. */
+  readonly index: number
+  /** The pool's nodes now (an SSH host they use is not free). */
+  readonly nodes: ReadonlyArray<NodeInfo>
+}
+
 /** Service: where machines come from. */
 export interface ProviderShape {
   readonly name: string
@@ -17,6 +25,11 @@ export interface ProviderShape {
   readonly prepare: (request: ProvisionRequest) => Effect.Effect<void, ProviderError | ConfigError, Scope.Scope>
   /** Creates the nodes; closing the scope terminates them. */
   readonly provision: (request: ProvisionRequest) => Effect.Effect<Cluster, ProviderError, Scope.Scope>
+  /**
+   * Adds one node to the pool `provision` made; closing the scope ends that node (and its machine)
+   * alone. Optional: without it, the provider serves pools of a fixed node count.
+   */
+  readonly addNode?: (request: AddNodeRequest) => Effect.Effect<NodeInfo, ProviderError, Scope.Scope>
 }
 
 /** The Provider service tag. */

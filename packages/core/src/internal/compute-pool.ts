@@ -17,6 +17,8 @@ import { makeComputePool } from "./pool.js"
 export interface PromisePool {
   readonly cluster: Cluster
   readonly totalSlots: number
+  /** An elastic pool's fewest and most nodes; undefined for a fixed count. */
+  readonly elastic: ComputePoolShape["elastic"]
   readonly client: ComputePoolShape["client"]
   readonly submit: (payload: Uint8Array, options?: TaskOptions) => Promise<TaskOutcome>
   /**
@@ -48,6 +50,7 @@ const toPromisePool = (pool: ComputePoolShape): PromisePool => ({
   get totalSlots() {
     return pool.totalSlots
   },
+  elastic: pool.elastic,
   client: pool.client,
   submit: (payload, options) => runPromise(pool.submit(payload, options)),
   call: (fn, args, options) => runPromise(pool.call(fn, args, options)),

@@ -16,6 +16,7 @@ export const heartbeatInterval = (timeoutSeconds: number): number => Math.min(1,
  * A tick that comes much later than scheduled means the process was not run (suspended with
  * Ctrl-Z, a laptop asleep, a blocked event loop): the agents' beats of that time wait unread in the
  * pipes, so a tick counts at most two intervals of silence, however long the process was away.
+ * `links` may grow while it watches (an elastic pool's nodes joining).
  */
 export const heartbeatWatch = (links: ReadonlyArray<WatchedLink>, timeoutSeconds: number): Effect.Effect<never> =>
   Effect.suspend(() => {
@@ -30,7 +31,7 @@ export const heartbeatWatch = (links: ReadonlyArray<WatchedLink>, timeoutSeconds
       for (const link of links) {
         if (link.isClosed) continue
         // heard from since the last tick: silent since then, within what this tick witnessed
-        const silent = link.lastSeen > lastTick ? Math.min(now - link.lastSeen, witnessed) : silence.get(link)! + witnessed
+        const silent = link.lastSeen > lastTick ? Math.min(now - link.lastSeen, witnessed) : (silence.get(link) ?? 0) + witnessed
         silence.set(link, silent)
         if (silent > timeoutMs) link.lost(`no heartbeat for ${timeoutSeconds}s`)
       }

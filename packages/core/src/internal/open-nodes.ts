@@ -29,7 +29,8 @@ export interface ReadyNode {
 
 const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
   "--node-index", String(node.index),
-  "--node-count", String(settings.nodeCount),
+  // an elastic pool never reuses an index (a replaced node's new one is above max): the count covers it
+  "--node-count", String(Math.max(settings.nodeCount, node.index + 1)),
   "--executor", settings.executor,
   "--heartbeat-interval", String(settings.heartbeatInterval),
   "--max-blob-bytes", String(settings.maxBlobBytes),
@@ -70,13 +71,18 @@ const endWhenLost = (link: AgentLink, agentScope: Scope.CloseableScope) =>
     yield* Effect.forkScoped(Effect.zipRight(Deferred.await(lost), Effect.uninterruptible(Scope.close(agentScope, Exit.void))))
   })
 
-/** Connects to a node, bootstraps its environment and starts its agent; all released with the scope. */
+/**
+ * Connects to a node, bootstraps its environment and starts its agent; all released with the scope.
+ * `join` (a node added to an open pool) puts it to work before `NodeReady` says so, so whoever hears
+ * that event sees its slots in the pool.
+ */
 export const openNode = (
   transport: TransportShape,
   node: NodeInfo,
   plan: BootstrapPlan,
   settings: AgentSettings,
-  events: EventHub
+  events: EventHub,
+  join?: (ready: ReadyNode) => void
 ): Effect.Effect<ReadyNode, TransportError | BootstrapError, Scope.Scope> =>
   Effect.gen(function* () {
     const session = yield* transport.connect(node)
@@ -94,6 +100,7 @@ export const openNode = (
     const link = new AgentLink(node.index, channel)
     yield* endWhenLost(link, agentScope)
     const hello = yield* waitForHello(link, node.index, settings.helloTimeout)
+    join?.({ link, hello })
     events.emit({ _tag: "NodeReady", node: node.index, slots: hello.slots, pid: hello.pid })
     return { link, hello }
   })

@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto"
-import { Context, Effect, Either, Layer, Stream, type Scope } from "effect"
+import { Context, Effect, Either, ExecutionStrategy, Layer, Scope, Stream } from "effect"
 import { codecModules } from "@skyward/codec"
 import { local } from "@skyward/provider-local"
 import {
+  ConfigError,
   imageHash,
+  nodeRange,
   Provider,
   Transport,
   validatePoolOptions,
@@ -12,6 +14,7 @@ import {
   type ClusterSpec,
   type ComputePoolShape,
   type Image,
+  type NodeInfo,
   type Plugin,
   type PoolError,
   type PoolEvent,
@@ -29,10 +32,11 @@ import {
 import { agentModules } from "@skyward/worker"
 import { BlobStore } from "./blob-store.js"
 import { checkPluginCompatibility } from "./compatibility.js"
+import { runElastic } from "./elastic.js"
 import { EventHub } from "./event-hub.js"
 import { heartbeatInterval, heartbeatWatch } from "./heartbeat-watch.js"
 import { poolLog } from "./log/pool-log.js"
-import { openNode } from "./open-nodes.js"
+import { openNode, type ReadyNode } from "./open-nodes.js"
 import { Scheduler } from "./scheduler.js"
 import { snapshotWorkdir } from "./workdir/snapshot.js"
 
@@ -144,24 +148,42 @@ export const makeComputePool = (
     const workdir = options.workdir === false ? undefined : yield* snapshotWorkdir(options.workdir, options.workdirLimit, [], options.workdirExclude)
     const provider = options.provider ?? local()
     const context = yield* Layer.build(provider.layer)
-    const { prepare, provision } = Context.get(context, Provider)
+    const { prepare, provision, addNode } = Context.get(context, Provider)
     const transport = Context.get(context, Transport)
+    const range = nodeRange(options.nodes)
+    const elastic = typeof options.nodes !== "number"
+    if (elastic && addNode === undefined)
+      return yield* new ConfigError({
+        field: "nodes",
+        message: `nodes: the ${provider.name} provider cannot add nodes to an open pool, so its pools cannot be elastic; give nodes a count`
+      })
 
     const spec: ClusterSpec = {
       id: newClusterId(),
       provider: provider.name,
-      nodes: options.nodes,
+      nodes: range.min,
+      maxNodes: range.max,
       concurrency: options.worker.concurrency,
       executor: options.worker.executor
     }
     const image = applyImagePlugins(options.plugins, options.image, spec)
     yield* prepare({ spec, image })
-    const cluster = yield* provision({ spec, image })
-    for (const node of cluster.nodes) events.emit({ _tag: "NodeProvisioned", node: node.index, address: node.address })
+    const provisionStarted = Date.now()
+    const provisioned = yield* provision({ spec, image })
+    /** The pool's nodes now: those provisioned, then those an elastic pool adds, less those it lost or removed. */
+    const nodes = new Map<number, NodeInfo>(provisioned.nodes.map((node) => [node.index, node]))
+    const cluster: Cluster = {
+      id: provisioned.id,
+      provider: provisioned.provider,
+      get nodes() {
+        return [...nodes.values()]
+      }
+    }
+    for (const node of provisioned.nodes) events.emit({ _tag: "NodeProvisioned", node: node.index, address: node.address })
 
-    const plan = makePlan(options, image, cluster, workdir)
+    const plan = makePlan(options, image, provisioned, workdir)
     const settings = {
-      nodeCount: cluster.nodes.length,
+      nodeCount: range.max,
       concurrency: options.worker.concurrency,
       executor: options.worker.executor,
       taskHooks: options.plugins.flatMap((p) => (p.python?.task ? [p.python.task] : [])),
@@ -172,27 +194,64 @@ export const makeComputePool = (
       sysPath: options.sysPath,
       maxBlobBytes: options.argumentLimit
     }
-    const ready = yield* Effect.forEach(cluster.nodes, (node) => openNode(transport, node, plan, settings, events), {
+    const ready = yield* Effect.forEach(provisioned.nodes, (node) => openNode(transport, node, plan, settings, events), {
       concurrency: "unbounded"
     })
+    const readySeconds = (Date.now() - provisionStarted) / 1000
 
     const scheduler = new Scheduler({ retries: options.retries, events, ...(options.timeout === undefined ? {} : { timeout: options.timeout }) })
     // a blob as large as the limit stays for the next task that needs it
     const blobs = new BlobStore(Math.max(BLOB_BUDGET_BYTES, options.argumentLimit))
+    const links = ready.map((node) => node.link)
+    // nodes an elastic pool adds end after the scheduler closed (finalizers run last to first)
+    const addedNodes = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         scheduler.close("the pool closed")
-        for (const { link } of ready) link.shutdown("the pool closed")
+        for (const link of links) link.shutdown("the pool closed")
       })
     )
-    for (const { link, hello } of ready) {
+    /** Puts a ready node to work. */
+    const join = ({ link, hello }: ReadyNode) => {
       link.attach(scheduler, hello.slots, blobs, (hash, bytes) => events.emit({ _tag: "BlobSent", node: link.index, hash, bytes }))
-      link.onClose((reason) => scheduler.nodeLost(link.index, reason))
+      link.onClose((reason) => {
+        // out of the cluster first: whoever hears NodeLost sees the pool without it
+        nodes.delete(link.index)
+        scheduler.nodeLost(link.index, reason)
+      })
       link.onStats((stats) => events.emit({ _tag: "NodeStats", node: link.index, ...stats }))
       scheduler.addNode(link)
       if (link.isClosed) scheduler.nodeLost(link.index, "the agent exited")
     }
-    yield* Effect.forkScoped(heartbeatWatch(ready.map((node) => node.link), options.heartbeatTimeout))
+    for (const node of ready) join(node)
+    yield* Effect.forkScoped(heartbeatWatch(links, options.heartbeatTimeout))
+    if (elastic)
+      yield* Effect.forkScoped(
+        runElastic({
+          ...range,
+          scaleDownAfter: options.scaleDownAfter,
+          readySeconds,
+          firstIndex: Math.max(-1, ...provisioned.nodes.map((node) => node.index)) + 1,
+          slotsPerNode: ready[0]?.hello.slots ?? 1,
+          scheduler,
+          events,
+          nodesScope: addedNodes,
+          add: (index) =>
+            Effect.gen(function* () {
+              const node = yield* addNode!({ spec, image, index, nodes: cluster.nodes })
+              // counted as the pool's at once: a node added beside it must not take the same machine
+              nodes.set(index, node)
+              yield* Effect.addFinalizer(() => Effect.sync(() => nodes.delete(index)))
+              events.emit({ _tag: "NodeProvisioned", node: index, address: node.address })
+              const added = yield* openNode(transport, node, plan, settings, events, (ready) => {
+                links.push(ready.link)
+                join(ready)
+              })
+              yield* Effect.addFinalizer(() => Effect.sync(() => added.link.shutdown("the node was removed")))
+              return added.hello.slots
+            })
+        })
+      )
 
     const attached: Array<() => number> = []
     const client = {
@@ -206,6 +265,7 @@ export const makeComputePool = (
       get totalSlots() {
         return scheduler.totalSlots
       },
+      elastic: elastic ? range : undefined,
       image,
       imageHash: plan.imageHash,
       workdir,

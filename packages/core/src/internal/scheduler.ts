@@ -107,8 +107,14 @@ class NodeState implements HeapNode {
   /** Slots that started a task: a slot's first start also waits for its process to come up, so it times nothing. */
   private readonly slotsStarted = new Set<number>()
   readonly inFlight = new Map<number, TaskRecord>()
-  constructor(readonly link: NodeLink) {
+  /** When its last task ended (ms, `now`); undefined while it has one. */
+  idleSince: number | undefined
+  constructor(
+    readonly link: NodeLink,
+    now: number
+  ) {
     this.load = -link.capacity
+    this.idleSince = now
   }
   get index(): number {
     return this.link.index
@@ -181,8 +187,37 @@ export class Scheduler {
     return this.tasks.size
   }
 
+  /** A task's run time on a slot, smoothed over the last tasks; undefined before one ended. */
+  get taskSeconds(): number | undefined {
+    return this.recentRunSeconds === Infinity ? undefined : this.recentRunSeconds
+  }
+
+  /** Nodes alive now, by index. */
+  get liveNodes(): number[] {
+    return [...this.nodes.values()].filter((node) => node.alive).map((node) => node.index)
+  }
+
+  /** Seconds `nodeIndex` has had no task (0 while it has one, or is gone). */
+  idleSeconds(nodeIndex: number): number {
+    const node = this.nodes.get(nodeIndex)
+    return node?.alive && node.idleSince !== undefined ? (this.now() - node.idleSince) / 1000 : 0
+  }
+
+  /**
+   * Takes `nodeIndex` out of the pool if it has no task (running, held or on its way); true if it
+   * did. An elastic pool removes only such nodes, so none of its tasks is lost or run twice.
+   */
+  retire(nodeIndex: number): boolean {
+    const node = this.nodes.get(nodeIndex)
+    if (node === undefined || !node.alive || node.inFlight.size > 0) return false
+    node.alive = false
+    this.ready.remove(node)
+    this.holders.delete(node)
+    return true
+  }
+
   addNode(link: NodeLink): void {
-    const node = new NodeState(link)
+    const node = new NodeState(link, this.now())
     this.nodes.set(link.index, node)
     this.ready.insert(node)
     this.pump()
@@ -354,6 +389,7 @@ export class Scheduler {
       record.sentToFreeSlotAt = node.load < 0 && timesRoundTrip(record.spec, node) ? this.now() : undefined
       record.attempts++
       node.inFlight.set(record.id, record)
+      node.idleSince = undefined
       this.queue.started(record)
       if (++node.load > 0) {
         this.overbooked++
@@ -478,6 +514,7 @@ export class Scheduler {
     const record = node?.inFlight.get(id)
     if (node === undefined || record === undefined) return undefined
     node.inFlight.delete(id)
+    if (node.inFlight.size === 0) node.idleSince = this.now()
     this.queue.stopped(record)
     if (node.load-- > 0) {
       this.overbooked--

@@ -24,6 +24,8 @@ export interface DashboardOptions {
   /** The open pool's nodes, and the slots of each. */
   readonly nodes: ReadonlyArray<NodeInfo>
   readonly slotsPerNode: number
+  /** What is known of a node that joins later (an elastic pool's): its machine and price. */
+  readonly nodeInfo?: (index: number) => NodeInfo | undefined
   /** Subscribes to the pool's events; returns the unsubscribe (the pool's `subscribe`). */
   readonly subscribe: (listener: (event: PoolEvent) => void) => () => void
   /** Port on 127.0.0.1; default 0: one the system picks. */

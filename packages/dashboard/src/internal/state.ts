@@ -1,8 +1,9 @@
-import { nodesPrice, type NodeInfo, type PoolEvent } from "@skyward/contracts"
+import { CostMeter, nodesPrice, type NodeInfo, type PoolEvent } from "@skyward/contracts"
 
-/** Lines of task output kept per node, failures kept, and points of the busy-slots chart. */
+/** Lines of task output kept per node, failures kept, scaling decisions kept, and points of the busy-slots chart. */
 const OUTPUT_LINES_PER_NODE = 20
 const FAILURES_KEPT = 10
+const DECISIONS_KEPT = 20
 const BUSY_POINTS = 600
 /** The task rate is the tasks finished over this last stretch. */
 const RATE_WINDOW_MS = 5_000
@@ -10,8 +11,9 @@ const RATE_WINDOW_MS = 5_000
 /** One node as the page shows it. */
 export interface NodeView {
   readonly index: number
-  readonly address: string
-  state: "starting" | "ready" | "lost"
+  address: string
+  /** `removed`: an elastic pool took it away, idle; `lost`: it failed (or could not be added). */
+  state: "starting" | "ready" | "lost" | "removed"
   lostReason?: string
   slots: number
   busy: number
@@ -24,9 +26,19 @@ export interface NodeView {
   /** When the last heartbeat with figures arrived (ms since the epoch). */
   lastHeartbeat?: number
   output: string[]
-  readonly instanceType?: string
-  readonly lifecycle?: string
-  readonly usdPerHour?: number
+  instanceType?: string
+  lifecycle?: string
+  usdPerHour?: number
+}
+
+/** An elastic pool's decision (nodes added or removed) and why. */
+export interface ScalingView {
+  readonly at: number
+  readonly direction: "up" | "down" | "replace"
+  readonly nodes: ReadonlyArray<number>
+  /** Nodes the pool has, or is getting, after it. */
+  readonly live: number
+  readonly reason: string
 }
 
 /** One `Parallel` call (a joblib call) of a client: its size and progress. */
@@ -81,9 +93,13 @@ export interface DashboardState {
   failures: FailureView[]
   /** (time ms, busy slots) samples, oldest first. */
   busySeries: Array<readonly [number, number]>
-  /** USD per hour of the whole pool, when every node has a price. */
+  /** USD per hour of the pool's nodes now, when every node has a price. */
   usdPerHour: number | undefined
   priceSource: string | undefined
+  /** USD spent since the page's pool opened: each node's price for as long as it was in the pool. */
+  costSoFar: number | undefined
+  /** An elastic pool's decisions, newest first. */
+  scaling: ScalingView[]
 }
 
 interface TaskTrack {
@@ -109,6 +125,13 @@ class Finishes {
   }
 }
 
+/** A node's machine as EC2 nodes tell it: instance type, spot or on-demand, price. */
+const machineOf = (node: NodeInfo): Pick<NodeView, "instanceType" | "lifecycle" | "usdPerHour"> => ({
+  ...(typeof node.data.instanceType === "string" ? { instanceType: node.data.instanceType } : {}),
+  ...(typeof node.data.lifecycle === "string" ? { lifecycle: node.data.lifecycle } : {}),
+  ...(node.price === undefined ? {} : { usdPerHour: node.price.usdPerHour })
+})
+
 const clientName = (client: string | number | undefined): string => (client === undefined ? "-" : String(client))
 
 /** Seconds until `left` more finish at `rate` per second (0 when none is left; unknown without a rate). */
@@ -126,12 +149,20 @@ export class DashboardModel {
   /** Bumped on every change, so the server sends only when something changed. */
   version = 0
 
-  /** `nodes`: the open pool's, each ready with `slotsPerNode` slots. */
+  /** `nodes`: the open pool's, each ready with `slotsPerNode` slots; `nodeInfo`: what is known of a node that joins later. */
   constructor(
-    info: { readonly name: string; readonly provider: string; readonly nodes: ReadonlyArray<NodeInfo>; readonly slotsPerNode: number },
+    info: {
+      readonly name: string
+      readonly provider: string
+      readonly nodes: ReadonlyArray<NodeInfo>
+      readonly slotsPerNode: number
+      readonly nodeInfo?: (index: number) => NodeInfo | undefined
+    },
     private readonly now: () => number = Date.now
   ) {
+    this.nodeInfo = info.nodeInfo
     const price = nodesPrice(info.nodes)
+    this.cost = price === undefined ? undefined : new CostMeter(now(), price.usdPerHour)
     this.state = {
       name: info.name,
       provider: info.provider,
@@ -146,9 +177,7 @@ export class DashboardModel {
         done: 0,
         failed: 0,
         output: [],
-        ...(typeof n.data.instanceType === "string" ? { instanceType: n.data.instanceType } : {}),
-        ...(typeof n.data.lifecycle === "string" ? { lifecycle: n.data.lifecycle } : {}),
-        ...(n.price === undefined ? {} : { usdPerHour: n.price.usdPerHour })
+        ...machineOf(n)
       })),
       queued: 0,
       running: 0,
@@ -160,8 +189,22 @@ export class DashboardModel {
       failures: [],
       busySeries: [],
       usdPerHour: price?.usdPerHour,
-      priceSource: price?.source
+      priceSource: price?.source,
+      costSoFar: price === undefined ? undefined : 0,
+      scaling: []
     }
+  }
+
+  private readonly nodeInfo: ((index: number) => NodeInfo | undefined) | undefined
+  /** The pool's cost, when it was priced as it opened (EC2). */
+  private readonly cost: CostMeter | undefined
+
+  /** The pool's price from its nodes in the pool now (starting or ready); one unpriced node makes it unknown. */
+  private reprice(): void {
+    if (this.cost === undefined) return
+    const inPool = this.state.nodes.filter((n) => n.state === "ready" || n.state === "starting")
+    this.state.usdPerHour = inPool.every((n) => n.usdPerHour !== undefined) ? inPool.reduce((sum, n) => sum + n.usdPerHour!, 0) : undefined
+    this.cost.price(this.now(), this.state.usdPerHour)
   }
 
   /** The node `index`, made when an event names one the cluster did not list. */
@@ -228,8 +271,28 @@ export class DashboardModel {
   /** Applies one pool event. */
   readonly apply = (event: PoolEvent): void => {
     switch (event._tag) {
-      case "NodeProvisioned":
+      case "NodeProvisioned": {
+        const node = this.node(event.node)
+        node.address = event.address
+        const info = this.nodeInfo?.(event.node)
+        if (info !== undefined) Object.assign(node, machineOf(info))
+        this.reprice()
         break
+      }
+      case "PoolScaled": {
+        this.state.scaling.unshift({ at: this.now(), direction: event.direction, nodes: event.nodes, live: event.live, reason: event.reason })
+        this.state.scaling.length = Math.min(this.state.scaling.length, DECISIONS_KEPT)
+        if (event.direction === "down") for (const index of event.nodes) this.node(index).state = "removed"
+        this.reprice()
+        break
+      }
+      case "NodeAddFailed": {
+        const node = this.node(event.node)
+        node.state = "lost"
+        node.lostReason = event.reason
+        this.reprice()
+        break
+      }
       case "NodeReady": {
         const node = this.node(event.node)
         node.state = "ready"
@@ -240,6 +303,7 @@ export class DashboardModel {
         const node = this.node(event.node)
         node.state = "lost"
         node.lostReason = event.reason
+        this.reprice()
         break
       }
       case "TaskQueued": {
@@ -330,6 +394,7 @@ export class DashboardModel {
     this.state.clients = this.state.clients.filter((c) => c.queued + c.running > 0 || !this.clientFinishes.get(c)!.empty)
     const busy = new Set(this.state.clients.filter((c) => c.queued + c.running > 0).map((c) => c.client))
     this.state.calls = this.state.calls.filter((c) => !this.callFinishes.get(c)!.empty || busy.has(c.client))
+    if (this.cost !== undefined) this.state.costSoFar = this.cost.total(now)
     this.state.busySeries.push([now, this.state.running])
     if (this.state.busySeries.length > BUSY_POINTS) this.state.busySeries.shift()
     this.state.now = now

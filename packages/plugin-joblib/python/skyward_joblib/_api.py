@@ -20,7 +20,7 @@ from . import BACKEND_NAME, _bridge, activate_backend, deactivate_backend, regis
 from ._bridge import BridgeAddress
 from ._engine import EngineProcess, PoolInfo, attach, engine_env, find_cli
 from ._hints import ENV_REPORT
-from ._options import Duration, PoolOptions, WorkdirOption, pool_options, version_pins
+from ._options import Duration, NodeCount, PoolOptions, WorkdirOption, pool_options, version_pins
 from ._providers import PathLike, Provider
 
 
@@ -78,14 +78,16 @@ class JoblibPool:
     ``Parallel(n_jobs=-1)`` runs on all ``pool.total_slots`` slots; the block's end closes the pool.
 
     ``provider``: :class:`Local` (default), :class:`SSH` or :class:`AWS`. ``nodes``: how many (None:
-    1, or one per host with SSH). ``concurrency``: task slots per node (None: the node's CPU count).
+    1, or one per host with SSH), or ``(min, max)`` for an elastic pool that grows while tasks wait
+    and removes nodes idle for ``scale_down_after`` (default 2 minutes). ``concurrency``: task
+    slots per node (None: the node's CPU count).
     See docs/python-api.md for every parameter; ``image``, ``accelerator``, ``cpu`` and ``memory``
     (the Python Skyward's) are refused with a TypeError saying what to use instead.
     """
 
     plugin: ClassVar[str] = "joblib"
 
-    def __init__(self, provider: Provider | None = None, nodes: int | None = None,
+    def __init__(self, provider: Provider | None = None, nodes: NodeCount | None = None,
                  concurrency: int | None = None, *, machine: str | None = None, image: Any = None,
                  accelerator: Any = None, cpu: Any = None, memory: Any = None,
                  allocation: str | None = None, timeout: float | None = None,
@@ -93,14 +95,14 @@ class JoblibPool:
                  pip: str | Sequence[str] = (), env: Mapping[str, str] | None = None,
                  workdir: WorkdirOption = None, python: PathLike | bool | None = None,
                  plugins: str | Sequence[str] = (), name: str | None = None, idle: Duration | None = None,
-                 quiet: bool = False, start_timeout: float | None = None,
+                 scale_down_after: Duration | None = None, quiet: bool = False, start_timeout: float | None = None,
                  extra_args: Sequence[str] = ()) -> None:
         self.options: PoolOptions = pool_options(
             provider=provider, nodes=nodes, concurrency=concurrency, plugin=self.plugin,
             requirements=self._requirements(joblib_version), machine=machine, image=image,
             accelerator=accelerator, cpu=cpu, memory=memory, allocation=allocation, timeout=timeout,
             executor=executor, pip=pip, env=env, workdir=workdir, python=python, plugins=plugins, name=name,
-            idle=idle, quiet=quiet, extra_args=extra_args)
+            idle=idle, scale_down_after=scale_down_after, quiet=quiet, extra_args=extra_args)
         if start_timeout is not None and start_timeout <= 0:
             raise ValueError(f"start_timeout must be more than 0 seconds; got {start_timeout!r}")
         self.start_timeout = start_timeout
@@ -223,7 +225,7 @@ class ScikitLearnPool(JoblibPool):
 
     plugin: ClassVar[str] = "sklearn"
 
-    def __init__(self, provider: Provider | None = None, nodes: int | None = None,
+    def __init__(self, provider: Provider | None = None, nodes: NodeCount | None = None,
                  concurrency: int | None = None, *, machine: str | None = None, image: Any = None,
                  accelerator: Any = None, cpu: Any = None, memory: Any = None,
                  allocation: str | None = None, timeout: float | None = None,
@@ -231,14 +233,15 @@ class ScikitLearnPool(JoblibPool):
                  executor: str | None = None, pip: str | Sequence[str] = (),
                  env: Mapping[str, str] | None = None, workdir: WorkdirOption = None,
                  python: PathLike | bool | None = None, plugins: str | Sequence[str] = (), name: str | None = None,
-                 idle: Duration | None = None, quiet: bool = False, start_timeout: float | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+                 idle: Duration | None = None, scale_down_after: Duration | None = None, quiet: bool = False,
+                 start_timeout: float | None = None, extra_args: Sequence[str] = ()) -> None:
         self._sklearn_version = sklearn_version
         super().__init__(provider, nodes, concurrency, machine=machine, image=image, accelerator=accelerator,
                          cpu=cpu, memory=memory, allocation=allocation, timeout=timeout,
                          joblib_version=joblib_version, executor=executor, pip=pip, env=env, workdir=workdir,
-                         python=python, plugins=plugins, name=name, idle=idle, quiet=quiet,
-                         start_timeout=start_timeout, extra_args=extra_args)
+                         python=python, plugins=plugins, name=name, idle=idle,
+                         scale_down_after=scale_down_after, quiet=quiet, start_timeout=start_timeout,
+                         extra_args=extra_args)
 
     def _requirements(self, joblib_version: str | None) -> tuple[str, ...]:
         return version_pins(joblib_version=joblib_version, sklearn_version=self._sklearn_version)

@@ -115,6 +115,9 @@ def error_from_message(message: ErrorMessage) -> BaseException:
 # in the caller when the backend says 1 (see SkywardBackend.effective_n_jobs).
 MIN_POOL_N_JOBS = 2
 
+# joblib's (and scikit-learn's) default pre_dispatch, spaces removed
+DEFAULT_PRE_DISPATCH = "2*n_jobs"
+
 # n_jobs values that mean "every slot": no cap on the batches running at once, so that the call
 # also uses nodes that join while it runs
 ALL_SLOTS_N_JOBS = (None, -1)
@@ -327,6 +330,8 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         # initializer= / initargs= (joblib 1.5+): run once per slot process and set-up (configure)
         self._initializer: Initializer | None = None
         self._tiny_tasks = False
+        # joblib's pre_dispatch while a call on an elastic pool replaced it (see start_call)
+        self._pre_dispatch_replaced: str | None = None
 
     # -- sizing --------------------------------------------------------------------------
 
@@ -371,9 +376,25 @@ class SkywardBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
     def start_call(self) -> None:
         self._forget_call()
         self._call = next(_CALL_NUMBERS)
+        self._send_whole_call_to_elastic_pool()
 
     def stop_call(self) -> None:
         self._forget_call()
+        if self._pre_dispatch_replaced is not None:
+            self.parallel.pre_dispatch = self._pre_dispatch_replaced
+            self._pre_dispatch_replaced = None
+
+    def _send_whole_call_to_elastic_pool(self) -> None:
+        """An elastic pool grows with its queue: joblib's default pre-dispatch (twice the slots there
+        are now, the rest held back in the caller) would hide the call's backlog from it, so the
+        call's batches go to the pool at once. A ``pre_dispatch`` the script set is kept."""
+        self._pre_dispatch_replaced = None
+        parallel = self.parallel
+        if parallel is None or _bridge.get_client().max_slots is None:
+            return
+        if str(getattr(parallel, "pre_dispatch", "")).replace(" ", "") == DEFAULT_PRE_DISPATCH:
+            self._pre_dispatch_replaced = parallel.pre_dispatch
+            parallel.pre_dispatch = "all"
 
     def _forget_call(self) -> None:
         # an array may have changed since the last call (hash it again), a module may now pickle by value

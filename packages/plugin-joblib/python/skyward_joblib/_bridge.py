@@ -128,6 +128,8 @@ class BridgeClient:
             self.slots: int = int(hello.get("slots") or 0)
             # the most blob bytes one task may refer to (the pool's argument limit); None: not told
             self.max_blob_bytes: int | None = hello.get("maxBlobBytes")
+            # an elastic pool's most slots; None: a fixed node count
+            self.max_slots: int | None = hello.get("maxSlots")
             sock.settimeout(None)
         except (OSError, WireError) as exc:
             sock.close()
@@ -332,6 +334,7 @@ class BridgeClient:
             with self._lock:
                 self.slots = int(message.get("slots") or 0)
                 self.max_blob_bytes = message.get("maxBlobBytes", self.max_blob_bytes)
+                self.max_slots = message.get("maxSlots")
                 self._slots_changed.notify_all()
         elif message["type"] == "shutdown":
             self._shutdown(f"the bridge shut down: {message.get('reason', '')}")

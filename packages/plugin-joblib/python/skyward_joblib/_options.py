@@ -28,6 +28,9 @@ IDLE_OFF = "off"
 Duration = Union[int, float, str]
 """A duration: seconds as a number, or the engine's text (``"90s"``, ``"30m"``, ``"2h"``)."""
 
+NodeCount = Union[int, tuple[int, int], Mapping[str, int]]
+"""``nodes=``: a count, or an elastic pool's fewest and most: ``(1, 4)`` or ``{"min": 1, "max": 4}``."""
+
 WorkdirOption = Union[PathLike, bool, None]
 """``workdir=``: a folder, None (the current directory) or False (send none)."""
 
@@ -37,7 +40,8 @@ class PoolOptions:
     """Everything a pool is opened with, checked; :meth:`flags` spells it for the engine."""
 
     provider: Provider = field(default_factory=Local)
-    nodes: int | None = None
+    nodes: str | None = None  # the engine's --nodes: "4", or "1..4" for an elastic pool
+    scale_down_after: str | None = None
     concurrency: int | None = None
     plugins: tuple[str, ...] = ()
     pip: tuple[str, ...] = ()
@@ -57,7 +61,9 @@ class PoolOptions:
         if self.name is not None:
             flags += ["--name", self.name]
         if self.nodes is not None:
-            flags += ["--nodes", str(self.nodes)]
+            flags += ["--nodes", self.nodes]
+        if self.scale_down_after is not None:
+            flags += ["--scale-down-after", self.scale_down_after]
         if self.concurrency is not None:
             flags += ["--concurrency", str(self.concurrency)]
         if self.executor is not None:
@@ -93,6 +99,21 @@ def _positive_int(value: Any, what: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{what} must be an integer, 1 or more; got {value!r}")
     return value
+
+
+def _node_count(nodes: NodeCount | None) -> str | None:
+    """``nodes=`` as the engine's ``--nodes``: ``"4"``, or ``"1..4"`` for an elastic pool."""
+    if nodes is None or isinstance(nodes, int):
+        count = _positive_int(nodes, "nodes")
+        return None if count is None else str(count)
+    pair = (nodes.get("min"), nodes.get("max")) if isinstance(nodes, Mapping) else tuple(nodes)
+    if len(pair) != 2 or (isinstance(nodes, Mapping) and set(nodes) != {"min", "max"}):
+        raise ValueError(f"nodes must be a count, (min, max) or {{'min': ..., 'max': ...}}; got {nodes!r}")
+    low, high = _positive_int(pair[0], "nodes' min"), _positive_int(pair[1], "nodes' max")
+    assert low is not None and high is not None
+    if low > high:
+        raise ValueError(f"nodes: min ({low}) must not be above max ({high})")
+    return f"{low}..{high}"
 
 
 def _texts(value: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
@@ -189,14 +210,14 @@ def _provider(provider: Provider | None, machine: str | None, allocation: str | 
     return provider
 
 
-def pool_options(*, provider: Provider | None, nodes: int | None, concurrency: int | None,
+def pool_options(*, provider: Provider | None, nodes: NodeCount | None, concurrency: int | None,
                  plugin: str, requirements: Sequence[str] = (),
                  machine: str | None = None, image: Any = None, accelerator: Any = None, cpu: Any = None,
                  memory: Any = None, allocation: str | None = None, timeout: float | None = None,
                  executor: str | None = None, pip: str | Sequence[str] = (),
                  env: Mapping[str, str] | None = None, workdir: WorkdirOption = None,
                  python: PathLike | bool | None = None, plugins: str | Sequence[str] = (), name: str | None = None,
-                 idle: Duration | None = None, quiet: bool = False,
+                 idle: Duration | None = None, scale_down_after: Duration | None = None, quiet: bool = False,
                  extra_args: Sequence[str] = ()) -> PoolOptions:
     """Checks a pool's parameters (see :class:`~skyward_joblib.JoblibPool`); ``plugin`` is the
     pool's own plugin, ``requirements`` its version pins."""
@@ -227,7 +248,8 @@ def pool_options(*, provider: Provider | None, nodes: int | None, concurrency: i
     own = (plugin,)
     return PoolOptions(
         provider=provider,
-        nodes=_positive_int(nodes, "nodes"),
+        nodes=_node_count(nodes),
+        scale_down_after=_duration(scale_down_after, "scale_down_after"),
         concurrency=_positive_int(concurrency, "concurrency"),
         plugins=own + tuple(p for p in _texts(plugins, "plugins") if p not in own),
         pip=tuple(requirements) + _texts(pip, "pip"),

@@ -6,7 +6,7 @@ import { BlobIntake } from "./blob-intake.js"
 import { BRIDGE_PROTOCOL, blobError, blobRefusedError, protocolError, toErrorMessage, toStream } from "./protocol.js"
 
 /** What the bridge needs of a pool: slots, dispatch/cancel, and its events. */
-export type BridgePool = Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe" | "putBlob" | "missingBlobs">
+export type BridgePool = Partial<Pick<ComputePoolShape, "elastic" | "cluster">> & Pick<ComputePoolShape, "totalSlots" | "dispatch" | "cancel" | "subscribe" | "putBlob" | "missingBlobs">
 
 /** Bytes an unauthenticated peer may make us buffer before its `hello` (a hello is ~100 bytes). */
 const PRE_HELLO_LIMIT = 64 * 1024
@@ -93,13 +93,20 @@ export class BridgeConnection {
     return this.tasks.size
   }
 
+  /** An elastic pool's most slots: its most nodes, each with the slots its nodes have now. */
+  private maxSlots(slots: number): { maxSlots?: number } {
+    const { elastic, cluster } = this.pool
+    const nodes = cluster?.nodes.length ?? 0
+    return elastic === undefined || nodes === 0 ? {} : { maxSlots: Math.max(slots, Math.round((elastic.max * slots) / nodes)) }
+  }
+
   /** Tells the client the pool's live slot count (after a node joined or was lost). */
   announceSlots(): void {
     if (!this.authenticated || this.closed) return
     const slots = this.pool.totalSlots
     if (slots === this.lastSlots) return
     this.lastSlots = slots
-    this.send({ type: "hello", protocol: BRIDGE_PROTOCOL, role: "server", slots, maxBlobBytes: this.settings.maxBlobBytes })
+    this.send({ type: "hello", protocol: BRIDGE_PROTOCOL, role: "server", slots, maxBlobBytes: this.settings.maxBlobBytes, ...this.maxSlots(slots) })
   }
 
   /** Closes the socket and cancels every task of this client still pending; idempotent. */

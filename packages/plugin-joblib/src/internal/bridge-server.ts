@@ -97,7 +97,7 @@ export const startBridge = (pool: BridgePool, options: BridgeOptions = {}): Effe
         })
         server.on("error", (error) => log(`server error: ${error.message}`))
         const unsubscribe = pool.subscribe((event) => {
-          if (event._tag === "NodeLost" || event._tag === "NodeReady")
+          if (event._tag === "NodeLost" || event._tag === "NodeReady" || event._tag === "PoolScaled")
             for (const connection of connections) connection.announceSlots()
         })
         const running: Running = { directory, server, connections, unsubscribe }

@@ -1,20 +1,19 @@
 import type { EC2Client } from "@aws-sdk/client-ec2"
-import { type Cluster, ConfigError, type NodeInfo, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
-import { SshTransportLayer, type SshTarget } from "@skyward/transport-ssh"
+import { type Cluster, ConfigError, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
+import { SshTransportLayer } from "@skyward/transport-ssh"
 import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
 import { describeInstanceType, resolveAmi } from "./ami.js"
-import { acquireClients, defaultClients, type AwsClients, type ClientFactory } from "./credentials.js"
+import { acquireClients, defaultClients, type ClientFactory } from "./credentials.js"
 import { consoleHostKeyReader, type HostKeyReader } from "./console-host-key.js"
-import { InstancesFailed, type AwsCallError, type AwsSetupError, type InstanceFailure } from "./errors.js"
-import { instanceSweeper, launchInstance, type Launched } from "./instances.js"
-import { poolKeyPair } from "./key-pair.js"
+import type { AwsCallError, AwsSetupError, InstancesFailed } from "./errors.js"
 import { chooseInstanceType, describeChoice, type InstanceChoice } from "./instance-choice.js"
-import { instancePrices } from "./prices.js"
+import { launchNodes, poolResources, type NodeSeams, type PoolResources, type Prepared } from "./nodes.js"
 import { checkOptions, resolveOptions, type Allocation, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
-import { defaultSshCidr, poolSecurityGroup, resolveNetwork, type Network } from "./security-group.js"
-import { poolTags } from "./tags.js"
-import { buildUserData } from "./user-data.js"
-import { bannerProbe, waitReady, type SshProbe } from "./wait.js"
+import { defaultSshCidr, resolveNetwork } from "./security-group.js"
+import { bannerProbe, type SshProbe } from "./wait.js"
+
+/** The message of a partial failure: which instances did not come up and why. */
+export { describeFailures } from "./nodes.js"
 
 /**
  * Seams for tests: how SDK clients are made, how SSH reachability is checked, how an instance's
@@ -29,119 +28,38 @@ export interface AwsProviderDeps {
   readonly checkIpUrl?: string
 }
 
-/** What `prepare` learnt, for `provision`. */
-interface Prepared {
-  readonly clients: AwsClients
-  /** The instance type named, or the one chosen for `vcpus`, `memory` and `gpu`. */
-  readonly instanceType: string
-  readonly ami: string
-  readonly network: Network
-  readonly sshCidr: string | undefined
-}
-
 const providerError = (message: string, cause?: unknown) =>
   new ProviderError({ provider: "aws", message, ...(cause === undefined ? {} : { cause }) })
 
 const toPoolError = (e: AwsSetupError | AwsCallError | InstancesFailed | ConfigError): ConfigError | ProviderError =>
   e._tag === "ConfigError" ? e : e._tag === "AwsSetupError" ? new ConfigError({ field: e.field, message: e.message }) : providerError(e.message, e)
 
-/** The message of a partial failure: which instances did not come up and why. */
-export const describeFailures = (failures: ReadonlyArray<InstanceFailure>, total: number): string =>
-  `${failures.length} of ${total} instance${total === 1 ? "" : "s"} did not come up, so the whole pool was torn down:\n` +
-  failures.map((f) => `  node ${f.index}${f.instanceId ? ` (${f.instanceId})` : ""}: ${f.reason}`).join("\n")
+/**
+ * Runs `effect` in a child scope of the current one: on failure or interruption what it made is
+ * released there, before the error is reported; on success it stays until the current scope closes.
+ */
+const inChildScope = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Effect.Effect<A, E, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    return yield* effect.pipe(
+      Scope.extend(scope),
+      Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit)))
+    )
+  })
 
+/** The pool's resources and its first `nodes` instances. */
 const provisionIn = (
   prepared: Prepared,
   options: AwsProviderOptions,
   resolved: ResolvedAwsOptions,
-  deps: { readonly probe: SshProbe; readonly hostKeyReader: (ec2: EC2Client) => HostKeyReader },
+  seams: NodeSeams,
   poolId: string,
   nodes: number
-): Effect.Effect<Cluster, AwsCallError | InstancesFailed, Scope.Scope> =>
+): Effect.Effect<{ readonly cluster: Cluster; readonly pool: PoolResources }, AwsCallError | InstancesFailed, Scope.Scope> =>
   Effect.gen(function* () {
-    const { ec2 } = prepared.clients
-    const tags = poolTags(poolId, options.tags)
-    const keyPair = yield* poolKeyPair(ec2, poolId, tags)
-    const groups =
-      options.securityGroupIds !== undefined && options.securityGroupIds.length > 0
-        ? options.securityGroupIds
-        : [yield* poolSecurityGroup(ec2, poolId, prepared.network.vpcId, prepared.sshCidr!, tags)]
-    yield* instanceSweeper(ec2, poolId, resolved.pollIntervalMs, 5 * 60_000)
-
-    const launches = yield* Effect.forEach(
-      Array.from({ length: nodes }, (_, index) => index),
-      (index) =>
-        launchInstance(ec2, {
-          poolId,
-          index,
-          ami: prepared.ami,
-          instanceType: prepared.instanceType,
-          keyName: keyPair.name,
-          securityGroupIds: groups,
-          subnetId: prepared.network.subnetId,
-          address: resolved.address,
-          allocation: resolved.allocation,
-          tags: poolTags(poolId, options.tags, `skyward-${poolId}-${index}`),
-          userData: buildUserData({
-            authorizedKey: keyPair.key.publicKey,
-            loginUser: resolved.user,
-            ttlMinutes: resolved.ttl,
-            powerOffCommand: resolved.powerOffCommand
-          })
-        }).pipe(Effect.either),
-      { concurrency: 8 }
-    )
-    const launchFailures: InstanceFailure[] = []
-    const launched: Launched[] = []
-    launches.forEach((result, index) =>
-      result._tag === "Right" ? launched.push(result.right) : launchFailures.push({ index, reason: result.left.message })
-    )
-    if (launchFailures.length > 0)
-      return yield* new InstancesFailed({ failures: launchFailures, total: nodes, message: describeFailures(launchFailures, nodes) })
-
-    const { ready, failures } = yield* waitReady(ec2, launched, {
-      address: resolved.address,
-      timeoutMs: resolved.bootTimeoutMs,
-      pollMs: resolved.pollIntervalMs,
-      probe: deps.probe,
-      readHostKey: deps.hostKeyReader(ec2)
-    })
-    if (failures.length > 0) return yield* new InstancesFailed({ failures, total: nodes, message: describeFailures(failures, nodes) })
-    const prices = yield* instancePrices(
-      ec2,
-      ready.map((instance, index) => ({
-        region: prepared.clients.region,
-        instanceType: prepared.instanceType,
-        lifecycle: launched[index]!.lifecycle,
-        availabilityZone: instance.availabilityZone
-      })),
-      options.onDemandPrices
-    )
-
-    const nodeInfos: NodeInfo[] = ready.map((instance, index) => {
-      const launch = launched[index]!
-      const ssh: SshTarget = { host: instance.host, port: 22, user: resolved.user, key: { data: keyPair.key.privateKey }, hostKey: instance.hostKey }
-      return {
-        index,
-        address: instance.host,
-        data: {
-          ssh,
-          port: 22,
-          user: resolved.user,
-          instanceId: instance.instanceId,
-          instanceType: prepared.instanceType,
-          lifecycle: launch.lifecycle,
-          ...(launch.fallbackReason === undefined ? {} : { spotFallback: launch.fallbackReason }),
-          region: prepared.clients.region,
-          privateIp: instance.privateIp,
-          publicIp: instance.publicIp,
-          availabilityZone: instance.availabilityZone,
-          hostKey: instance.hostKey
-        },
-        ...(prices[index] === undefined ? {} : { price: prices[index] })
-      }
-    })
-    return { id: poolId, provider: "aws", nodes: nodeInfos }
+    const pool = yield* poolResources(prepared, options, resolved, poolId)
+    const nodeInfos = yield* launchNodes(prepared, options, resolved, seams, pool, Array.from({ length: nodes }, (_, index) => index))
+    return { cluster: { id: poolId, provider: "aws", nodes: nodeInfos }, pool }
   })
 
 /** The first invalid option as a `ConfigError` naming it. */
@@ -176,11 +94,17 @@ export const planAws = (options: AwsProviderOptions, nodes: number, deps: Pick<A
     }).pipe(Effect.mapError((e) => (e._tag === "ConfigError" ? e : toPoolError(e))))
   )
 
-/** The provider service; `prepare` must run before `provision` (the pool does so). */
+/**
+ * The provider service; `prepare` must run before `provision`, and `provision` before `addNode`
+ * (the pool does so). `addNode` launches one more instance with the pool's key pair and security
+ * group; closing its scope terminates that instance alone.
+ */
 export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDeps = {}): ProviderShape => {
   const resolved = resolveOptions(options)
   const seams = { probe: deps.probe ?? bannerProbe, hostKeyReader: deps.hostKeyReader ?? consoleHostKeyReader }
   let prepared: Prepared | undefined
+  /** The open pool's resources, once `provision` made them. */
+  let pool: PoolResources | undefined
   return {
     name: "aws",
     prepare: () =>
@@ -198,15 +122,20 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
     provision: ({ spec }) =>
       Effect.gen(function* () {
         if (prepared === undefined) return yield* providerError("provision before prepare: the pool must call prepare first")
-        // everything is created in a child scope: on failure or interruption it is torn down
-        // here, before the error is reported
-        const parent = yield* Effect.scope
-        const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
-        return yield* provisionIn(prepared, options, resolved, seams, spec.id, spec.nodes).pipe(
-          Scope.extend(scope),
-          Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))),
+        const made = yield* inChildScope(provisionIn(prepared, options, resolved, seams, spec.id, spec.nodes)).pipe(Effect.mapError(toPoolError))
+        pool = made.pool
+        // the pool's resources are released when this scope closes: no node may be added after
+        yield* Effect.addFinalizer(() => Effect.sync(() => (pool = undefined)))
+        return made.cluster
+      }).pipe(Effect.mapError((e) => (e._tag === "ConfigError" ? providerError(e.message) : e))),
+    addNode: ({ spec, index }) =>
+      Effect.gen(function* () {
+        if (prepared === undefined || pool === undefined) return yield* providerError("addNode before provision: the pool must be provisioned first")
+        if (pool.poolId !== spec.id) return yield* providerError(`addNode for pool ${spec.id}, but this provider provisioned pool ${pool.poolId}`)
+        const [node] = yield* inChildScope(launchNodes(prepared, options, resolved, seams, pool, [index], "so it was terminated")).pipe(
           Effect.mapError(toPoolError)
         )
+        return node!
       }).pipe(Effect.mapError((e) => (e._tag === "ConfigError" ? providerError(e.message) : e)))
   }
 }
@@ -234,7 +163,9 @@ export const awsLayer = (options: AwsProviderOptions, deps: AwsProviderDeps = {}
  * closes, fails or is interrupted. Each instance makes its own SSH host key at boot and prints it
  * on its console; the provider reads it there (GetConsoleOutput) and the SSH transport pins it, so
  * no private key is ever in the user-data. A user-data watchdog powers off (and so terminates) an
- * instance left without an SSH session of the pool's login for `ttl` minutes.
+ * instance left without an SSH session of the pool's login for `ttl` minutes. An elastic pool
+ * (`nodes: { min, max }`) gets each node it adds (to grow, or to replace a lost one such as a
+ * reclaimed spot instance) as one more instance with the pool's key pair and group.
  *
  * Credentials and region come from the AWS SDK's standard chain (environment, profile, SSO,
  * roles); a missing one is a `ConfigError` before anything is created.

@@ -256,7 +256,7 @@ export const startEmulator = async (cloud: EmulatorCloud, options: EmulatorOptio
           .catch((error: Error) => problems.push(`${id}: ${error.message}`))
           .finally(() => starting.delete(id))
       } else if (state !== "pending" && state !== "running" && instances.has(id)) {
-        instances.get(id)!.hosts.teardown()
+        await instances.get(id)!.hosts.teardown()
         instances.delete(id)
         retired.add(id)
       }
@@ -288,7 +288,7 @@ export const startEmulator = async (cloud: EmulatorCloud, options: EmulatorOptio
     stop: async () => {
       stopped = true
       await loop
-      for (const instance of instances.values()) instance.hosts.teardown()
+      for (const instance of instances.values()) await instance.hosts.teardown()
       instances.clear()
       await ec2.send(new DeleteSubnetCommand({ SubnetId: subnetId })).catch(() => undefined)
       await ec2.send(new DeleteVpcCommand({ VpcId: vpcId })).catch(() => undefined)

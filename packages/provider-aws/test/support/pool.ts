@@ -1,5 +1,5 @@
 import { DescribeImagesCommand, type EC2Client } from "@aws-sdk/client-ec2"
-import { type Cluster, emptyImage, Provider } from "@skyward/contracts"
+import { type Cluster, type ClusterSpec, emptyImage, Provider, type ProviderShape } from "@skyward/contracts"
 import { Context, Effect, Layer } from "effect"
 import { generateEd25519 } from "../../src/internal/host-keys.js"
 import { awsLayer, type AwsProviderDeps } from "../../src/internal/provider.js"
@@ -15,25 +15,31 @@ let counter = 0
 /** A fresh pool id, as core makes them. */
 export const poolId = () => `sky-t${process.pid.toString(16)}${(counter++).toString(16).padStart(2, "0")}`
 
+/** What `provisioned` hands its body besides the cluster: the provider and the pool's spec (for `addNode`). */
+export interface ProvisionedPool {
+  readonly provider: ProviderShape
+  readonly spec: ClusterSpec
+}
+
 /**
  * Runs the provider alone (no transport): prepare, provision `nodes`, then `body` with the
  * cluster; the scope closes after, releasing everything.
  */
-export const provisioned = <A, E>(
+export const provisioned = <A, E, R = never>(
   options: AwsProviderOptions,
   deps: AwsProviderDeps,
   nodes: number,
-  body: (cluster: Cluster) => Effect.Effect<A, E>,
+  body: (cluster: Cluster, pool: ProvisionedPool) => Effect.Effect<A, E, R>,
   id = poolId()
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
       const context = yield* Layer.build(awsLayer(options, deps))
       const provider = Context.get(context, Provider)
-      const spec = { id, provider: "aws", nodes, concurrency: undefined, executor: "process" as const }
+      const spec: ClusterSpec = { id, provider: "aws", nodes, maxNodes: nodes, concurrency: undefined, executor: "process" }
       yield* provider.prepare({ spec, image: emptyImage })
       const cluster = yield* provider.provision({ spec, image: emptyImage })
-      return yield* body(cluster)
+      return yield* body(cluster, { provider, spec })
     })
   )
 

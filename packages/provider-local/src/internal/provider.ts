@@ -1,6 +1,6 @@
 import os from "node:os"
 import { Effect, Layer } from "effect"
-import { Provider, type ProviderDefinition } from "@skyward/contracts"
+import { Provider, type ClusterSpec, type NodeInfo, type ProviderDefinition } from "@skyward/contracts"
 import { localTransportLayer } from "./transport.js"
 
 /** Options of the local provider (nodes come from the pool's `nodes`). */
@@ -12,24 +12,25 @@ export interface LocalOptions {
   readonly python?: string
 }
 
+const localNode = (spec: ClusterSpec, index: number): NodeInfo => {
+  const machine = os.availableParallelism()
+  return {
+    index,
+    address: "localhost",
+    // the nodes share this machine: BLAS threads of every slot of every node (as many as the pool
+    // may have) add up to its CPUs
+    cpus: Math.max(1, Math.floor(machine / spec.maxNodes)),
+    data: { cpus: machine } // the whole machine's CPUs (unchanged); `cpus` above is this node's share
+  }
+}
+
 const LocalProviderLayer = Layer.succeed(Provider, {
   name: "local",
   prepare: () => Effect.void,
   provision: ({ spec }) =>
-    Effect.sync(() => {
-      const machine = os.availableParallelism()
-      return {
-        id: spec.id,
-        provider: "local",
-        nodes: Array.from({ length: spec.nodes }, (_, index) => ({
-          index,
-          address: "localhost",
-          // the nodes share this machine: BLAS threads of every slot of every node add up to its CPUs
-          cpus: Math.max(1, Math.floor(machine / spec.nodes)),
-          data: { cpus: machine } // the whole machine's CPUs (unchanged); `cpus` above is this node's share
-        }))
-      }
-    })
+    Effect.sync(() => ({ id: spec.id, provider: "local", nodes: Array.from({ length: spec.nodes }, (_, index) => localNode(spec, index)) })),
+  // a node is its agent's processes, which the transport starts and ends
+  addNode: ({ spec, index }) => Effect.sync(() => localNode(spec, index))
 })
 
 /** The embedded default provider: N nodes as N agent processes on this machine. */

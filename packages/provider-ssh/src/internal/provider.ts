@@ -1,5 +1,5 @@
 import os from "node:os"
-import { ConfigError, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
+import { ConfigError, type NodeInfo, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
 import { loadKey, SshTransportLayer, type SshKey, type SshTarget, type SshTransportOptions } from "@skyward/transport-ssh"
 import { Effect, Layer } from "effect"
 import { parseHostSpec, type SshHost } from "./hosts.js"
@@ -34,42 +34,60 @@ export const resolveHosts = (options: SshProviderOptions): SshTarget[] =>
     }
   })
 
-const makeProvider = (options: SshProviderOptions, targets: ReadonlyArray<SshTarget>): ProviderShape => ({
-  name: "ssh",
-  prepare: ({ spec }) =>
-    Effect.gen(function* () {
-      if (targets.length === 0)
-        return yield* new ConfigError({ field: "provider", message: "provider: ssh() needs at least one host (hosts: [{ host }])" })
-      if (spec.nodes > targets.length)
-        return yield* new ConfigError({
-          field: "nodes",
-          message: `nodes: ${spec.nodes} asked, but the ssh provider has only ${targets.length} host${targets.length === 1 ? "" : "s"} (${targets
-            .map((t) => t.host)
-            .join(", ")}); ask for at most ${targets.length} nodes or add hosts`
-        })
-      // a missing or unreadable key is found now, not once per node after connecting
-      for (const target of targets.slice(0, spec.nodes)) {
-        yield* loadKey(target.key).pipe(Effect.mapError((e) => new ConfigError({ field: "provider.key", message: `${target.host}: ${e.message}` })))
-        if (target.jump) yield* loadKey(target.jump.key).pipe(Effect.mapError((e) => new ConfigError({ field: "provider.jump.key", message: `${target.jump!.host}: ${e.message}` })))
-      }
-    }),
-  provision: ({ spec }) =>
-    spec.nodes > targets.length
-      ? Effect.fail(fail(`${spec.nodes} nodes asked, but only ${targets.length} hosts were given`))
-      : Effect.succeed({
-          id: spec.id,
-          provider: "ssh",
-          nodes: targets.slice(0, spec.nodes).map((target, index) => ({
-            index,
-            address: target.host,
-            data: { ssh: target, port: target.port, user: target.user, install: options.install ?? "wheelhouse" }
-          }))
-        })
-})
+const sameTarget = (a: SshTarget | undefined, b: SshTarget) => a !== undefined && a.host === b.host && a.port === b.port && a.user === b.user
+
+const makeProvider = (options: SshProviderOptions, targets: ReadonlyArray<SshTarget>): ProviderShape => {
+  const hostNode = (target: SshTarget, index: number): NodeInfo => ({
+    index,
+    address: target.host,
+    data: { ssh: target, port: target.port, user: target.user, install: options.install ?? "wheelhouse" }
+  })
+  /** When each host was last taken for a node (a count). */
+  const taken = new Map<SshTarget, number>()
+  let takenCount = 0
+  return {
+    name: "ssh",
+    prepare: ({ spec }) =>
+      Effect.gen(function* () {
+        if (targets.length === 0)
+          return yield* new ConfigError({ field: "provider", message: "provider: ssh() needs at least one host (hosts: [{ host }])" })
+        if (spec.maxNodes > targets.length)
+          return yield* new ConfigError({
+            field: "nodes",
+            message: `nodes: ${spec.maxNodes === spec.nodes ? spec.nodes : `up to ${spec.maxNodes}`} asked, but the ssh provider has only ${targets.length} host${targets.length === 1 ? "" : "s"} (${targets
+              .map((t) => t.host)
+              .join(", ")}); ask for at most ${targets.length} nodes or add hosts`
+          })
+        // a missing or unreadable key is found now, not once per node after connecting
+        for (const target of targets.slice(0, spec.maxNodes)) {
+          yield* loadKey(target.key).pipe(Effect.mapError((e) => new ConfigError({ field: "provider.key", message: `${target.host}: ${e.message}` })))
+          if (target.jump) yield* loadKey(target.jump.key).pipe(Effect.mapError((e) => new ConfigError({ field: "provider.jump.key", message: `${target.jump!.host}: ${e.message}` })))
+        }
+      }),
+    provision: ({ spec }) =>
+      spec.nodes > targets.length
+        ? Effect.fail(fail(`${spec.nodes} nodes asked, but only ${targets.length} hosts were given`))
+        : Effect.sync(() => {
+            const first = targets.slice(0, spec.nodes)
+            for (const target of first) taken.set(target, takenCount++)
+            return { id: spec.id, provider: "ssh", nodes: first.map((target, index) => hostNode(target, index)) }
+          }),
+    addNode: ({ index, nodes }) => {
+      // a free host: one no node of the pool is on, the least recently taken first (a host that just
+      // failed is tried last)
+      const free = targets.filter((target) => !nodes.some((node) => sameTarget(node.data["ssh"] as SshTarget | undefined, target)))
+      const target = free.sort((a, b) => (taken.get(a) ?? -1) - (taken.get(b) ?? -1))[0]
+      if (target === undefined) return Effect.fail(fail(`no free host for another node: all ${targets.length} are in the pool`))
+      taken.set(target, takenCount++)
+      return Effect.succeed(hostNode(target, index))
+    }
+  }
+}
 
 /**
  * "Bring your own machines": a provider over a fixed list of SSH hosts, node `i` being
- * `hosts[i]`. Nothing is created or destroyed: the pool connects, bootstraps a cached Python
+ * `hosts[i]`; an elastic pool (`nodes: { min, max }`, `max` at most the hosts) adds nodes on the
+ * hosts it is not using. Nothing is created or destroyed: the pool connects, bootstraps a cached Python
  * environment on each host (shipping wheels from this machine unless `install: "index"`) and
  * runs its agent there.
  *

@@ -67,6 +67,7 @@ export const runPluginHooks = (plugin: Plugin, options: { readonly image?: Image
     id: "sky-hooktest",
     provider: options.cluster?.provider ?? "local",
     nodes: options.cluster?.nodes ?? 2,
+    maxNodes: options.cluster?.nodes ?? 2,
     concurrency: options.cluster?.concurrency ?? 2,
     executor: options.cluster?.executor ?? "process"
   }

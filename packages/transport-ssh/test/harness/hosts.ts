@@ -9,7 +9,7 @@
  * that login. Each host still has a home of its own, set by sshd (`SetEnv HOME=...`), and a
  * temporary folder of its own (`TMPDIR`), so no host sees another's caches or files.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process"
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import fs from "node:fs"
 import net from "node:net"
@@ -92,7 +92,7 @@ export interface TestHosts {
   /** A known_hosts file listing every host's key. */
   readonly knownHostsFile: string
   /** Kills everything and removes users, namespaces, veths and files. Idempotent. */
-  readonly teardown: () => void
+  readonly teardown: () => Promise<void>
 }
 
 const sh = (cmd: string, args: string[], options: { input?: string; quiet?: boolean } = {}): string =>
@@ -106,6 +106,9 @@ const trySh = (cmd: string, args: string[]) => {
     return false
   }
 }
+
+const tryShAsync = (cmd: string, args: string[]): Promise<boolean> =>
+  new Promise((resolve) => execFile(cmd, args, (error) => resolve(error === null)))
 
 /** True when the tests run without root: hosts are loopback sshd of the running user (see the top of this file). */
 export const unprivileged = (): boolean => process.getuid?.() !== 0
@@ -295,10 +298,11 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
   const children: ChildProcess[] = []
   let tornDown = false
 
-  const teardown = () => {
-    if (tornDown) return
+  /** Kills the hosts' processes and removes their network; returns what is left to remove (users, files). */
+  const stopHosts = (): { users: string[]; dir: string } | undefined => {
+    if (tornDown) return undefined
     tornDown = true
-    live.delete(teardown)
+    live.delete(teardownNow)
     for (const host of hostList) killAll(host.processes())
     for (const child of children) if (child.pid && child.exitCode === null) killAll([child.pid])
     for (const ns of namespaces) {
@@ -322,16 +326,38 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
       }
       for (const work of left) fs.rmSync(path.join("/tmp", `skyward-agent-${work}`), { recursive: true, force: true })
     }
-    for (const user of users) {
-      // the hosts share this machine's /tmp: what a host's user left there (a killed agent's
-      // temporary folder) goes with the host
-      trySh("find", ["/tmp", "-maxdepth", "1", "-user", user, "-exec", "rm", "-rf", "{}", "+"])
+    return { users, dir }
+  }
+  // the hosts share this machine's /tmp: what a host's user left there (a killed agent's temporary
+  // folder) goes with the host
+  const userTmp = (user: string) => ["/tmp", "-maxdepth", "1", "-user", user, "-exec", "rm", "-rf", "{}", "+"]
+
+  /** At exit: everything at once, synchronously. */
+  const teardownNow = () => {
+    const left = stopHosts()
+    if (left === undefined) return
+    for (const user of left.users) {
+      trySh("find", userTmp(user))
       // processes may take a moment to die after SIGKILL: userdel refuses a logged-in user
       for (let i = 0; i < 20 && !trySh("userdel", ["-f", user]); i++) execFileSync("sleep", ["0.1"])
     }
-    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(left.dir, { recursive: true, force: true })
   }
-  live.add(teardown)
+
+  /**
+   * In a test's afterAll: the slow part (the hosts' homes hold mirrored environments) without
+   * blocking the test worker's event loop, which must keep answering vitest.
+   */
+  const teardown = async () => {
+    const left = stopHosts()
+    if (left === undefined) return
+    for (const user of left.users) {
+      await tryShAsync("find", userTmp(user))
+      for (let i = 0; i < 20 && !(await tryShAsync("userdel", ["-f", user])); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await fs.promises.rm(left.dir, { recursive: true, force: true })
+  }
+  live.add(teardownNow)
 
   try {
     const keys = { ed25519: keygen(path.join(dir, "user_ed25519"), "ed25519", "skyward-test"), rsa: keygen(path.join(dir, "user_rsa"), "rsa", "skyward-test") }
@@ -504,7 +530,7 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
     )
     return { mode, hosts: hostList, dir, keys, wrongKey, knownHostsFile, teardown }
   } catch (error) {
-    teardown()
+    teardownNow()
     throw error
   }
 }

@@ -1,7 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import type { UsageError } from "../errors.js"
-import { costSoFar, formatUsd } from "../named-pools/cost.js"
+import { formatUsd, poolCost } from "../named-pools/cost.js"
 import { formatDuration } from "../named-pools/duration.js"
 import { listPools, type NamedPool } from "../named-pools/state.js"
 import { entry, optionsOf } from "../option-table.js"
@@ -25,11 +25,13 @@ export const LS_DESCRIPTION =
   "List the named pools that are up (skyward up) and the Skyward-tagged EC2 instances, security groups and key pairs left in a region."
 
 /** A named pool as `skyward ls --json` prints it (no token: `skyward attach` gives that). */
-const poolJson = ({ record, status }: NamedPool, now: number) => ({
+const poolJson = ({ record, status }: NamedPool, now: number) => {
+  const cost = record.price === undefined ? undefined : poolCost(record.price, status, now)
+  return {
   kind: "pool",
   name: record.name,
   provider: record.provider,
-  nodes: record.nodes,
+  nodes: status?.nodes ?? record.nodes,
   slots: status?.totalSlots ?? record.connection.totalSlots,
   busySlots: status?.busySlots ?? 0,
   queued: status?.queued ?? 0,
@@ -38,12 +40,13 @@ const poolJson = ({ record, status }: NamedPool, now: number) => ({
   idleSeconds: status === undefined || status.busySlots + status.queued > 0 ? 0 : Math.round((now - Date.parse(status.lastUsed)) / 1000),
   closesAfterIdleSeconds: record.idleMs === undefined ? null : record.idleMs / 1000,
   instanceTypes: record.instanceTypes,
-  usdPerHour: record.price?.usdPerHour ?? null,
-  costSoFar: record.price === undefined ? null : costSoFar(record.price, now),
+  usdPerHour: cost?.usdPerHour ?? null,
+  costSoFar: cost?.usd ?? null,
   priceSource: record.price?.source ?? null,
   dashboard: record.dashboard,
   pid: record.pid
-})
+  }
+}
 
 const poolsTable = (pools: ReadonlyArray<NamedPool>, now: number): string =>
   table([

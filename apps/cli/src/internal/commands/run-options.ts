@@ -54,7 +54,17 @@ export const AWS_CONNECTION_TABLE = {
 
 /** The table, in the order of `--help` within each section. */
 export const RUN_OPTION_TABLE = {
-  nodes: entry("common", Options.integer("nodes").pipe(Options.withDescription("Number of nodes (default 1; with --provider ssh, one per host)."), Options.optional), "N"),
+  nodes: entry(
+    "common",
+    Options.text("nodes").pipe(
+      Options.withDescription(
+        "Nodes (default 1; ssh: one per host), or MIN..MAX: elastic. " +
+          "An elastic pool opens with MIN nodes, adds nodes while tasks wait longer than a node takes to get ready, and removes nodes idle for --scale-down-after."
+      ),
+      Options.optional
+    ),
+    "N|MIN..MAX"
+  ),
   concurrency: entry(
     "common",
     Options.integer("concurrency").pipe(
@@ -269,6 +279,14 @@ export const RUN_OPTION_TABLE = {
     "COMMAND"
   ),
 
+  "scale-down-after": entry(
+    "advanced",
+    Options.text("scale-down-after").pipe(
+      Options.withDescription("With --nodes MIN..MAX: remove a node added to the pool once it had no task for this long (default 2m; such as 90s, 5m). Never below MIN."),
+      Options.optional
+    ),
+    "DURATION"
+  ),
   retries: entry(
     "advanced",
     Options.integer("retries").pipe(Options.withDescription("How often a task whose worker was lost runs again (default 2)."), Options.optional),

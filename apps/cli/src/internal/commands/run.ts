@@ -1,8 +1,8 @@
 import fs from "node:fs"
 import path from "node:path"
 import { Args, Command } from "@effect/cli"
-import { nodesPrice, type PoolError } from "@skyward/contracts"
-import { Effect, Option } from "effect"
+import { CostMeter, nodesPrice, type PoolError } from "@skyward/contracts"
+import { Effect, Option, Schedule } from "effect"
 import { runClientScript } from "../client-script.js"
 import { serveDashboardOf } from "../dashboard.js"
 import { printDryRun } from "../dry-run.js"
@@ -40,6 +40,11 @@ const runScript = (
         const url = yield* serveDashboardOf(opened, path.basename(flags.script), flags["dashboard-port"])
         process.stderr.write(`skyward: dashboard of this run: ${url}\n`)
       }
+      // the price follows the nodes (an elastic pool's come and go)
+      const price = nodesPrice(pool.cluster.nodes)
+      const meter = price === undefined ? undefined : new CostMeter(Date.parse(openedAt), price.usdPerHour)
+      if (meter !== undefined)
+        yield* Effect.forkScoped(Effect.repeat(Effect.sync(() => meter.price(Date.now(), nodesPrice(pool.cluster.nodes)?.usdPerHour)), Schedule.spaced("1 second")))
       const code = yield* runClientScript({
         python,
         script: flags.script,
@@ -50,9 +55,10 @@ const runScript = (
         imports: pool.client.imports,
         mirrored: project.mirror !== undefined
       })
-      const price = nodesPrice(pool.cluster.nodes)
-      if (price !== undefined) {
-        const { text, fields } = runCostReport({ ...price, since: openedAt }, Date.now(), tasks)
+      if (meter !== undefined) {
+        const now = Date.now()
+        meter.price(now, nodesPrice(pool.cluster.nodes)?.usdPerHour)
+        const { text, fields } = runCostReport({ usd: meter.total(now), since: openedAt, source: price!.source }, now, tasks)
         progress.cost(text, fields)
       }
       return code

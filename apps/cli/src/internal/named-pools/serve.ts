@@ -1,5 +1,5 @@
 import fs from "node:fs"
-import { nodesPrice, type PoolEvent } from "@skyward/contracts"
+import { CostMeter, nodesPrice, type PoolEvent } from "@skyward/contracts"
 import { Effect } from "effect"
 import type { ProjectPool } from "../open-pool.js"
 import { formatDuration } from "./duration.js"
@@ -132,6 +132,19 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       connection
     }
     writeRecord(record)
+    // an elastic pool's price follows its nodes: the status says it, with the cost at each change
+    const meter = price === undefined ? undefined : new CostMeter(Date.parse(settings.openedAt), price.usdPerHour)
+    let cost: PoolStatus["cost"] = undefined
+    const costNow = (): Pick<PoolStatus, "cost"> => {
+      if (meter === undefined) return {}
+      const usdPerHour = nodesPrice(pool.cluster.nodes)?.usdPerHour ?? null
+      if (cost === undefined || usdPerHour !== cost.usdPerHour) {
+        const now = Date.now()
+        meter.price(now, usdPerHour ?? undefined)
+        cost = { usdPerHour, usd: meter.total(now), at: new Date(now).toISOString() }
+      }
+      return { cost }
+    }
     if (settings.json) process.stdout.write(`${JSON.stringify(connection)}\n`)
     else if (!settings.background) process.stdout.write(`${readyText(record)}\n`)
     const why = yield* Effect.async<string>((resume) => {
@@ -151,7 +164,7 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       }
       const ended = () => finish("its standard input closed")
       const tick = setInterval(() => {
-        const status = tracker.status(pool.totalSlots, pool.client.attached())
+        const status = { ...tracker.status(pool.totalSlots, pool.client.attached()), nodes: pool.cluster.nodes.length, ...costNow() }
         const text = JSON.stringify(status)
         if (text !== last) writeStatus(settings.name, status)
         last = text

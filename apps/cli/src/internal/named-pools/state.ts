@@ -59,6 +59,10 @@ export interface PoolStatus {
   readonly clients: number
   /** When a task last ran or a client last attached (ISO time). */
   readonly lastUsed: string
+  /** Nodes in the pool now (an elastic pool's change). */
+  readonly nodes?: number
+  /** For a priced pool: its price now (null: unknown), and what it had cost at `costAt` (ISO time). */
+  readonly cost?: { readonly usdPerHour: number | null; readonly usd: number; readonly at: string }
 }
 
 /** A pool as `skyward ls` shows it. */

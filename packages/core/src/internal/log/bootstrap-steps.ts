@@ -32,7 +32,7 @@ export class BootstrapSteps {
       this.nodes.set(event.node, { started: now, latest: event.line, said: event.line, saidAt: now, finished: false })
       return `node ${event.node}: bootstrapping (${event.line})`
     }
-    if (event._tag === "NodeBootstrapped" || event._tag === "NodeReady" || event._tag === "NodeLost") {
+    if (event._tag === "NodeBootstrapped" || event._tag === "NodeReady" || event._tag === "NodeLost" || event._tag === "NodeAddFailed") {
       const node = this.nodes.get(event.node)
       if (node !== undefined) node.finished = true
     }

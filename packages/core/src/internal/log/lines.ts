@@ -8,6 +8,14 @@ const files = (count: number): string => plural(count, "file")
 /** `note: node 1: Python 3.11.2, the client runs 3.11.7` */
 export const noteLine = (message: string, node?: number): string => `note: ${node === undefined ? "" : `node ${node}: `}${message}`
 
+const nodeList = (nodes: ReadonlyArray<number>): string => `${nodes.length === 1 ? "node" : "nodes"} ${nodes.join(", ")}`
+
+/** `scaling up: adding nodes 2, 3 (400 tasks queued, ...); 4 nodes` */
+const scaledLine = (event: Extract<PoolEvent, { readonly _tag: "PoolScaled" }>): string => {
+  const verb = event.direction === "down" ? "scaling down: removing" : event.direction === "up" ? "scaling up: adding" : "replacing lost nodes: adding"
+  return `${verb} ${nodeList(event.nodes)} (${event.reason}); ${plural(event.live, "node")}`
+}
+
 /** The line (without the `skyward: ` prefix) an event about a node says, if it says one. */
 export const nodeLine = (event: PoolEvent): string | undefined => {
   switch (event._tag) {
@@ -26,6 +34,10 @@ export const nodeLine = (event: PoolEvent): string | undefined => {
       return `node ${event.node}: ready (${plural(event.slots, "slot")})`
     case "NodeLost":
       return `node ${event.node}: LOST (${event.reason}); ${event.inFlight.length} task(s) re-queued`
+    case "PoolScaled":
+      return scaledLine(event)
+    case "NodeAddFailed":
+      return `node ${event.node}: could not be added (${event.reason}); trying again later`
     default:
       return undefined
   }
