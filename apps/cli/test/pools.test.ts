@@ -188,7 +188,7 @@ describe("named pools: skyward up, ls, attach, run --pool, down", () => {
       const state = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as { scaling: Array<{ direction: string; nodes: number[]; reason: string }>; nodes: Array<{ index: number; state: string }> }
       expect(state.scaling.filter((d) => d.direction === "up").flatMap((d) => d.nodes).sort()).toEqual([1, 2, 3])
       expect(state.scaling.filter((d) => d.direction === "down").flatMap((d) => d.nodes).sort()).toEqual([1, 2, 3])
-      expect(state.scaling.at(-1)!.reason).toMatch(/^\d+ tasks queued: ~\d+s of work on 2 slots; a node gets ready in/)
+      expect(state.scaling.at(-1)!.reason).toMatch(/^\d+ tasks queued: ~\d+(\.\d)?[sm] of work on 2 slots; a node gets ready in/)
       expect(state.nodes.map((n) => n.state)).toEqual(["ready", "removed", "removed", "removed"])
       const down = await sandbox.cli(["down", "elastic"])
       expect(down.code, down.stderr).toBe(0)
