@@ -61,7 +61,7 @@ describe.concurrent("skyward --help", () => {
     expect(text).not.toMatch(/\w\.\.\.( |$)/m)
     expect(text).toContain("\n  --plugin NAME (repeatable) ")
     expect(text).toContain("\n  --env KEY[=VALUE] (repeatable) ")
-    expect(text).toMatch(/\nAdvanced: --scale-down-after, --retries, --argument-limit, /)
+    expect(text).toMatch(/\nAdvanced: --instance-profile, --volume, --scale-down-after, --retries, --argument-limit,/)
     expect(lines.at(-1)).toBe("Every option in full: skyward run --help-all, or docs/cli.md. Other commands: skyward --help.")
     // -h, and --help after other options, are the same
     const same = await Promise.all([["run", "-h"], ["run", "--nodes", "two", "--help"]].map(async (args) => [args.join(" "), (await skyward(args, { env: plainEnv })).stdout]))

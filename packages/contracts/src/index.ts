@@ -68,4 +68,5 @@ export {
   type TransportShape,
   type WorkdirShipped
 } from "./internal/transport.js"
+export { s3Location, VolumeSchema, type Volume, type VolumeAccess } from "./internal/volume.js"
 export { DEFAULT_WORKDIR_LIMIT, type WorkdirExclusion, type WorkdirFile, type WorkdirSnapshot } from "./internal/workdir.js"

@@ -10,6 +10,7 @@ const html = htm.bind(h)
 const STALE_HEARTBEAT_MS = 5000
 
 const usd = (value) => `$${value.toFixed(value >= 100 ? 0 : value >= 1 ? 2 : 4)}`
+const bytes = (n) => (n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`)
 const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(1)} GiB`
 const seconds = (s) => (s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`)
 
@@ -87,6 +88,7 @@ const App = () => {
       <${Figure} id="done" label="tasks done" value=${state.done} />
       <${Figure} id="failed" label="tasks failed" value=${state.failed} />
       <${Figure} id="rate" label="tasks/s" value=${state.rate.toFixed(1)} />
+      ${state.traffic === undefined ? null : html`<${Figure} id="sent" label="sent to nodes" value=${bytes(state.traffic.sentBytes)} />`}
       ${state.usdPerHour === undefined ? null : html`<${Figure} id="price" label="per hour" value=${usd(state.usdPerHour)} /><${Figure} id="cost" label="cost so far" value=${usd(state.costSoFar)} />`}
     </div>
     ${state.clients.length === 0

@@ -60,6 +60,18 @@ def test_pool_parameters_become_flags() -> None:
         "--timeout", "1.5", "--no-workdir", "--idle", "90s"]
 
 
+def test_volumes_become_volume_flags() -> None:
+    from skyward_joblib import LocalVolume, S3Volume
+    given = flags(ScikitLearnPool(volume=[S3Volume("/data", "my-bucket", "datasets/"),
+                                          LocalVolume("/srv/ref", "/ref", writable=True), "s3://b/p:/out:rw"]))
+    assert given[given.index("--volume"):][:6] == [
+        "--volume", "s3://my-bucket/datasets/:/data", "--volume", "/srv/ref:/ref:rw", "--volume", "s3://b/p:/out:rw"]
+    with pytest.raises(ValueError, match="mount path must be absolute"):
+        S3Volume("data", "my-bucket")
+    with pytest.raises(TypeError, match="volume must be"):
+        JoblibPool(volume=[42])
+
+
 def test_an_elastic_pool_is_nodes_min_max() -> None:
     assert flags(JoblibPool(Local(), (1, 4), scale_down_after=90))[2:6] == [
         "--nodes", "1..4", "--scale-down-after", "90s"]

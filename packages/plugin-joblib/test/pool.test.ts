@@ -55,7 +55,7 @@ const roundTrip = (socketPath: string, token: string, payload: Uint8Array) =>
 
 describe("the joblib plugin", () => {
   it("adds joblib (pinned if asked) and cloudpickle to the Image, and ships skyward_joblib", () => {
-    const spec = { id: "sky-test", provider: "local", nodes: 1, maxNodes: 1, concurrency: 1, executor: "process" as const }
+    const spec = { id: "sky-test", provider: "local", nodes: 1, maxNodes: 1, concurrency: 1, executor: "process" as const, volumes: [] }
     expect(joblib().image!(emptyImage, spec).pip).toEqual(["joblib", "cloudpickle"])
     expect(joblib({ version: "1.4.2" }).image!(emptyImage, spec).pip).toEqual(["joblib==1.4.2", "cloudpickle"])
     expect(joblib().name).toBe("joblib")

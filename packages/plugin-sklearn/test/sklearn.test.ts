@@ -13,7 +13,7 @@ import { sklearn } from "../src/index.js"
 const run = promisify(execFile)
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const venvPython = path.join(repo, ".venv", "bin", "python")
-const spec = { id: "sky-test", provider: "local", nodes: 1, maxNodes: 1, concurrency: 1, executor: "process" as const }
+const spec = { id: "sky-test", provider: "local", nodes: 1, maxNodes: 1, concurrency: 1, executor: "process" as const, volumes: [] }
 
 /**
  * The client's own versions, so the workers unpickle what the client pickled (as `skyward run`

@@ -18,3 +18,10 @@ export { checkOptions, type AwsConnection, type AwsProviderOptions } from "./int
 export { listResources, removeResources, type ManagedResource, type Removal } from "./internal/inventory.js"
 /** The tagged errors `listResources` and `removeResources` fail with (the pool reports `ConfigError` / `ProviderError`). */
 export { AwsCallError, AwsSetupError } from "./internal/errors.js"
+/**
+ * How nodes read a pool's `s3://` volumes with the client's AWS set-up (the pool option
+ * `volumeAccess`): `check` lists each volume's prefix before any machine starts; `env` gives each
+ * node its region and short-lived credentials (STS `GetSessionToken`, or the client's own when
+ * already temporary), none for an EC2 node with an instance profile (`aws({ instanceProfile })`).
+ */
+export { s3VolumeAccess, type S3VolumeAccessOptions } from "./internal/volume-access.js"

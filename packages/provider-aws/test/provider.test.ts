@@ -295,7 +295,7 @@ describe.skipIf(noMoto !== undefined)("the EC2 provider against moto", () => {
 
   it("addNode before provision is a ProviderError, and creates nothing", async () => {
     const provider = makeAwsProvider({ ...base() }, offline)
-    const spec = { id: poolId(), provider: "aws", nodes: 1, maxNodes: 2, concurrency: undefined, executor: "process" as const }
+    const spec = { id: poolId(), provider: "aws", nodes: 1, maxNodes: 2, concurrency: undefined, executor: "process" as const, volumes: [] }
     const exit = await Effect.runPromiseExit(Effect.scoped(provider.addNode!({ spec, image: emptyImage, index: 1, nodes: [] })))
     expect(failureOf(exit)).toMatchObject({ _tag: "ProviderError", message: expect.stringMatching(/addNode before provision/) })
     await Effect.runPromise(Effect.scoped(provider.prepare({ spec, image: emptyImage })))

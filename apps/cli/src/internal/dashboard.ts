@@ -17,6 +17,7 @@ export const serveDashboardOf = (opened: ProjectPool, name: string, port: Option
       nodes,
       slotsPerNode: nodes.length === 0 ? 0 : Math.round(pool.totalSlots / nodes.length),
       nodeInfo: (index) => pool.cluster.nodes.find((node) => node.index === index),
+      traffic: () => pool.traffic,
       subscribe: pool.subscribe,
       ...Option.match(port, { onNone: () => ({}), onSome: (p) => ({ port: p }) })
     }).pipe(Effect.mapError((e) => new UsageError({ message: `--dashboard-port: ${e.message}` })))

@@ -1,5 +1,6 @@
 import { local } from "@skyward/core"
 import type { NodeCount, Plugin, PoolOptionsInput } from "@skyward/contracts"
+import path from "node:path"
 import { Effect, Option } from "effect"
 import { envOf } from "./env-flags.js"
 import { CONFIG_SOURCE, configSourceOf, loadConfigFile } from "./config-file.js"
@@ -33,8 +34,10 @@ export interface PoolFlags {
   readonly address: Option.Option<"public" | "private">
   readonly user: Option.Option<string>
   readonly "power-off-command": Option.Option<string>
+  readonly "instance-profile": Option.Option<string>
   readonly nodes: Option.Option<string>
   readonly "scale-down-after": Option.Option<string>
+  readonly volume: ReadonlyArray<string>
   readonly concurrency: Option.Option<number>
   readonly executor: Option.Option<"process" | "thread">
   readonly plugin: ReadonlyArray<string>
@@ -61,6 +64,34 @@ const nodesOf = (flags: PoolFlags): Effect.Effect<NodeCount | undefined, UsageEr
     )
   return Effect.succeed(match[2] === undefined ? min : { min, max })
 }
+
+/** `--volume s3://bucket/prefix:/data`, `--volume ./data:/data:rw`: a folder made absolute (from the current directory). */
+const parseVolumeFlag = (text: string): Effect.Effect<{ source: string; path: string; writable: boolean }, UsageError> => {
+  const match = /^(.+):(\/[^:]*)(?::(rw|ro))?$/.exec(text.trim())
+  if (match === null)
+    return Effect.fail(new UsageError({ message: `--volume ${JSON.stringify(text)}: expected SRC:PATH[:rw], such as s3://bucket/prefix:/data or ./data:/data` }))
+  const [, source, target, mode] = match as unknown as [string, string, string, string | undefined]
+  return Effect.succeed({ source: source.startsWith("s3://") ? source : path.resolve(source), path: target, writable: mode === "rw" })
+}
+
+/** How nodes read S3 volumes: the AWS set-up of --region/--profile/--endpoint, or of the environment. */
+const s3AccessOf = (flags: PoolFlags) =>
+  Effect.tryPromise({
+    try: async () => {
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
+      const { s3VolumeAccess } = await import("@skyward/provider-aws")
+      return s3VolumeAccess({
+        ...Option.match(flags.region, { onNone: () => ({}), onSome: (region) => ({ region }) }),
+        ...Option.match(flags.profile, { onNone: () => ({}), onSome: (profile) => ({ profile }) }),
+        // an S3 emulator or VPC endpoint for the nodes too: --endpoint, else the SDK's own variables
+        ...Option.match(Option.orElse(flags.endpoint, () => Option.fromNullable(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL)), {
+          onNone: () => ({}),
+          onSome: (endpoint) => ({ endpoint })
+        })
+      })
+    },
+    catch: (cause) => new UsageError({ message: `--volume: cannot load @skyward/provider-aws: ${(cause as Error).message}` })
+  })
 
 /** `--scale-down-after 90s` in seconds; undefined when not given. */
 const scaleDownAfterOf = (flags: PoolFlags): Effect.Effect<number | undefined, UsageError> => {
@@ -94,6 +125,7 @@ const awsOptionsOf = (flags: PoolFlags) => {
   add("address", "address")
   add("user", "user")
   add("power-off-command", "powerOffCommand")
+  add("instance-profile", "instanceProfile")
   return given
 }
 
@@ -193,11 +225,14 @@ export const poolOptionsFrom = (flags: PoolFlags): Effect.Effect<PoolOptionsInpu
     const argumentLimit = yield* argumentLimitOf(flags)
     const nodes = yield* nodesOf(flags)
     const scaleDownAfter = yield* scaleDownAfterOf(flags)
+    const volumes = yield* Effect.forEach(flags.volume, parseVolumeFlag)
     const merged: Loose = {
       ...base,
       ...provider,
       ...(nodes === undefined ? {} : { nodes }),
       ...(scaleDownAfter === undefined ? {} : { scaleDownAfter }),
+      ...(volumes.length === 0 ? {} : { volumes: [...((base.volumes as unknown[] | undefined) ?? []), ...volumes] }),
+      ...(volumes.some((v) => v.source.startsWith("s3://")) ? { volumeAccess: yield* s3AccessOf(flags) } : {}),
       ...Option.match(flags.timeout, { onNone: () => ({}), onSome: (timeout) => ({ timeout }) }),
       ...Option.match(flags.retries, { onNone: () => ({}), onSome: (retries) => ({ retries }) }),
       ...(argumentLimit === undefined ? {} : { argumentLimit }),

@@ -1,5 +1,5 @@
 import { makePoolLog, type PoolLogStream } from "@skyward/core"
-import type { PoolEventListener } from "@skyward/contracts"
+import { formatBytes, type PoolEventListener } from "@skyward/contracts"
 import { interruption, trackNodes } from "./interruption.js"
 
 /** How `skyward run` reports progress on stderr. */
@@ -14,8 +14,14 @@ export interface Progress {
   readonly note: (text: string) => void
   /** What a run cost (`text` for people, `fields` as JSON): shown even when quiet. */
   readonly cost: (text: string, fields: object) => void
+  /** What crossed between this machine and the nodes in the run: shown unless quiet. */
+  readonly traffic: (traffic: { readonly sentBytes: number; readonly receivedBytes: number }) => void
   readonly stop: () => void
 }
+
+/** `traffic: 1.2 MiB sent to the nodes, 40.0 KiB received` */
+const trafficLine = (traffic: { readonly sentBytes: number; readonly receivedBytes: number }): string =>
+  `traffic: ${formatBytes(traffic.sentBytes)} sent to the nodes, ${formatBytes(traffic.receivedBytes)} received (what nodes fetch themselves, such as S3 volumes, is not counted)`
 
 /** Where progress goes: stderr, or anything with its `write` and `isTTY` (a test's fake). */
 export type ProgressStream = PoolLogStream
@@ -45,6 +51,7 @@ const reporterFor = (mode: ProgressMode, stream: ProgressStream): Progress => {
         line: () => undefined,
         note: (text) => write(noteLine(text)),
         cost: (text) => write(text),
+        traffic: () => undefined,
         stop: () => undefined
       }
     case "json": {
@@ -56,6 +63,7 @@ const reporterFor = (mode: ProgressMode, stream: ProgressStream): Progress => {
         line: () => undefined,
         note: (message) => json({ _tag: "EnvironmentNote", message }),
         cost: (_, fields) => json({ _tag: "RunCost", ...fields }),
+        traffic: (traffic) => json({ _tag: "RunTraffic", ...traffic }),
         stop: () => undefined
       }
     }
@@ -63,7 +71,8 @@ const reporterFor = (mode: ProgressMode, stream: ProgressStream): Progress => {
       // the pool's log as every ComputePool writes it, less the tasks' output: the script prints that itself
       return {
         ...makePoolLog(stream, { taskOutput: false, bootstrapSteps: false, muted: () => interruption.signal !== undefined }),
-        cost: (text) => write(text)
+        cost: (text) => write(text),
+        traffic: (traffic) => write(trafficLine(traffic))
       }
   }
 }

@@ -1,3 +1,5 @@
+import type { Volume } from "./volume.js"
+
 /** One provisioned machine of the pool. */
 export interface NodeInfo {
   /** 0..nodes-1 for the nodes a pool opens with, then counting on for nodes added later; the agent's `SKYWARD_NODE_INDEX`. */
@@ -50,6 +52,8 @@ export interface ClusterSpec {
   /** Slots per node, when the user set it (else each node uses its CPU count). */
   readonly concurrency: number | undefined
   readonly executor: "process" | "thread"
+  /** The pool's volumes (an EC2 provider may give its nodes a role that reads their S3 sources). */
+  readonly volumes: ReadonlyArray<Volume>
 }
 
 /**

@@ -3,6 +3,7 @@ import { DEFAULT_ARGUMENT_LIMIT, MAX_ARGUMENT_LIMIT } from "./argument-limit.js"
 import { formatBytes } from "./bytes.js"
 import { ConfigError } from "./errors.js"
 import { ImageSchema } from "./image.js"
+import { VolumeSchema, type VolumeAccess } from "./volume.js"
 import type { Plugin } from "./plugin.js"
 import type { ProviderDefinition } from "./provider.js"
 import { DEFAULT_WORKDIR_LIMIT } from "./workdir.js"
@@ -12,6 +13,9 @@ const isProviderDefinition = (u: unknown): u is ProviderDefinition =>
 
 const isPlugin = (u: unknown): u is Plugin =>
   typeof u === "object" && u !== null && typeof (u as { name?: unknown }).name === "string"
+
+const isVolumeAccess = (u: unknown): u is VolumeAccess =>
+  typeof u === "object" && u !== null && typeof (u as { check?: unknown }).check === "function" && typeof (u as { env?: unknown }).env === "function"
 
 const isLogStream = (u: unknown): u is PoolLogStream =>
   typeof u === "object" && u !== null && typeof (u as { write?: unknown }).write === "function"
@@ -123,6 +127,16 @@ export const PoolOptionsSchema = Schema.Struct({
       Schema.lessThanOrEqualTo(MAX_ARGUMENT_LIMIT, { message: () => `must be at most ${formatBytes(MAX_ARGUMENT_LIMIT)} (the largest buffer Node holds)` })
     ),
     { default: () => DEFAULT_ARGUMENT_LIMIT }
+  ),
+  /**
+   * Data every node sees at a path of its own choosing (`/data`), without it passing through the
+   * client: `s3://bucket/prefix` (fetched by each node, cached by ETag across pools), or a folder of
+   * this machine (local and ssh providers). See `Volume`.
+   */
+  volumes: Schema.optionalWith(Schema.Array(VolumeSchema), { default: () => [] }),
+  /** How nodes reach S3 volumes (`s3VolumeAccess()` of `@skyward/provider-aws`); needed with an `s3://` volume. */
+  volumeAccess: Schema.optional(
+    Schema.declare(isVolumeAccess, { message: () => "must be the access of s3VolumeAccess() from @skyward/provider-aws" })
   ),
   /**
    * Folders put first on the workers' `sys.path`: relative to the working directory, or absolute

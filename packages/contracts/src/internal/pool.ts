@@ -72,6 +72,12 @@ export interface ComputePoolShape {
   readonly cluster: Cluster
   /** Slots of the nodes alive now: what joblib's `n_jobs=-1` resolves to. */
   readonly totalSlots: number
+  /**
+   * Bytes the client sent to its nodes and received from them so far: tasks and their answers, the
+   * working directory and folder volumes copied to remote nodes. What nodes fetch themselves (S3
+   * volumes, pip packages) is not among them.
+   */
+  readonly traffic: { readonly sentBytes: number; readonly receivedBytes: number }
   /** An elastic pool's fewest and most nodes (`nodes: { min, max }`); undefined for a fixed count. */
   readonly elastic: { readonly min: number; readonly max: number } | undefined
   /** The Image every node runs (after plugins), and its hash. */

@@ -3,6 +3,12 @@ import { BLOB_CHUNK_BYTES, type BlobStore } from "./blob-store.js"
 import type { AgentChannel, TaskSpec } from "@skyward/contracts"
 import type { NodeLink, Scheduler } from "./scheduler.js"
 
+/** Bytes between the client and its nodes (see `ComputePoolShape.traffic`). */
+export interface Traffic {
+  sentBytes: number
+  receivedBytes: number
+}
+
 /** What the agent said in its `hello`. */
 export interface AgentHello {
   readonly pid: number
@@ -32,6 +38,7 @@ export class AgentLink implements NodeLink {
   private onBlobSent: ((hash: string, bytes: number) => void) | undefined
   private helloListener: ((hello: AgentHello) => void) | undefined
   private statsListener: ((stats: AgentStats) => void) | undefined
+  private earlyLogListener: ((line: string) => void) | undefined
   private readonly closeListeners: Array<(reason: string) => void> = []
   private closed = false
   /** Milliseconds timestamp of the last bytes received. */
@@ -42,15 +49,30 @@ export class AgentLink implements NodeLink {
 
   constructor(
     readonly index: number,
-    private readonly channel: AgentChannel
+    private readonly channel: AgentChannel,
+    traffic: Traffic = { sentBytes: 0, receivedBytes: 0 }
   ) {
-    this.outbox = new FrameBatcher((bytes) => channel.write(bytes), { compressThreshold: Infinity })
-    channel.onData((chunk) => this.receive(chunk))
+    this.outbox = new FrameBatcher(
+      (bytes) => {
+        traffic.sentBytes += bytes.byteLength
+        return channel.write(bytes)
+      },
+      { compressThreshold: Infinity }
+    )
+    channel.onData((chunk) => {
+      traffic.receivedBytes += chunk.byteLength
+      this.receive(chunk)
+    })
     channel.onDiagnostic((line) => {
       this.diagnostics.push(line)
       if (this.diagnostics.length > 50) this.diagnostics.shift()
     })
     channel.onClose((reason) => this.lost(this.withLastWords(reason)))
+  }
+
+  /** Registers the consumer of the lines the agent logs before it is attached (its start-up: volumes fetched). */
+  onEarlyLog(listener: (line: string) => void): void {
+    this.earlyLogListener = listener
   }
 
   /** `reason`, plus, when the agent ended by itself (an exit code), its own last stderr line: why it stopped. */
@@ -182,7 +204,8 @@ export class AgentLink implements NodeLink {
         scheduler?.failed(this.index, message.id, message)
         return
       case "log":
-        scheduler?.log(this.index, message.id, message.stream, message.line)
+        if (scheduler !== undefined) scheduler.log(this.index, message.id, message.stream, message.line)
+        else this.earlyLogListener?.(message.line) // before its hello: the agent's start-up (its volumes)
         return
       case "heartbeat":
         // refreshed lastSeen already; the machine's load, when the agent read it, goes to the listener

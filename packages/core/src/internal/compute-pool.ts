@@ -19,6 +19,8 @@ export interface PromisePool {
   readonly totalSlots: number
   /** An elastic pool's fewest and most nodes; undefined for a fixed count. */
   readonly elastic: ComputePoolShape["elastic"]
+  /** Bytes the client sent to its nodes and received from them so far (see `ComputePoolShape.traffic`). */
+  readonly traffic: ComputePoolShape["traffic"]
   readonly client: ComputePoolShape["client"]
   readonly submit: (payload: Uint8Array, options?: TaskOptions) => Promise<TaskOutcome>
   /**
@@ -51,6 +53,9 @@ const toPromisePool = (pool: ComputePoolShape): PromisePool => ({
     return pool.totalSlots
   },
   elastic: pool.elastic,
+  get traffic() {
+    return pool.traffic
+  },
   client: pool.client,
   submit: (payload, options) => runPromise(pool.submit(payload, options)),
   call: (fn, args, options) => runPromise(pool.call(fn, args, options)),

@@ -1,6 +1,15 @@
 import { Deferred, Effect, ExecutionStrategy, Exit, Scope } from "effect"
-import { AgentLink, type AgentHello } from "./agent-link.js"
-import { TransportError, type BootstrapError, type BootstrapPlan, type NodeInfo, type TransportShape } from "@skyward/contracts"
+import { AgentLink, type AgentHello, type Traffic } from "./agent-link.js"
+import {
+  TransportError,
+  type BootstrapError,
+  type BootstrapPlan,
+  type NodeInfo,
+  type ProviderError,
+  type TransportShape,
+  type Volume
+} from "@skyward/contracts"
+import { isS3, nodeVolumes } from "./volumes.js"
 import type { EventHub } from "./event-hub.js"
 
 /** How agents are started on every node. */
@@ -19,6 +28,13 @@ export interface AgentSettings {
   readonly sysPath: ReadonlyArray<string>
   /** Bytes of blobs an agent keeps, and the most one task may refer to (the pool's `argumentLimit`). */
   readonly maxBlobBytes: number
+  /** The pool's volumes; folder volumes are read in place by nodes on this machine (`volumesInPlace`), copied to others. */
+  readonly volumes: ReadonlyArray<Volume>
+  readonly volumesInPlace: boolean
+  /** What a node's agent needs in its environment to reach the S3 volumes (short-lived credentials...). */
+  readonly volumeEnv: (node: NodeInfo) => Effect.Effect<Readonly<Record<string, string>>, ProviderError>
+  /** Where the pool counts what crosses to and from its nodes. */
+  readonly traffic: Traffic
 }
 
 /** A node whose agent is up and said hello. */
@@ -27,7 +43,7 @@ export interface ReadyNode {
   readonly hello: AgentHello
 }
 
-const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
+const agentArgs = (node: NodeInfo, settings: AgentSettings, volumes: ReadonlyArray<Volume>): string[] => [
   "--node-index", String(node.index),
   // an elastic pool never reuses an index (a replaced node's new one is above max): the count covers it
   "--node-count", String(Math.max(settings.nodeCount, node.index + 1)),
@@ -38,7 +54,8 @@ const agentArgs = (node: NodeInfo, settings: AgentSettings): string[] => [
   ...(node.cpus === undefined ? [] : ["--cpus", String(node.cpus)]),
   ...settings.taskHooks.flatMap((hook) => ["--task-hook", hook]),
   ...settings.appHooks.flatMap((hook) => ["--app-hook", hook]),
-  ...settings.sysPath.flatMap((entry) => ["--sys-path", entry])
+  ...settings.sysPath.flatMap((entry) => ["--sys-path", entry]),
+  ...volumes.flatMap((volume) => ["--volume", JSON.stringify(volume)])
 ]
 
 const waitForHello = (link: AgentLink, node: number, seconds: number) =>
@@ -89,15 +106,29 @@ export const openNode = (
     const started = Date.now()
     const boot = yield* session.bootstrap(plan, (line) => events.emit({ _tag: "NodeBootstrapping", node: node.index, line }))
     events.emit({ _tag: "NodeBootstrapped", node: node.index, cached: boot.cached, seconds: (Date.now() - started) / 1000 })
-    if (boot.workdir) events.emit({ _tag: "WorkdirShipped", node: node.index, ...boot.workdir })
+    if (boot.workdir) {
+      events.emit({ _tag: "WorkdirShipped", node: node.index, ...boot.workdir })
+      settings.traffic.sentBytes += boot.workdir.sentBytes
+    }
     for (const message of boot.notes ?? []) events.emit({ _tag: "EnvironmentNote", node: node.index, message })
+    const volumes = yield* nodeVolumes(session, settings, (line) => events.emit({ _tag: "NodeBootstrapping", node: node.index, line }))
+    const volumeEnv = settings.volumes.some(isS3)
+      ? yield* settings.volumeEnv(node).pipe(Effect.mapError((e) => new TransportError({ node: node.index, message: `node ${node.index}: ${e.message}` })))
+      : {}
     // the agent has a scope of its own, within the pool's: losing the node closes it
     const agentScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
     const channel = yield* Scope.extend(
-      session.startAgent({ python: boot.python, pythonPath: boot.pythonPath, workDir: boot.workDir, args: agentArgs(node, settings), env: settings.env }),
+      session.startAgent({
+        python: boot.python,
+        pythonPath: boot.pythonPath,
+        workDir: boot.workDir,
+        args: agentArgs(node, settings, volumes),
+        env: { ...settings.env, ...volumeEnv }
+      }),
       agentScope
     )
-    const link = new AgentLink(node.index, channel)
+    const link = new AgentLink(node.index, channel, settings.traffic)
+    link.onEarlyLog((line) => events.emit({ _tag: "Log", node: node.index, stream: "agent", line }))
     yield* endWhenLost(link, agentScope)
     const hello = yield* waitForHello(link, node.index, settings.helloTimeout)
     join?.({ link, hello })

@@ -37,6 +37,7 @@ import { EventHub } from "./event-hub.js"
 import { heartbeatInterval, heartbeatWatch } from "./heartbeat-watch.js"
 import { poolLog } from "./log/pool-log.js"
 import { openNode, type ReadyNode } from "./open-nodes.js"
+import { checkVolumes, isS3, S3_CLIENT_REQUIREMENT } from "./volumes.js"
 import { Scheduler } from "./scheduler.js"
 import { snapshotWorkdir } from "./workdir/snapshot.js"
 
@@ -60,6 +61,10 @@ const pinned = (store: BlobStore, hashes: ReadonlyArray<string>, callbacks: Task
 }
 
 const newClusterId = () => `sky-${randomBytes(4).toString("hex")}`
+
+/** The Image with the S3 client the nodes' agents fetch S3 volumes with, when there is one. */
+const withS3Client = (image: Image, volumes: PoolOptions["volumes"]): Image =>
+  volumes.some(isS3) && !image.pip.some((req) => req.startsWith(S3_CLIENT_REQUIREMENT)) ? { ...image, pip: [...image.pip, S3_CLIENT_REQUIREMENT] } : image
 
 const applyImagePlugins = (plugins: ReadonlyArray<Plugin>, image: Image, spec: ClusterSpec): Image =>
   plugins.reduce((acc, plugin) => plugin.image?.(acc, spec) ?? acc, image)
@@ -164,9 +169,11 @@ export const makeComputePool = (
       nodes: range.min,
       maxNodes: range.max,
       concurrency: options.worker.concurrency,
-      executor: options.worker.executor
+      executor: options.worker.executor,
+      volumes: options.volumes
     }
-    const image = applyImagePlugins(options.plugins, options.image, spec)
+    yield* checkVolumes(options.volumes, provider.name, options.volumeAccess)
+    const image = withS3Client(applyImagePlugins(options.plugins, options.image, spec), options.volumes)
     yield* prepare({ spec, image })
     const provisionStarted = Date.now()
     const provisioned = yield* provision({ spec, image })
@@ -182,6 +189,7 @@ export const makeComputePool = (
     for (const node of provisioned.nodes) events.emit({ _tag: "NodeProvisioned", node: node.index, address: node.address })
 
     const plan = makePlan(options, image, provisioned, workdir)
+    const traffic = { sentBytes: 0, receivedBytes: 0 }
     const settings = {
       nodeCount: range.max,
       concurrency: options.worker.concurrency,
@@ -189,10 +197,15 @@ export const makeComputePool = (
       taskHooks: options.plugins.flatMap((p) => (p.python?.task ? [p.python.task] : [])),
       appHooks: options.plugins.flatMap((p) => (p.python?.app ? [p.python.app] : [])),
       env: image.env,
-      helloTimeout: 120,
+      // an agent fetches its S3 volumes before its hello (its progress shows meanwhile)
+      helloTimeout: options.volumes.some(isS3) ? 3600 : 120,
       heartbeatInterval: heartbeatInterval(options.heartbeatTimeout),
       sysPath: options.sysPath,
-      maxBlobBytes: options.argumentLimit
+      maxBlobBytes: options.argumentLimit,
+      volumes: options.volumes,
+      volumesInPlace: provider.name === "local",
+      volumeEnv: (node: NodeInfo) => options.volumeAccess?.env(node) ?? Effect.succeed({}),
+      traffic
     }
     const ready = yield* Effect.forEach(provisioned.nodes, (node) => openNode(transport, node, plan, settings, events), {
       concurrency: "unbounded"
@@ -266,6 +279,9 @@ export const makeComputePool = (
         return scheduler.totalSlots
       },
       elastic: elastic ? range : undefined,
+      get traffic() {
+        return { ...traffic }
+      },
       image,
       imageHash: plan.imageHash,
       workdir,

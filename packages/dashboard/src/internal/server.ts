@@ -24,6 +24,8 @@ export interface DashboardOptions {
   /** The open pool's nodes, and the slots of each. */
   readonly nodes: ReadonlyArray<NodeInfo>
   readonly slotsPerNode: number
+  /** Bytes sent to the nodes and received from them so far (the pool's `traffic`), read every tick. */
+  readonly traffic?: () => { readonly sentBytes: number; readonly receivedBytes: number }
   /** What is known of a node that joins later (an elastic pool's): its machine and price. */
   readonly nodeInfo?: (index: number) => NodeInfo | undefined
   /** Subscribes to the pool's events; returns the unsubscribe (the pool's `subscribe`). */

@@ -100,6 +100,8 @@ export interface DashboardState {
   costSoFar: number | undefined
   /** An elastic pool's decisions, newest first. */
   scaling: ScalingView[]
+  /** Bytes sent to the nodes and received from them, when the pool says. */
+  traffic: { sentBytes: number; receivedBytes: number } | undefined
 }
 
 interface TaskTrack {
@@ -157,10 +159,12 @@ export class DashboardModel {
       readonly nodes: ReadonlyArray<NodeInfo>
       readonly slotsPerNode: number
       readonly nodeInfo?: (index: number) => NodeInfo | undefined
+      readonly traffic?: () => { readonly sentBytes: number; readonly receivedBytes: number }
     },
     private readonly now: () => number = Date.now
   ) {
     this.nodeInfo = info.nodeInfo
+    this.traffic = info.traffic
     const price = nodesPrice(info.nodes)
     this.cost = price === undefined ? undefined : new CostMeter(now(), price.usdPerHour)
     this.state = {
@@ -191,11 +195,13 @@ export class DashboardModel {
       usdPerHour: price?.usdPerHour,
       priceSource: price?.source,
       costSoFar: price === undefined ? undefined : 0,
-      scaling: []
+      scaling: [],
+      traffic: undefined
     }
   }
 
   private readonly nodeInfo: ((index: number) => NodeInfo | undefined) | undefined
+  private readonly traffic: (() => { readonly sentBytes: number; readonly receivedBytes: number }) | undefined
   /** The pool's cost, when it was priced as it opened (EC2). */
   private readonly cost: CostMeter | undefined
 
@@ -395,6 +401,7 @@ export class DashboardModel {
     const busy = new Set(this.state.clients.filter((c) => c.queued + c.running > 0).map((c) => c.client))
     this.state.calls = this.state.calls.filter((c) => !this.callFinishes.get(c)!.empty || busy.has(c.client))
     if (this.cost !== undefined) this.state.costSoFar = this.cost.total(now)
+    if (this.traffic !== undefined) this.state.traffic = { ...this.traffic() }
     this.state.busySeries.push([now, this.state.running])
     if (this.state.busySeries.length > BUSY_POINTS) this.state.busySeries.shift()
     this.state.now = now

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ._backend import SkywardBackend
     from ._engine import EngineError, EngineNotFoundError, EngineUsageError, PoolInfo
     from ._providers import AWS, SSH, Local
+    from ._volumes import LocalVolume, S3Volume
 
 BACKEND_NAME = "skyward"
 
@@ -49,6 +50,7 @@ _LAZY = {
     "JoblibPool": "._api", "ScikitLearnPool": "._api", "PoolConnection": "._api", "connect": "._api",
     "disconnect": "._api", "sklearn_backend": "._api",
     "Local": "._providers", "SSH": "._providers", "AWS": "._providers",
+    "S3Volume": "._volumes", "LocalVolume": "._volumes",
     "EngineError": "._engine", "EngineNotFoundError": "._engine", "EngineUsageError": "._engine",
     "PoolInfo": "._engine",
     "SkywardBackend": "._backend",  # imports joblib
@@ -66,10 +68,12 @@ __all__ = [
     "EngineUsageError",
     "JoblibPool",
     "Local",
+    "LocalVolume",
     "PoolConnection",
     "PoolInfo",
     "ProtocolError",
     "RemoteTaskError",
+    "S3Volume",
     "ScikitLearnPool",
     "SkywardBackend",
     "SkywardError",

@@ -22,6 +22,7 @@ from ._engine import EngineProcess, PoolInfo, attach, engine_env, find_cli
 from ._hints import ENV_REPORT
 from ._options import Duration, NodeCount, PoolOptions, WorkdirOption, pool_options, version_pins
 from ._providers import PathLike, Provider
+from ._volumes import VolumeOption
 
 
 def _backend_config() -> AbstractContextManager[Any]:
@@ -95,14 +96,15 @@ class JoblibPool:
                  pip: str | Sequence[str] = (), env: Mapping[str, str] | None = None,
                  workdir: WorkdirOption = None, python: PathLike | bool | None = None,
                  plugins: str | Sequence[str] = (), name: str | None = None, idle: Duration | None = None,
-                 scale_down_after: Duration | None = None, quiet: bool = False, start_timeout: float | None = None,
+                 scale_down_after: Duration | None = None, volume: VolumeOption | Sequence[VolumeOption] | None = None,
+                 quiet: bool = False, start_timeout: float | None = None,
                  extra_args: Sequence[str] = ()) -> None:
         self.options: PoolOptions = pool_options(
             provider=provider, nodes=nodes, concurrency=concurrency, plugin=self.plugin,
             requirements=self._requirements(joblib_version), machine=machine, image=image,
             accelerator=accelerator, cpu=cpu, memory=memory, allocation=allocation, timeout=timeout,
             executor=executor, pip=pip, env=env, workdir=workdir, python=python, plugins=plugins, name=name,
-            idle=idle, scale_down_after=scale_down_after, quiet=quiet, extra_args=extra_args)
+            idle=idle, scale_down_after=scale_down_after, volume=volume, quiet=quiet, extra_args=extra_args)
         if start_timeout is not None and start_timeout <= 0:
             raise ValueError(f"start_timeout must be more than 0 seconds; got {start_timeout!r}")
         self.start_timeout = start_timeout
@@ -233,15 +235,16 @@ class ScikitLearnPool(JoblibPool):
                  executor: str | None = None, pip: str | Sequence[str] = (),
                  env: Mapping[str, str] | None = None, workdir: WorkdirOption = None,
                  python: PathLike | bool | None = None, plugins: str | Sequence[str] = (), name: str | None = None,
-                 idle: Duration | None = None, scale_down_after: Duration | None = None, quiet: bool = False,
+                 idle: Duration | None = None, scale_down_after: Duration | None = None,
+                 volume: VolumeOption | Sequence[VolumeOption] | None = None, quiet: bool = False,
                  start_timeout: float | None = None, extra_args: Sequence[str] = ()) -> None:
         self._sklearn_version = sklearn_version
         super().__init__(provider, nodes, concurrency, machine=machine, image=image, accelerator=accelerator,
                          cpu=cpu, memory=memory, allocation=allocation, timeout=timeout,
                          joblib_version=joblib_version, executor=executor, pip=pip, env=env, workdir=workdir,
                          python=python, plugins=plugins, name=name, idle=idle,
-                         scale_down_after=scale_down_after, quiet=quiet, start_timeout=start_timeout,
-                         extra_args=extra_args)
+                         scale_down_after=scale_down_after, volume=volume, quiet=quiet,
+                         start_timeout=start_timeout, extra_args=extra_args)
 
     def _requirements(self, joblib_version: str | None) -> tuple[str, ...]:
         return version_pins(joblib_version=joblib_version, sklearn_version=self._sklearn_version)

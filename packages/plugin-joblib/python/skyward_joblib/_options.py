@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from ._providers import AWS, DEFAULT_ALLOCATION, SSH, Local, PathLike, Provider
+from ._volumes import VolumeOption, volume_flags
 
 EXECUTORS = ("process", "thread")
 """What runs tasks on a node (``--executor``)."""
@@ -42,6 +43,7 @@ class PoolOptions:
     provider: Provider = field(default_factory=Local)
     nodes: str | None = None  # the engine's --nodes: "4", or "1..4" for an elastic pool
     scale_down_after: str | None = None
+    volumes: tuple[str, ...] = ()  # the engine's --volume values
     concurrency: int | None = None
     plugins: tuple[str, ...] = ()
     pip: tuple[str, ...] = ()
@@ -64,6 +66,8 @@ class PoolOptions:
             flags += ["--nodes", self.nodes]
         if self.scale_down_after is not None:
             flags += ["--scale-down-after", self.scale_down_after]
+        for volume in self.volumes:
+            flags += ["--volume", volume]
         if self.concurrency is not None:
             flags += ["--concurrency", str(self.concurrency)]
         if self.executor is not None:
@@ -217,7 +221,8 @@ def pool_options(*, provider: Provider | None, nodes: NodeCount | None, concurre
                  executor: str | None = None, pip: str | Sequence[str] = (),
                  env: Mapping[str, str] | None = None, workdir: WorkdirOption = None,
                  python: PathLike | bool | None = None, plugins: str | Sequence[str] = (), name: str | None = None,
-                 idle: Duration | None = None, scale_down_after: Duration | None = None, quiet: bool = False,
+                 idle: Duration | None = None, scale_down_after: Duration | None = None,
+                 volume: VolumeOption | Sequence[VolumeOption] | None = None, quiet: bool = False,
                  extra_args: Sequence[str] = ()) -> PoolOptions:
     """Checks a pool's parameters (see :class:`~skyward_joblib.JoblibPool`); ``plugin`` is the
     pool's own plugin, ``requirements`` its version pins."""
@@ -250,6 +255,7 @@ def pool_options(*, provider: Provider | None, nodes: NodeCount | None, concurre
         provider=provider,
         nodes=_node_count(nodes),
         scale_down_after=_duration(scale_down_after, "scale_down_after"),
+        volumes=volume_flags(volume),
         concurrency=_positive_int(concurrency, "concurrency"),
         plugins=own + tuple(p for p in _texts(plugins, "plugins") if p not in own),
         pip=tuple(requirements) + _texts(pip, "pip"),

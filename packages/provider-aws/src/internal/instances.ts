@@ -7,8 +7,9 @@ import {
   type RunInstancesCommandInput,
   type Tag
 } from "@aws-sdk/client-ec2"
-import { Effect, type Scope } from "effect"
-import { SPOT_FALLBACK_CODES, toCallError, warnOnFailure, type AwsCallError } from "./errors.js"
+import { Effect, Schedule, type Scope } from "effect"
+import { AwsCallError, SPOT_FALLBACK_CODES, toCallError, warnOnFailure } from "./errors.js"
+import { isInstanceProfileError } from "./instance-profile.js"
 import type { AddressKind, Allocation } from "./options.js"
 import { POOL_TAG } from "./options.js"
 import { tagSpec } from "./tags.js"
@@ -26,7 +27,15 @@ export interface LaunchSpec {
   readonly userData: string
   readonly allocation: Allocation
   readonly tags: Tag[]
+  /**
+   * The instance profile to attach (a name, or an ARN), and whether the pool just made it (then
+   * RunInstances is retried, bounded, while EC2 does not see it yet: IAM is eventually consistent).
+   */
+  readonly instanceProfile?: { readonly nameOrArn: string; readonly made: boolean }
 }
+
+/** How long a launch waits for a just-made instance profile to be visible to EC2. */
+export const PROFILE_PATIENCE = "60 seconds"
 
 /** A launched instance. */
 export interface Launched {
@@ -37,7 +46,7 @@ export interface Launched {
   readonly fallbackReason?: string
 }
 
-const runParams = (spec: LaunchSpec, market: "spot" | "on-demand"): RunInstancesCommandInput => ({
+const runParams = (spec: LaunchSpec, market: "spot" | "on-demand", attempt: number): RunInstancesCommandInput => ({
   ImageId: spec.ami,
   InstanceType: spec.instanceType as RunInstancesCommandInput["InstanceType"],
   MinCount: 1,
@@ -46,7 +55,11 @@ const runParams = (spec: LaunchSpec, market: "spot" | "on-demand"): RunInstances
   UserData: Buffer.from(spec.userData).toString("base64"),
   InstanceInitiatedShutdownBehavior: "terminate",
   MetadataOptions: { HttpTokens: "required" },
-  ClientToken: `${spec.poolId}-${spec.index}-${market}`,
+  // a new token for each of our own retries (an earlier attempt failed and launched nothing)
+  ClientToken: `${spec.poolId}-${spec.index}-${market}${attempt === 0 ? "" : `-r${attempt}`}`,
+  ...(spec.instanceProfile === undefined
+    ? {}
+    : { IamInstanceProfile: spec.instanceProfile.nameOrArn.startsWith("arn:") ? { Arn: spec.instanceProfile.nameOrArn } : { Name: spec.instanceProfile.nameOrArn } }),
   ...(spec.address === "public"
     ? {
         NetworkInterfaces: [
@@ -68,13 +81,43 @@ const runParams = (spec: LaunchSpec, market: "spot" | "on-demand"): RunInstances
   ]
 })
 
-const run = (ec2: EC2Client, spec: LaunchSpec, market: "spot" | "on-demand") =>
-  Effect.tryPromise({ try: () => ec2.send(new RunInstancesCommand(runParams(spec, market))), catch: toCallError("RunInstances") }).pipe(
+/** A RunInstances error about a given instance profile, said in terms of the option. */
+const profileError = (spec: LaunchSpec, e: AwsCallError): AwsCallError => {
+  const profile = spec.instanceProfile
+  if (profile === undefined) return e
+  if (isInstanceProfileError(e))
+    return new AwsCallError({
+      ...e,
+      message: profile.made
+        ? `provider.instanceProfile: EC2 did not see the pool's instance profile ${profile.nameOrArn} within ${PROFILE_PATIENCE} (${e.message})`
+        : `provider.instanceProfile: no instance profile ${JSON.stringify(profile.nameOrArn)} in this account (${e.message}): ` +
+          `give the name of an existing instance profile, or "pool" to have one made for the pool's S3 volumes`
+    })
+  if (/iam:PassRole/.test(e.message))
+    return new AwsCallError({
+      ...e,
+      message: `provider.instanceProfile: your AWS identity may not pass the role of instance profile ${profile.nameOrArn} to EC2 (iam:PassRole): ${e.message}`
+    })
+  return e
+}
+
+const run = (ec2: EC2Client, spec: LaunchSpec, market: "spot" | "on-demand") => {
+  let attempt = 0
+  return Effect.suspend(() =>
+    Effect.tryPromise({ try: () => ec2.send(new RunInstancesCommand(runParams(spec, market, attempt++))), catch: toCallError("RunInstances") })
+  ).pipe(
+    // a profile the pool just made may not be visible to EC2 yet (IAM is eventually consistent)
+    Effect.retry({
+      while: (e) => spec.instanceProfile?.made === true && isInstanceProfileError(e),
+      schedule: Schedule.exponential("1 second", 1.5).pipe(Schedule.either(Schedule.spaced("5 seconds")), Schedule.upTo(PROFILE_PATIENCE))
+    }),
+    Effect.mapError((e) => profileError(spec, e)),
     Effect.map((out) => out.Instances?.[0]?.InstanceId),
     Effect.flatMap((id) =>
       id === undefined ? Effect.fail(toCallError("RunInstances")(new Error("EC2 returned no instance"))) : Effect.succeed(id)
     )
   )
+}
 
 /**
  * Launches one instance (spot, on-demand, or spot with an on-demand fallback on capacity and

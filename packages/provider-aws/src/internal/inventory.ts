@@ -1,7 +1,9 @@
 import { DescribeKeyPairsCommand, DescribeSecurityGroupsCommand, type EC2Client } from "@aws-sdk/client-ec2"
+import { ListInstanceProfilesCommand, ListRolesCommand, type IAMClient } from "@aws-sdk/client-iam"
 import { Effect } from "effect"
 import { acquireClients, defaultClients, type ClientFactory } from "./credentials.js"
 import { toCallError, type AwsCallError, type AwsSetupError } from "./errors.js"
+import { deleteInstanceProfile, deleteRole, iamPath } from "./instance-profile.js"
 import { deleteKeyPair } from "./key-pair.js"
 import { describeInstances, terminateInstances } from "./instances.js"
 import { MANAGED_TAG, POOL_TAG, type AwsConnection } from "./options.js"
@@ -10,14 +12,15 @@ import { tagValue } from "./tags.js"
 
 /** One Skyward-tagged resource left in a region. */
 export interface ManagedResource {
-  readonly kind: "instance" | "security-group" | "key-pair"
-  /** Instance id, group id, or key pair name. */
+  /** `instance-profile` and `iam-role`: a pool's own (`instanceProfile: "pool"`), global to the account. */
+  readonly kind: "instance" | "security-group" | "key-pair" | "instance-profile" | "iam-role"
+  /** Instance id, group id, key pair name, or IAM name. */
   readonly id: string
-  /** The `skyward:pool` tag ("?" when missing). */
+  /** The `skyward:pool` tag ("?" when missing); for IAM, from the name `skyward-<pool>`. */
   readonly pool: string
-  /** Instance state; "-" for groups and key pairs. */
+  /** Instance state; "-" for the others. */
   readonly state: string
-  /** Instance type, group name, or key pair id. */
+  /** Instance type, group name, key pair id, or IAM ARN. */
   readonly detail: string
   /** Launch or creation time, when EC2 tells. */
   readonly created: Date | undefined
@@ -25,8 +28,41 @@ export interface ManagedResource {
 
 const managedFilter = [{ Name: `tag:${MANAGED_TAG}`, Values: ["true"] }]
 
-/** Skyward-tagged (`skyward:managed=true`) instances (not terminated), security groups and key pairs. */
-export const listManaged = (ec2: EC2Client): Effect.Effect<ManagedResource[], AwsCallError> =>
+const poolOfIamName = (name: string) => (name.startsWith("skyward-") ? name.slice("skyward-".length) : "?")
+
+/**
+ * The instance profiles and roles pools of `region` made (`instanceProfile: "pool"`), under the
+ * IAM path `/skyward/<region>/`. An identity that may not list IAM sees none.
+ */
+export const listPoolIam = (iam: IAMClient, region: string): Effect.Effect<ManagedResource[], AwsCallError> =>
+  Effect.gen(function* () {
+    const found: ManagedResource[] = []
+    let marker: string | undefined
+    do {
+      const out = yield* Effect.tryPromise({
+        try: () => iam.send(new ListInstanceProfilesCommand({ PathPrefix: iamPath(region), ...(marker === undefined ? {} : { Marker: marker }) })),
+        catch: toCallError("ListInstanceProfiles")
+      })
+      for (const p of out.InstanceProfiles ?? [])
+        found.push({ kind: "instance-profile", id: p.InstanceProfileName!, pool: poolOfIamName(p.InstanceProfileName!), state: "-", detail: p.Arn ?? "", created: p.CreateDate })
+      marker = out.IsTruncated ? out.Marker : undefined
+    } while (marker)
+    do {
+      const out = yield* Effect.tryPromise({
+        try: () => iam.send(new ListRolesCommand({ PathPrefix: iamPath(region), ...(marker === undefined ? {} : { Marker: marker }) })),
+        catch: toCallError("ListRoles")
+      })
+      for (const r of out.Roles ?? []) found.push({ kind: "iam-role", id: r.RoleName!, pool: poolOfIamName(r.RoleName!), state: "-", detail: r.Arn ?? "", created: r.CreateDate })
+      marker = out.IsTruncated ? out.Marker : undefined
+    } while (marker)
+    return found
+  }).pipe(Effect.catchIf((e) => e.code === "AccessDenied" || e.code === "AccessDeniedException", () => Effect.succeed([])))
+
+/**
+ * Skyward-tagged (`skyward:managed=true`) instances (not terminated), security groups and key
+ * pairs; with `iam`, also the instance profiles and roles of the region's pools (`listPoolIam`).
+ */
+export const listManaged = (ec2: EC2Client, iam?: { readonly client: IAMClient; readonly region: string }): Effect.Effect<ManagedResource[], AwsCallError> =>
   Effect.gen(function* () {
     const instances = yield* describeInstances(ec2, {
       Filters: [...managedFilter, { Name: "instance-state-name", Values: ["pending", "running", "stopping", "stopped", "shutting-down"] }]
@@ -64,7 +100,8 @@ export const listManaged = (ec2: EC2Client): Effect.Effect<ManagedResource[], Aw
           detail: k.KeyPairId ?? "",
           created: k.CreateTime
         })
-      )
+      ),
+      ...(iam === undefined ? [] : yield* listPoolIam(iam.client, iam.region))
     ]
   })
 
@@ -76,12 +113,13 @@ export interface Removal {
 
 /**
  * Removes the given Skyward resources in dependency order: terminates the instances and waits
- * (bounded) until they are gone, then deletes the security groups, then the key pairs.
+ * (bounded) until they are gone, then deletes the instance profiles and roles (with `iam`), the
+ * security groups, then the key pairs.
  */
 export const removeManaged = (
   ec2: EC2Client,
   resources: ReadonlyArray<ManagedResource>,
-  options: { readonly pollMs?: number; readonly patienceMs?: number } = {}
+  options: { readonly pollMs?: number; readonly patienceMs?: number; readonly iam?: IAMClient } = {}
 ): Effect.Effect<Removal> =>
   Effect.gen(function* () {
     const removed: ManagedResource[] = []
@@ -105,6 +143,17 @@ export const removeManaged = (
         yield* Effect.sleep(options.pollMs ?? 3_000)
       }
     }
+    const { iam } = options
+    for (const kind of ["instance-profile", "iam-role"] as const)
+      for (const r of resources.filter((r) => r.kind === kind)) {
+        if (iam === undefined) {
+          failed.push({ resource: r, message: "no IAM client" })
+          continue
+        }
+        const result = yield* (kind === "instance-profile" ? deleteInstanceProfile(iam, r.id) : deleteRole(iam, r.id)).pipe(Effect.either)
+        if (result._tag === "Right") removed.push(r)
+        else failed.push({ resource: r, message: result.left.message })
+      }
     for (const r of resources.filter((r) => r.kind === "security-group")) {
       const result = yield* deleteSecurityGroup(ec2, r.id, options.patienceMs ?? "5 minutes").pipe(Effect.either)
       if (result._tag === "Right") removed.push(r)
@@ -120,7 +169,7 @@ export const removeManaged = (
 
 /** `skyward ls`: the Skyward resources of a region (credentials and region from the SDK's chain). */
 export const listResources = (connection: AwsConnection = {}, clients: ClientFactory = defaultClients): Effect.Effect<ManagedResource[], AwsSetupError | AwsCallError> =>
-  Effect.scoped(Effect.flatMap(acquireClients(connection, clients), ({ ec2 }) => listManaged(ec2)))
+  Effect.scoped(Effect.flatMap(acquireClients(connection, clients), ({ ec2, iam, region }) => listManaged(ec2, { client: iam, region })))
 
 /** `skyward down`: removes the Skyward resources of one pool, or all of them (`pool: "all"`). */
 export const removeResources = (
@@ -130,9 +179,9 @@ export const removeResources = (
 ): Effect.Effect<Removal & { readonly region: string }, AwsSetupError | AwsCallError> =>
   Effect.scoped(
     Effect.gen(function* () {
-      const { ec2, region } = yield* acquireClients(connection, clients)
-      const all = yield* listManaged(ec2)
+      const { ec2, iam, region } = yield* acquireClients(connection, clients)
+      const all = yield* listManaged(ec2, { client: iam, region })
       const chosen = pool === "all" ? all : all.filter((r) => r.pool === pool)
-      return { ...(yield* removeManaged(ec2, chosen)), region }
+      return { ...(yield* removeManaged(ec2, chosen, { iam })), region }
     })
   )

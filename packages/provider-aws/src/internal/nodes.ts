@@ -5,6 +5,7 @@ import { Effect, type Scope } from "effect"
 import type { HostKeyReader } from "./console-host-key.js"
 import type { AwsClients } from "./credentials.js"
 import { InstancesFailed, type AwsCallError, type InstanceFailure } from "./errors.js"
+import { poolInstanceProfile, type InstanceProfileChoice } from "./instance-profile.js"
 import { instanceSweeper, launchInstance, type Launched } from "./instances.js"
 import { poolKeyPair, type PoolKeyPair } from "./key-pair.js"
 import type { AwsProviderOptions, ResolvedAwsOptions } from "./options.js"
@@ -22,6 +23,8 @@ export interface Prepared {
   readonly ami: string
   readonly network: Network
   readonly sshCidr: string | undefined
+  /** The role of the instances (`instanceProfile`), if any. */
+  readonly instanceProfile: InstanceProfileChoice | undefined
 }
 
 /** The provider's seams `launchNodes` uses. */
@@ -35,6 +38,8 @@ export interface PoolResources {
   readonly poolId: string
   readonly keyPair: PoolKeyPair
   readonly securityGroupIds: ReadonlyArray<string>
+  /** The instance profile every instance gets: the one named, or the pool's own (`made`). */
+  readonly instanceProfile: { readonly nameOrArn: string; readonly made: boolean } | undefined
 }
 
 /** What a pool does with the instances when some do not come up, as `describeFailures` says it. */
@@ -46,8 +51,9 @@ export const describeFailures = (failures: ReadonlyArray<InstanceFailure>, total
   failures.map((f) => `  node ${f.index}${f.instanceId ? ` (${f.instanceId})` : ""}: ${f.reason}`).join("\n")
 
 /**
- * The pool's key pair, its security group (unless `securityGroupIds` are given) and the sweeper
- * of its instances, all released, in reverse order, when the scope closes.
+ * The pool's key pair, its security group (unless `securityGroupIds` are given), its instance
+ * profile (with `instanceProfile: "pool"`) and the sweeper of its instances, all released, in
+ * reverse order, when the scope closes.
  */
 export const poolResources = (
   prepared: Prepared,
@@ -63,8 +69,17 @@ export const poolResources = (
       options.securityGroupIds !== undefined && options.securityGroupIds.length > 0
         ? options.securityGroupIds
         : [yield* poolSecurityGroup(ec2, poolId, prepared.network.vpcId, prepared.sshCidr!, tags)]
+    const choice = prepared.instanceProfile
+    const iamTags = tags.map((t) => ({ Key: t.Key!, Value: t.Value! }))
+    const instanceProfile =
+      choice === undefined
+        ? undefined
+        : choice._tag === "Existing"
+          ? { nameOrArn: choice.nameOrArn, made: false }
+          : { nameOrArn: yield* poolInstanceProfile(prepared.clients.iam, poolId, prepared.clients.region, choice.volumes, iamTags), made: true }
+    // acquired last, released first: the instances are gone before the profile and the group go
     yield* instanceSweeper(ec2, poolId, resolved.pollIntervalMs, 5 * 60_000)
-    return { poolId, keyPair, securityGroupIds }
+    return { poolId, keyPair, securityGroupIds, instanceProfile }
   })
 
 /**
@@ -100,6 +115,7 @@ export const launchNodes = (
           address: resolved.address,
           allocation: resolved.allocation,
           tags: poolTags(poolId, options.tags, `skyward-${poolId}-${index}`),
+          ...(pool.instanceProfile === undefined ? {} : { instanceProfile: pool.instanceProfile }),
           userData: buildUserData({
             authorizedKey: keyPair.key.publicKey,
             loginUser: resolved.user,
@@ -154,7 +170,9 @@ export const launchNodes = (
           privateIp: instance.privateIp,
           publicIp: instance.publicIp,
           availabilityZone: instance.availabilityZone,
-          hostKey: instance.hostKey
+          hostKey: instance.hostKey,
+          // the agent reads S3 volumes as the instance's role (s3VolumeAccess sends no credentials)
+          ...(pool.instanceProfile === undefined ? {} : { instanceProfile: pool.instanceProfile.nameOrArn })
         },
         ...(prices[i] === undefined ? {} : { price: prices[i] })
       }

@@ -68,6 +68,18 @@ export interface AwsProviderOptions
   readonly bootTimeout?: number
   /** Seconds between state polls. Default 5. */
   readonly pollInterval?: number
+  /**
+   * An IAM role for the instances, so their agents read the pool's S3 volumes as the instance
+   * (no credentials of yours are sent): the name (or ARN) of an existing instance profile, attached
+   * to every instance (you need `iam:PassRole` on its role); or `"pool"`: the provider makes, for
+   * this pool, a role `skyward-<pool>` that EC2 may assume, with an inline policy allowing
+   * `s3:ListBucket` under each S3 volume's prefix and `s3:GetObject` (`s3:PutObject` too when the
+   * volume is writable) on its objects, and an instance profile `skyward-<pool>` holding it (both
+   * under the IAM path `/skyward/<region>/`); all deleted when the pool closes. `"pool"` needs an `s3://`
+   * volume. Default: none (the instances have no role; `s3VolumeAccess` then sends short-lived
+   * credentials).
+   */
+  readonly instanceProfile?: string
   /** Extra tags on everything created. */
   readonly tags?: Readonly<Record<string, string>>
   /**
@@ -134,10 +146,19 @@ export const checkOptions = (options: AwsProviderOptions): readonly [string, str
   if (options.memory !== undefined && !(Number.isFinite(options.memory) && options.memory > 0)) return ["memory", "must be a number of GiB > 0"]
   if (options.gpu !== undefined && parseGpu(options.gpu) === undefined)
     return ["gpu", `${JSON.stringify(options.gpu)}: expected TYPE[:count] as EC2 names GPUs (T4, A10G:4) or a count of any GPU (1)`]
+  if (options.instanceProfile !== undefined && !isInstanceProfile(options.instanceProfile))
+    return [
+      "instanceProfile",
+      `${JSON.stringify(options.instanceProfile)}: expected the name or ARN of an existing instance profile, or "pool" (one made for the pool's S3 volumes)`
+    ]
   for (const [type, price] of Object.entries(options.onDemandPrices ?? {}))
     if (!(Number.isFinite(price) && price >= 0)) return ["onDemandPrices", `${type}: ${JSON.stringify(price)} is not a price in USD per hour`]
   return undefined
 }
+
+/** True for "pool", an IAM instance profile name, or an instance profile's ARN. */
+const isInstanceProfile = (value: unknown): boolean =>
+  typeof value === "string" && (/^[\w+=,.@-]{1,128}$/.test(value) || /^arn:aws[\w-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]{1,512}$/.test(value))
 
 /** True for an IPv4 CIDR (`a.b.c.d/n`). */
 export const isCidr = (text: string): boolean => {

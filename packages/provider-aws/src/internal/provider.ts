@@ -1,5 +1,14 @@
 import type { EC2Client } from "@aws-sdk/client-ec2"
-import { type Cluster, ConfigError, Provider, type ProviderDefinition, ProviderError, type ProviderShape } from "@skyward/contracts"
+import {
+  type Cluster,
+  ConfigError,
+  Provider,
+  type ProviderDefinition,
+  ProviderError,
+  type ProviderShape,
+  s3Location,
+  type Volume
+} from "@skyward/contracts"
 import { SshTransportLayer } from "@skyward/transport-ssh"
 import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
 import { describeInstanceType, resolveAmi } from "./ami.js"
@@ -7,6 +16,7 @@ import { acquireClients, defaultClients, type ClientFactory } from "./credential
 import { consoleHostKeyReader, type HostKeyReader } from "./console-host-key.js"
 import type { AwsCallError, AwsSetupError, InstancesFailed } from "./errors.js"
 import { chooseInstanceType, describeChoice, type InstanceChoice } from "./instance-choice.js"
+import type { InstanceProfileChoice } from "./instance-profile.js"
 import { launchNodes, poolResources, type NodeSeams, type PoolResources, type Prepared } from "./nodes.js"
 import { checkOptions, resolveOptions, type Allocation, type AwsProviderOptions, type ResolvedAwsOptions } from "./options.js"
 import { defaultSshCidr, resolveNetwork } from "./security-group.js"
@@ -68,6 +78,24 @@ const refuseInvalid = (options: AwsProviderOptions): Effect.Effect<void, ConfigE
   return invalid === undefined ? Effect.void : Effect.fail(new ConfigError({ field: `provider.${invalid[0]}`, message: `provider.${invalid[0]}: ${invalid[1]}` }))
 }
 
+/** The instances' role as `instanceProfile` asks; "pool" without an S3 volume is a `ConfigError`. */
+const instanceProfileChoice = (options: AwsProviderOptions, volumes: ReadonlyArray<Volume>): Effect.Effect<InstanceProfileChoice | undefined, ConfigError> => {
+  const profile = options.instanceProfile
+  if (profile === undefined) return Effect.succeed(undefined)
+  if (profile !== "pool") return Effect.succeed({ _tag: "Existing", nameOrArn: profile })
+  const s3 = volumes.filter((v) => s3Location(v.source) !== undefined)
+  return s3.length === 0
+    ? Effect.fail(
+        new ConfigError({
+          field: "provider.instanceProfile",
+          message:
+            'provider.instanceProfile: "pool" makes a role that reads the pool\'s S3 volumes, but the pool has no s3:// volume: ' +
+            'add one (volumes: [{ source: "s3://bucket/prefix", path: "/data" }]) or leave instanceProfile out'
+        })
+      )
+    : Effect.succeed({ _tag: "Pool", volumes: s3 })
+}
+
 /** What a pool of `nodes` would be on EC2, found without creating anything (`--dry-run`). */
 export interface AwsPlan extends InstanceChoice {
   readonly region: string
@@ -107,9 +135,10 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
   let pool: PoolResources | undefined
   return {
     name: "aws",
-    prepare: () =>
+    prepare: ({ spec }) =>
       Effect.gen(function* () {
         yield* refuseInvalid(options)
+        const instanceProfile = yield* instanceProfileChoice(options, spec.volumes)
         const clients = yield* acquireClients(options, deps.clients ?? defaultClients)
         const instanceType = resolved.instanceType ?? (yield* chooseInstanceType(clients.ec2, clients.region, options, resolved.allocation, options.onDemandPrices)).instanceType
         const facts = yield* describeInstanceType(clients.ec2, instanceType)
@@ -117,7 +146,7 @@ export const makeAwsProvider = (options: AwsProviderOptions, deps: AwsProviderDe
         const network = yield* resolveNetwork(clients.ec2, options.subnetId)
         const ownGroup = options.securityGroupIds === undefined || options.securityGroupIds.length === 0
         const sshCidr = ownGroup ? (options.sshCidr ?? (yield* defaultSshCidr(resolved.address, network, deps.checkIpUrl))) : undefined
-        prepared = { clients, instanceType, ami, network, sshCidr }
+        prepared = { clients, instanceType, ami, network, sshCidr, instanceProfile }
       }).pipe(Effect.mapError(toPoolError)),
     provision: ({ spec }) =>
       Effect.gen(function* () {
@@ -169,6 +198,10 @@ export const awsLayer = (options: AwsProviderOptions, deps: AwsProviderDeps = {}
  *
  * Credentials and region come from the AWS SDK's standard chain (environment, profile, SSO,
  * roles); a missing one is a `ConfigError` before anything is created.
+ *
+ * `instanceProfile` gives the instances a role (for the pool's S3 volumes): an existing instance
+ * profile by name or ARN, or `"pool"`: a role `skyward-<id>` reading the pool's `s3://` volumes and
+ * an instance profile holding it, made for the pool and deleted with it.
  *
  * ```ts
  * import { ComputePool } from "@skyward/core"

@@ -30,13 +30,14 @@ export const provisioned = <A, E, R = never>(
   deps: AwsProviderDeps,
   nodes: number,
   body: (cluster: Cluster, pool: ProvisionedPool) => Effect.Effect<A, E, R>,
-  id = poolId()
+  id = poolId(),
+  volumes: ClusterSpec["volumes"] = []
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
       const context = yield* Layer.build(awsLayer(options, deps))
       const provider = Context.get(context, Provider)
-      const spec: ClusterSpec = { id, provider: "aws", nodes, maxNodes: nodes, concurrency: undefined, executor: "process" }
+      const spec: ClusterSpec = { id, provider: "aws", nodes, maxNodes: nodes, concurrency: undefined, executor: "process", volumes }
       yield* provider.prepare({ spec, image: emptyImage })
       const cluster = yield* provider.provision({ spec, image: emptyImage })
       return yield* body(cluster, { provider, spec })

@@ -69,7 +69,8 @@ export const runPluginHooks = (plugin: Plugin, options: { readonly image?: Image
     nodes: options.cluster?.nodes ?? 2,
     maxNodes: options.cluster?.nodes ?? 2,
     concurrency: options.cluster?.concurrency ?? 2,
-    executor: options.cluster?.executor ?? "process"
+    executor: options.cluster?.executor ?? "process",
+    volumes: []
   }
   if (typeof plugin.name !== "string" || plugin.name === "") problems.push("the plugin has no name")
   const incompatible = checkPluginCompatibility(plugin)

@@ -31,6 +31,8 @@ export interface TestHost {
   /** The namespace and root-side veth (netns mode). */
   readonly netns?: string
   readonly veth?: string
+  /** This machine's address on the host's link (netns mode): what the host reaches this machine at. */
+  readonly gateway?: string
   /** Starts sshd (again). */
   readonly start: () => Promise<void>
   /** Kills sshd and every session it serves. */
@@ -500,7 +502,7 @@ export const createHosts = async (count: number, mode: HostMode, options: Create
         user,
         home,
         hostKey,
-        ...(netns ? { netns, veth: veth! } : {}),
+        ...(netns ? { netns, veth: veth!, gateway: subnetAddress(subnets[index]!, 1) } : {}),
         ...(shared === undefined ? {} : { sharedLogin: true }),
         start,
         killSshd: () => killAll(processes()),

@@ -19,7 +19,7 @@ from .cli import Config
 from .env_input import EnvInputError, read_env_input
 from .errors import HookError, error_message
 from .executor import Executor, TaskRequest
-from .exit_codes import EXIT_HOOK, EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL
+from .exit_codes import EXIT_HOOK, EXIT_INTERNAL, EXIT_OK, EXIT_PROTOCOL, EXIT_VOLUME
 from .hooks import check_specs
 from .interrupts import interrupt_running_tasks
 from .machine_stats import MachineStatsReader
@@ -279,9 +279,37 @@ def send_hello(channel: Channel, config: Config) -> None:
     channel.flush()
 
 
+def _start_line(channel: Channel, config: Config, text: str, level: str) -> None:
+    """A line of the agent's start-up: on stderr (Node keeps the last ones, and shows them if the start fails)
+    and as ``log {stream: agent}``."""
+    try:
+        sys.__stderr__.write(f"skyward_worker[{os.getpid()}]: {'error: ' if level == 'error' else ''}{text}\n")  # type: ignore[union-attr]
+        sys.__stderr__.flush()  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001
+        pass
+    channel.send_now({"type": "log", "stream": "agent", "level": level, "line": text, "node": config.node_index})
+
+
+def prepare_volumes(channel: Channel, config: Config) -> int:
+    """Fetch / check every ``--volume`` (before hello: no task may run without them) into ``config.mounts``;
+    return :data:`EXIT_VOLUME` after one line naming the volume and the fix when one cannot be prepared."""
+    from .volume_prepare import prepare
+    from .volume_spec import VolumeError
+
+    try:
+        config.mounts = prepare(config.volumes, lambda line: _start_line(channel, config, line, "info"))
+    except VolumeError as exc:
+        _start_line(channel, config, str(exc), "error")
+        return EXIT_VOLUME
+    except Exception as exc:  # noqa: BLE001 - last resort: say what happened
+        _start_line(channel, config, f"volumes: internal error: {type(exc).__name__}: {exc}", "error")
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
 def run_agent(config: Config) -> int:
-    """Take the environment from the input (``--env-on-input``), protect stdin and stdout, say hello,
-    set the task environment and ``sys.path``, and run an :class:`Agent`."""
+    """Take the environment from the input (``--env-on-input``), protect stdin and stdout, prepare the
+    volumes (``--volume``), say hello, set the task environment and ``sys.path``, and run an :class:`Agent`."""
     if config.env_on_input:
         try:
             os.environ.update(read_env_input(0))
@@ -292,6 +320,10 @@ def run_agent(config: Config) -> int:
         lead_new_group()  # what tasks start joins it: the agent ends them on its way out (see __main__)
     channel = Channel(protect_stdout())
     input_fd = protect_stdin()
+    if config.volumes:
+        code = prepare_volumes(channel, config)
+        if code != EXIT_OK:
+            return code
     try:
         send_hello(channel, config)
     except OSError:

@@ -5,6 +5,8 @@ import argparse
 import os
 from collections.abc import Sequence
 
+from .volume_spec import Mount, VolumeSpec, check_distinct, parse_volume
+
 DEFAULT_MAX_BLOB_BYTES = 1 << 30
 
 # Environment variables that cap the thread pools of BLAS / OpenMP runtimes (as loky does).
@@ -33,7 +35,8 @@ class Config:
     """
 
     __slots__ = ("node_index", "node_count", "concurrency", "cpus", "executor", "heartbeat_interval",
-                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method", "sys_path", "env_on_input")
+                 "task_hooks", "app_hooks", "max_blob_bytes", "start_method", "sys_path", "env_on_input",
+                 "volumes", "mounts")
 
     def __init__(
         self,
@@ -49,6 +52,7 @@ class Config:
         cpus: int | None = None,
         sys_path: tuple[str, ...] = (),
         env_on_input: bool = False,
+        volumes: tuple[VolumeSpec, ...] = (),
     ) -> None:
         self.node_index = node_index
         self.node_count = node_count
@@ -65,6 +69,9 @@ class Config:
         self.sys_path = tuple(sys_path)
         # environment variables arrive as the first line of the input (see env_input)
         self.env_on_input = env_on_input
+        self.volumes = tuple(volumes)
+        # the volumes once prepared (before hello): what the slots' path redirect needs
+        self.mounts: tuple[Mount, ...] = ()
 
     def __getstate__(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -116,6 +123,13 @@ def _hook_spec(text: str) -> str:
     return text
 
 
+def _volume(text: str) -> VolumeSpec:
+    try:
+        return parse_volume(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The agent's argument parser."""
     p = argparse.ArgumentParser(
@@ -145,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-on-input", action="store_true",
                    help="read environment variables from the first line of stdin (a JSON object) "
                         "before any frame: values that must not appear on a command line")
+    p.add_argument("--volume", type=_volume, action="append", default=[], metavar="JSON",
+                   help='data every task sees at a path (repeatable): {"source": "s3://bucket/prefix" or '
+                        '"/folder/on/the/node", "path": "/data", "writable": false}; S3 objects are '
+                        "fetched before hello into a cache kept across pools")
     p.add_argument("--start-method", choices=("forkserver", "spawn"), default=None,
                    help=argparse.SUPPRESS)
     return p
@@ -160,6 +178,11 @@ def parse_args(argv: Sequence[str]) -> Config:
     sys_path: list[str] = ns.sys_path
     if any(not entry for entry in sys_path):
         build_parser().error("--sys-path needs a folder, got an empty one")
+    volumes: tuple[VolumeSpec, ...] = tuple(ns.volume)
+    try:
+        check_distinct(volumes)
+    except ValueError as exc:
+        build_parser().error(f"argument --volume: {exc}")
     return Config(
         node_index=ns.node_index,
         node_count=ns.node_count,
@@ -173,4 +196,5 @@ def parse_args(argv: Sequence[str]) -> Config:
         start_method=ns.start_method,
         sys_path=tuple(sys_path),
         env_on_input=ns.env_on_input,
+        volumes=volumes,
     )

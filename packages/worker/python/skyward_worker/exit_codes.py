@@ -8,3 +8,4 @@ EXIT_INTERNAL: Final = 1  # an error of the agent itself, or a slot process that
 EXIT_PROTOCOL: Final = 2  # a frame from Node that cannot be decoded
 EXIT_HOOK: Final = 3  # a plugin's task or app hook that cannot be imported or entered
 EXIT_STUCK: Final = 4  # thread slots: more given-up tasks still running than the node has slots
+EXIT_VOLUME: Final = 5  # a volume that cannot be prepared before hello (a missing bucket, prefix or folder...)

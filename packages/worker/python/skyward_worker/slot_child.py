@@ -32,6 +32,7 @@ from .interrupts import raise_in_main_thread_task
 from .process_groups import end_own_group, kill_group, lead_new_group
 from .search_path import put_first
 from .task import TaskRunner, install_output_capture
+from .volume_writeback import write_back_for
 
 
 def _watch_lifeline(fd: int, own_group: bool) -> None:
@@ -83,6 +84,11 @@ def slot_main(slot: int, conn: Connection, lifeline: Connection, config: Config)
         with send_lock:
             conn.send_bytes(frame)
 
+    if config.mounts:  # before the hooks: they may read a volume too
+        from .volume_redirect import install
+
+        install(config.mounts)
+    writeback = write_back_for(config.mounts, config.node_index, slot, emit)
     stack = contextlib.ExitStack()
     try:
         hooks = load_task_hooks(config.task_hooks)
@@ -105,6 +111,8 @@ def slot_main(slot: int, conn: Connection, lifeline: Connection, config: Config)
                     _closing = True
                     break
                 frame = TAG_RESULT + runner.run(req)
+                if writeback is not None:  # before the answer: whoever reads S3 after it sees the files
+                    writeback.after_task(req.task_id)
                 with send_lock:
                     conn.send_bytes(frame)
     except (SystemExit, OSError):  # SIGTERM, or the agent closed the pipe mid-send

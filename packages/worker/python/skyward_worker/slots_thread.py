@@ -29,6 +29,7 @@ from .task import (
     install_output_capture,
     install_thread_warning_capture,
 )
+from .volume_writeback import write_back_for
 
 _QUEUED = -1  # slot value of a task that has not started yet
 # Seconds a given-up thread may run on before it counts as stuck: a cancelled task that is about to
@@ -70,6 +71,10 @@ class ThreadExecutor(Executor):
         threading.Thread(target=self._init, name="skyward-init", daemon=True).start()
 
     def _init(self) -> None:
+        if self.config.mounts:  # before the hooks: they may read a volume too
+            from .volume_redirect import install
+
+            install(self.config.mounts)
         try:
             self._hooks = load_task_hooks(self.config.task_hooks)
             enter_app_hooks(self.config.app_hooks, self._stack)
@@ -109,6 +114,7 @@ class ThreadExecutor(Executor):
         _state.set_thread_slot(slot)
         runner = TaskRunner(node=self.node, slot=slot, emit=self._emit, task_hooks=self._hooks,
                             isolated=False, process_wide=False)
+        writeback = write_back_for(self.config.mounts, self.node, slot, self._emit)
         channel = self.host.channel
         lock, tasks, deadlines = self._lock, self._tasks, self._deadlines
         pid, node, slot_text = os.getpid(), self.node, str(slot)
@@ -132,6 +138,8 @@ class ThreadExecutor(Executor):
             try:
                 channel.flush()
                 frame = runner.run(req)
+                if writeback is not None:  # before the answer: whoever reads S3 after it sees the files
+                    writeback.after_task(tid)
                 with lock:
                     worker.task = None
                     if worker.given_up:

@@ -43,6 +43,8 @@ const poolJson = ({ record, status }: NamedPool, now: number) => {
   usdPerHour: cost?.usdPerHour ?? null,
   costSoFar: cost?.usd ?? null,
   priceSource: record.price?.source ?? null,
+  sentBytes: status?.traffic?.sentBytes ?? null,
+  receivedBytes: status?.traffic?.receivedBytes ?? null,
   dashboard: record.dashboard,
   pid: record.pid
   }
@@ -75,7 +77,7 @@ const listEc2 = (flags: ConnectionFlags & { readonly json: boolean }) =>
   Effect.gen(function* () {
     const { listResources } = yield* loadAws
     const resources = yield* listResources(connectionOf(flags)).pipe(Effect.mapError(asCliError))
-    const order = { instance: 0, "security-group": 1, "key-pair": 2 }
+    const order: Record<(typeof resources)[number]["kind"], number> = { instance: 0, "security-group": 1, "key-pair": 2, "instance-profile": 3, "iam-role": 4 }
     const sorted = [...resources].sort((a, b) => a.pool.localeCompare(b.pool) || order[a.kind] - order[b.kind] || a.id.localeCompare(b.id))
     if (flags.json) {
       for (const r of sorted) yield* Console.log(JSON.stringify({ ...r, created: r.created?.toISOString() }))

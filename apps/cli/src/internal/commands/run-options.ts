@@ -279,6 +279,29 @@ export const RUN_OPTION_TABLE = {
     "COMMAND"
   ),
 
+  "instance-profile": entry(
+    "advanced",
+    Options.text("instance-profile").pipe(
+      Options.withDescription(
+        "With --provider aws: the IAM instance profile of the instances (a name), or pool: one made for the pool that reads its s3:// volumes, removed with it. " +
+          "The nodes then read S3 with their role, no credentials sent."
+      ),
+      Options.optional
+    ),
+    "NAME|pool"
+  ),
+  volume: entry(
+    "advanced",
+    Options.text("volume").pipe(
+      Options.withDescription(
+        "Data every node sees at PATH, read-only unless :rw (repeatable): s3://bucket/prefix:/data (each node fetches it itself, " +
+          "cached by ETag; your AWS set-up's short-lived credentials, or --instance-profile on EC2), or a folder of this machine " +
+          "./data:/data (local nodes read it in place, ssh nodes get a copy)."
+      ),
+      Options.repeated
+    ),
+    "SRC:PATH[:rw]"
+  ),
   "scale-down-after": entry(
     "advanced",
     Options.text("scale-down-after").pipe(

@@ -55,6 +55,7 @@ const runScript = (
         imports: pool.client.imports,
         mirrored: project.mirror !== undefined
       })
+      progress.traffic(pool.traffic)
       if (meter !== undefined) {
         const now = Date.now()
         meter.price(now, nodesPrice(pool.cluster.nodes)?.usdPerHour)

@@ -164,7 +164,7 @@ export const servePool = (opened: ProjectPool, settings: ServeSettings, say: (li
       }
       const ended = () => finish("its standard input closed")
       const tick = setInterval(() => {
-        const status = { ...tracker.status(pool.totalSlots, pool.client.attached()), nodes: pool.cluster.nodes.length, ...costNow() }
+        const status = { ...tracker.status(pool.totalSlots, pool.client.attached()), nodes: pool.cluster.nodes.length, traffic: pool.traffic, ...costNow() }
         const text = JSON.stringify(status)
         if (text !== last) writeStatus(settings.name, status)
         last = text

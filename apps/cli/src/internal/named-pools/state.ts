@@ -61,6 +61,8 @@ export interface PoolStatus {
   readonly lastUsed: string
   /** Nodes in the pool now (an elastic pool's change). */
   readonly nodes?: number
+  /** Bytes sent to the nodes and received from them so far (the pool's `traffic`). */
+  readonly traffic?: { readonly sentBytes: number; readonly receivedBytes: number }
   /** For a priced pool: its price now (null: unknown), and what it had cost at `costAt` (ISO time). */
   readonly cost?: { readonly usdPerHour: number | null; readonly usd: number; readonly at: string }
 }
