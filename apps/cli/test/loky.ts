@@ -33,6 +33,9 @@ const pins: ReadonlyArray<string> = execFileSync(
 /** `--pip` options for `pins`. */
 export const pipOptions: ReadonlyArray<string> = pins.flatMap((pin) => ["--pip", pin])
 
+/** `--pip` options for numpy and joblib alone (what a pool on fresh hosts needs for numpy work: less to upload). */
+export const numpyPipOptions: ReadonlyArray<string> = pins.filter((pin) => /^(numpy|joblib|cloudpickle)==/.test(pin)).flatMap((pin) => ["--pip", pin])
+
 const cacheDir = path.join(repo, ".cache/loky-results")
 
 /**

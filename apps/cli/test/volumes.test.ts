@@ -7,7 +7,7 @@ import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createHosts, leftovers, netnsUnavailable, sshdUnavailable, type TestHosts } from "../../../packages/transport-ssh/test/harness/hosts.js"
 import { repo, skyward } from "./cli.js"
-import { pipOptions } from "./loky.js"
+import { numpyPipOptions, pipOptions } from "./loky.js"
 
 const exec = promisify(execFile)
 const python = path.join(repo, ".venv/bin/python")
@@ -124,7 +124,7 @@ describe("volumes: the same script reads /data in its tasks", () => {
         { cwd: dir, env }
       )
       const list = hosts.hosts.map((h) => `${h.user}@${h.address}:${h.port}`).join(",")
-      const shape = ["--provider", "ssh", "--hosts", list, "--identity", hosts.keys.ed25519.file, "--known-hosts", hosts.knownHostsFile, "--concurrency", "2", ...pipOptions]
+      const shape = ["--provider", "ssh", "--hosts", list, "--identity", hosts.keys.ed25519.file, "--known-hosts", hosts.knownHostsFile, "--concurrency", "2", ...numpyPipOptions]
       const run = await skyward(["run", "--json", ...shape, "--volume", "s3://skyward-data/sets:/data", "sum.py"], { cwd: dir, env })
       expect(run.code, run.stderr.slice(-3000)).toBe(0)
       expect(run.stdout.trim()).toBe(expected)

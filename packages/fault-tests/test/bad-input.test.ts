@@ -47,11 +47,13 @@ const mainHere = async (args: string[], command = ["run", "--quiet"]): Promise<{
 
 describe("CLI options with a wrong type or range", () => {
   const cases: Array<[string[], RegExp]> = [
-    [["--nodes", "0", ok], /nodes: must be a positive integer/],
-    [["--nodes", "-3", ok], /nodes: must be a positive integer/],
-    [["--nodes", "1.5", ok], /^skyward: --nodes expects an integer, got "1\.5"$/],
-    [["--nodes", "two", ok], /^skyward: --nodes expects an integer, got "two"$/],
-    [["--nodes=two", ok], /^skyward: --nodes expects an integer, got "two"$/],
+    [["--nodes", "0", ok], /^skyward: --nodes "0": expected a count such as 4, or MIN\.\.MAX such as 1\.\.4 \(MIN at least 1, MAX at least MIN\)$/],
+    [["--nodes", "-3", ok], /^skyward: --nodes "-3": expected a count such as 4, or MIN\.\.MAX such as 1\.\.4 \(MIN at least 1, MAX at least MIN\)$/],
+    [["--nodes", "1.5", ok], /^skyward: --nodes "1\.5": expected a count such as 4, or MIN\.\.MAX such as 1\.\.4 \(MIN at least 1, MAX at least MIN\)$/],
+    [["--nodes", "two", ok], /^skyward: --nodes "two": expected a count such as 4, or MIN\.\.MAX such as 1\.\.4 \(MIN at least 1, MAX at least MIN\)$/],
+    [["--nodes=two", ok], /^skyward: --nodes "two": expected a count such as 4, or MIN\.\.MAX such as 1\.\.4 \(MIN at least 1, MAX at least MIN\)$/],
+    [["--nodes", "3..1", ok], /^skyward: --nodes "3\.\.1": expected a count such as 4, or MIN\.\.MAX such as 1\.\.4 \(MIN at least 1, MAX at least MIN\)$/],
+    [["--volume", "data", ok], /^skyward: --volume "data": expected SRC:PATH\[:rw\], such as s3:\/\/bucket\/prefix:\/data or \.\/data:\/data$/],
     [["--concurrency", "0", ok], /worker\.concurrency: must be a positive integer/],
     [["--concurrency", "many", ok], /^skyward: --concurrency expects an integer, got "many"$/],
     [["--timeout", "0", ok], /timeout: must be a positive number of seconds/],
@@ -78,7 +80,7 @@ describe("CLI options with a wrong type or range", () => {
     [["--plugin", "no-such-plugin-xyz", ok], /unknown plugin "no-such-plugin-xyz"/],
     [["--bogus", ok], /unknown option --bogus/],
     [["--nodez", "2", ok], /^skyward: unknown option --nodez; did you mean --nodes\?/],
-    [["--nodes"], /^skyward: --nodes needs a value: an integer$/],
+    [["--nodes"], /^skyward: --nodes needs a value$/],
     [["does-not-exist.py"], /script not found: does-not-exist\.py/]
   ]
   it.each(cases)("skyward run %j is refused with a clear message and exit 2", async (args, pattern) => {
@@ -104,9 +106,9 @@ describe("CLI options with a wrong type or range", () => {
   })
 
   it("the real command: one line, exit 2, nothing left", async () => {
-    await refused(["--nodes", "0", ok], /^skyward: nodes: must be a positive integer/)
+    await refused(["--nodes", "0", ok], /^skyward: --nodes "0": expected a count such as 4/)
     await refused(["--bogus", ok], /^skyward: unknown option --bogus/)
-    await refused(["--nodes", "two", ok], /^skyward: --nodes expects an integer, got "two"$/)
+    await refused(["--nodes", "two", ok], /^skyward: --nodes "two": expected a count such as 4/)
     await refused(["--json", "--executor", "fork", ok], /^skyward: --executor expects process or thread, got "fork"$/)
   })
 })
@@ -138,7 +140,7 @@ describe("config files and plugins", () => {
       expect(code, output).toBe(2)
       expect(output).toMatch(pattern)
     }
-    report({ fault: "bad CLI options / config / plugin version (49 cases)", happened: "one line naming the option or field (wrong types too: --nodes expects an integer, got \"two\"), exit 2", detectSeconds: "< 1 s", correct: true, left: [] })
+    report({ fault: "bad CLI options / config / plugin version (51 cases)", happened: "one line naming the option or field (wrong types too: --nodes \"two\": expected a count such as 4, or MIN..MAX), exit 2", detectSeconds: "< 1 s", correct: true, left: [] })
   })
 })
 
