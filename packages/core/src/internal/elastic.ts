@@ -41,9 +41,8 @@ export interface ElasticSettings {
  */
 export const runElastic = (settings: ElasticSettings): Effect.Effect<never, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { scheduler, events } = settings
+    const { scheduler, events, nodesScope } = settings
     const poolScope = yield* Effect.scope
-    const { nodesScope } = settings
     /** Nodes added and ready, with the scope that ends them. */
     const added = new Map<number, Scope.CloseableScope>()
     let readySeconds = settings.readySeconds

@@ -292,20 +292,14 @@ export class DashboardModel {
         this.reprice()
         break
       }
-      case "NodeAddFailed": {
-        const node = this.node(event.node)
-        node.state = "lost"
-        node.lostReason = event.reason
-        this.reprice()
-        break
-      }
       case "NodeReady": {
         const node = this.node(event.node)
         node.state = "ready"
         node.slots = event.slots
         break
       }
-      case "NodeLost": {
+      case "NodeLost":
+      case "NodeAddFailed": {
         const node = this.node(event.node)
         node.state = "lost"
         node.lostReason = event.reason

@@ -1,16 +1,17 @@
+import { CostMeter } from "@skyward/contracts"
 import type { PoolPrice, PoolStatus } from "./state.js"
 
 /** Dollars as people read them: `$0.0850`, `$1.23`, `$412`. */
 export const formatUsd = (usd: number): string => `$${usd.toFixed(usd >= 100 ? 0 : usd >= 1 ? 2 : 4)}`
 
 /** What a pool has cost from `price.since` to `now` (ms), in USD. */
-export const costSoFar = (price: PoolPrice, now: number): number => (price.usdPerHour * Math.max(0, now - Date.parse(price.since))) / 3_600_000
+export const costSoFar = (price: PoolPrice, now: number): number => new CostMeter(Date.parse(price.since), price.usdPerHour).total(now)
 
 /** A named pool's price now and cost until `now`: from its status (which follows its nodes), else from its record. */
 export const poolCost = (price: PoolPrice, status: PoolStatus | undefined, now: number): { readonly usdPerHour: number | null; readonly usd: number } => {
   const cost = status?.cost
   if (cost === undefined) return { usdPerHour: price.usdPerHour, usd: costSoFar(price, now) }
-  return { usdPerHour: cost.usdPerHour, usd: cost.usd + ((cost.usdPerHour ?? 0) * Math.max(0, now - Date.parse(cost.at))) / 3_600_000 }
+  return { usdPerHour: cost.usdPerHour, usd: cost.usd + new CostMeter(Date.parse(cost.at), cost.usdPerHour ?? undefined).total(now) }
 }
 
 /** The line (and JSON fields) `skyward run` ends with on priced nodes: the total (`usd` since `since`, ISO) and the cost per task. */
