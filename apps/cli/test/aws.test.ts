@@ -8,7 +8,7 @@ import { isolateAwsEnvironment, motoUnavailable, startMoto, type Moto } from "..
 import { motoAmi } from "../../../packages/provider-aws/test/support/pool.js"
 import { netnsUnavailable, sshdUnavailable } from "../../../packages/transport-ssh/test/harness/hosts.js"
 import { repo, skyward } from "./cli.js"
-import { lokyResultLines, pipOptions, resultLines } from "./loky.js"
+import { lokyResultLines, numpyPipOptions, resultLines } from "./loky.js"
 
 const noMoto = motoUnavailable()
 const noHosts = noMoto ?? sshdUnavailable() ?? netnsUnavailable()
@@ -113,8 +113,10 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
       await emulator?.stop()
     })
 
-    it("a named pool on 2 instances: run --pool gives grid_search.py loky's result, ls shows its types and cost, down leaves nothing in moto", async () => {
-      const script = path.join(repo, "examples/grid_search.py")
+    // joblib alone on the fresh instances: less to install; grid_search.py against loky over SSH, the way
+    // EC2 nodes are reached too, is ssh.test.ts's
+    it("a named pool on 2 instances: run --pool gives joblib_sleep.py loky's result, ls shows its types and cost, down leaves nothing in moto", async () => {
+      const script = path.join(repo, "examples/joblib_sleep.py")
       const loky = await lokyResultLines(script)
       const state = fs.mkdtempSync(path.join(os.tmpdir(), "skyward-aws-pools-"))
       // from the script's folder: the working directory sent is examples/, not the repository
@@ -122,13 +124,13 @@ describe.skipIf(noMoto !== undefined)("skyward with EC2 (moto)", () => {
       try {
         const up = await cli([
           "up", "--name", "ec2", "--provider", "aws", ...connection(), "--ami", ami, "--subnet", emulator.subnetId, "--address", "private",
-          "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "sklearn", ...pipOptions
+          "--user", emulator.login, "--power-off-command", TEST_POWER_OFF, "--nodes", "2", "--concurrency", "1", "--plugin", "joblib", ...numpyPipOptions
         ])
         expect(up.code, up.stderr.slice(-3000)).toBe(0)
         // moto's spot price history answers $0.00001 per hour for every type
         expect(up.stdout).toContain("pool ec2 is up: 2 nodes, 2 slots (aws, $0.0000/hour); it closes after 30m without use")
 
-        const ours = await cli(["run", "--pool", "ec2", "grid_search.py"])
+        const ours = await cli(["run", "--pool", "ec2", "joblib_sleep.py"])
         expect(ours.code, ours.stderr.slice(-3000)).toBe(0)
         expect(resultLines(ours.stdout)).toEqual(loky)
 
