@@ -455,9 +455,7 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
             if rel is not None and not case["higher"]:
                 rel = 1 / rel  # always "how many times better skyward is" (>1 = skyward ahead)
             vs = "" if rel is None else f"skyward {rel:.2f}x {'better' if rel >= 1 else 'worse'}"
-            target = ""
-            if b == "skyward" and cid == "B1" and m is not None:
-                target = f"target 90%: {'met' if m >= 0.9 else 'gap ' + fmt(0.9 - m, '%')}"
+            target = ""  # B1's target is a ratio to threading's (the targets table), no longer an absolute 90%
             notes = []
             if cid.startswith(("B1", "B7")) and vals:
                 notes.append(f"wall {fmt(med(rs, 'wall'), 's')} (ideal {fmt(rs[0].get('ideal'), 's')})")
