@@ -142,7 +142,10 @@ def test_a_blob_the_bridge_dropped_is_sent_again_with_its_task(private_client) -
         out = Parallel(n_jobs=2, batch_size=1)(delayed(len)(pickle.PickleBuffer(data)) for _ in range(2))
     assert out == [42, 42]
     blobs = [m for m in bridge.received if m["type"] == "blob"]
-    assert len(submits) == 3 and submits[0]["id"] == submits[2]["id"]
+    # the dropped task is submitted again: after the other task's submit, or before it when joblib's
+    # second dispatch comes after the error's reply
+    ids = [m["id"] for m in submits]
+    assert len(submits) == 3 and ids.count(submits[0]["id"]) == 2
     assert submits[0]["blobs"] == submits[1]["blobs"] == submits[2]["blobs"]
     assert {m["hash"] for m in blobs} == set(submits[0]["blobs"])
     assert sum(len(m["data"]) for m in blobs) == 2 * len(data)  # once, then once more after the drop
