@@ -215,12 +215,17 @@ describe("named pools: skyward up, ls, attach, run --pool, down", () => {
       const child = spawn(process.execPath, [bin, "up", "--foreground", "--json", "--name", "held", ...shape], {
         cwd: path.join(sandbox.dir, "project"),
         env: sandbox.env,
-        stdio: ["pipe", "pipe", "ignore"]
+        stdio: ["pipe", "pipe", "pipe"]
       })
       try {
         let out = ""
+        let err = ""
         child.stdout.on("data", (chunk) => (out += chunk))
-        const line = await waitFor("the ready line", () => (out.includes("\n") ? out.split("\n")[0] : undefined), 60_000)
+        child.stderr.on("data", (chunk) => (err += chunk))
+        // a guard against a hang, not a speed check: a fresh clone's busiest minute once took it past 60 s
+        const line = await waitFor("the ready line", () => (out.includes("\n") ? out.split("\n")[0] : undefined), 150_000).catch((e: Error) => {
+          throw new Error(`${e.message}; its stderr: ${err.slice(-3000)}`)
+        })
         expect(JSON.parse(line!)).toMatchObject({ name: "held", totalSlots: 4, imports: ["skyward_joblib.activate"] })
         const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
         child.stdin.end()
