@@ -76,7 +76,8 @@ describe("an elastic pool of local nodes", () => {
         const inputs = Array.from({ length: 120 }, (_, i) => 0.2 + i / 1e6)
         expect(await pool.map("skytest_funcs:sleep", inputs)).toEqual(inputs)
         const deadline = Date.now() + 30_000
-        while (pool.totalSlots > 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
+        // a removed node leaves the slots first, then the cluster's nodes once its provider released it
+        while ((pool.totalSlots > 2 || pool.cluster.nodes.length > 1) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
         expect(pool.totalSlots).toBe(2)
         expect(pool.cluster.nodes.map((n) => n.index)).toEqual([0])
       },

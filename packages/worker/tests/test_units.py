@@ -139,3 +139,28 @@ def test_a_slot_killed_earlier_in_the_same_select_batch_is_ignored():
         host.selector.close()
         executor._lifeline.close()
         os.close(executor._lifeline_w)
+
+
+def test_shutdown_skips_a_slot_process_its_reaper_closed_meanwhile():
+    """The reaper thread closes a dead slot's process object; a shutdown that listed it just before
+    must not stop on it (it raised "process object is closed": the agent's internal error)."""
+    import multiprocessing
+    import selectors
+
+    from skyward_worker.slots_process import ProcessExecutor
+
+    class FakeHost:
+        config = parse_args(["--concurrency", "1"])
+        selector = selectors.DefaultSelector()
+
+    executor = ProcessExecutor(FakeHost())  # type: ignore[arg-type]
+    reaped = multiprocessing.get_context("spawn").Process(target=int)
+    reaped.start()
+    reaped.join()
+    reaped.close()
+    executor._procs.add(reaped)
+    try:
+        executor.shutdown()
+    finally:
+        FakeHost.selector.close()
+        executor._lifeline.close()

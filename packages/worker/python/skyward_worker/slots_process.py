@@ -231,7 +231,11 @@ class ProcessExecutor(Executor):
                     proc.join(0.5)
             except Exception:  # noqa: BLE001
                 pass
-            kill_group(proc.pid or 0)  # what its tasks started, still holding the agent's stderr
+            try:
+                pid = proc.pid
+            except ValueError:  # closed meanwhile by its reaper, which killed its group first
+                continue
+            kill_group(pid or 0)  # what its tasks started, still holding the agent's stderr
         try:
             os.close(self._lifeline_w)
         except OSError:
