@@ -455,7 +455,6 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
             if rel is not None and not case["higher"]:
                 rel = 1 / rel  # always "how many times better skyward is" (>1 = skyward ahead)
             vs = "" if rel is None else f"skyward {rel:.2f}x {'better' if rel >= 1 else 'worse'}"
-            target = ""  # B1's target is a ratio to threading's (the targets table), no longer an absolute 90%
             notes = []
             if cid.startswith(("B1", "B7")) and vals:
                 notes.append(f"wall {fmt(med(rs, 'wall'), 's')} (ideal {fmt(rs[0].get('ideal'), 's')})")
@@ -473,7 +472,7 @@ def write_markdown(data: Dict[str, Any], targets: List[Dict[str, Any]], path: Pa
             if errs:
                 notes.append(f"{len(errs)} failed: {errs[0][:120]}")
             rng = f"{fmt(s['min'], show_unit)}–{fmt(s['max'], show_unit)}" if s["n"] else "n/a"
-            lines.append(f"| {cid} | {b} | {fmt(m, show_unit)} | {rng} | {vs} | {target} | {'; '.join(notes)} |")
+            lines.append(f"| {cid} | {b} | {fmt(m, show_unit)} | {rng} | {vs} |  | {'; '.join(notes)} |")
     for cid, key, label, unit in (("B5", "warm", "warm ready", "s"), ("B5", "cold", "cold ready", "s")):
         rs = data["runs"].get(cid, {}).get(key)
         if rs:
